@@ -1,0 +1,50 @@
+using System.Net;
+
+namespace TunnelActors;
+
+public enum UdpRole { Listen, Forward }
+
+public enum TcpRole { Listen, Connect }
+
+/// <summary>Exponential backoff with jitter; <see cref="MaxRetries"/> 0 means retry forever.</summary>
+public sealed record BackoffSettings(TimeSpan MinBackoff, TimeSpan MaxBackoff, double RandomFactor, int MaxRetries)
+{
+    public TimeSpan Delay(int attempt)
+    {
+        var exponential = MinBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(attempt, 30));
+        var bounded = Math.Min(MaxBackoff.TotalMilliseconds, exponential);
+        return TimeSpan.FromMilliseconds(bounded * (1 + Random.Shared.NextDouble() * RandomFactor));
+    }
+
+    public bool GivesUpAfter(int failures) => MaxRetries > 0 && failures >= MaxRetries;
+}
+
+public sealed record KeepAliveSettings(bool Enabled, TimeSpan Idle, TimeSpan Interval, int Count);
+
+public sealed record UdpSettings(UdpRole Role, IPEndPoint Endpoint, IPEndPoint? ForwardBind);
+
+public sealed record TcpSettings(
+    TcpRole Role,
+    IPEndPoint Endpoint,
+    int PoolSize,
+    int ListenBacklog,
+    TimeSpan ConnectTimeout,
+    BackoffSettings Reconnect,
+    int SendQueueLimit,
+    int InboundBatchesInFlight,
+    KeepAliveSettings KeepAlive);
+
+public sealed record SessionSettings(TimeSpan IdleTimeout, int QueueLimit, int MaxSessions);
+
+/// <summary>One side of the tunnel, read once from the <c>tunnel</c> block of the configuration.</summary>
+public sealed record TunnelSettings(
+    UdpSettings Udp,
+    TcpSettings Tcp,
+    SessionSettings Session,
+    BackoffSettings Rebind,
+    TimeSpan StartupTimeout)
+{
+    /// <summary>The largest datagram UDP carries towards the given address family.</summary>
+    public static int MaxUdpPayload(System.Net.Sockets.AddressFamily family) =>
+        family == System.Net.Sockets.AddressFamily.InterNetworkV6 ? 65527 : 65507;
+}

@@ -1,0 +1,228 @@
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Event;
+using Akka.IO;
+using TunnelActors.Framing;
+using TunnelActors.Transport;
+
+namespace TunnelActors.Sessions;
+
+/// <summary>
+/// One tunnel connection on the UDP-forward side, with a UDP socket of its own towards the fixed target,
+/// so that the target's replies go back on the connection their request came from. The socket is bound
+/// when the first datagram arrives (an idle pooled connection holds none); until it is bound, datagrams
+/// wait in a bounded queue. The session ends when its connection closes or, once it has carried traffic,
+/// after <c>session.idle-timeout</c> without a datagram either way.
+/// </summary>
+public sealed class ForwardSession : UntypedActor, IWithTimers
+{
+    public abstract record Link;
+
+    /// <summary>A connection the TCP listener accepted.</summary>
+    public sealed record Accepted(IActorRef Connection, EndPoint Remote) : Link;
+
+    /// <summary>Dial this address (TCP connect side).</summary>
+    public sealed record Dial(IPEndPoint Remote) : Link;
+
+    /// <summary>Session → parent: the dialed connection is up.</summary>
+    public sealed class LinkUp { public static readonly LinkUp Instance = new(); }
+
+    /// <summary>Session → parent: the first datagram arrived; a pooled connection is now in use.</summary>
+    public sealed class Activated { public static readonly Activated Instance = new(); }
+
+    private sealed class IdleCheck { public static readonly IdleCheck Instance = new(); }
+    private sealed class UnbindTimeout { public static readonly UnbindTimeout Instance = new(); }
+
+    private readonly TunnelContext _context;
+    private readonly Link _link;
+    private readonly IPEndPoint _target;
+    private readonly int _maxDatagram;
+    private readonly SocketCapture _socket = new();
+    private readonly TrafficCounters _counters;
+    private readonly DatagramQueue _pending;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+
+    private IActorRef? _framing;
+    private IActorRef? _socketActor;
+    private bool _binding;
+    private bool _active;
+    private bool _ending;
+    private long _lastActivity;
+    private string _endReason = "stopped";
+    private EndPoint? _remote;
+
+    public ForwardSession(TunnelContext context, Link link)
+    {
+        _context = context;
+        _link = link;
+        _target = context.Settings.Udp.Endpoint;
+        _maxDatagram = TunnelSettings.MaxUdpPayload(_target.AddressFamily);
+        _counters = new TrafficCounters(context.Counters);
+        _pending = new DatagramQueue(context.Settings.Session.QueueLimit);
+    }
+
+    public static Props Props(TunnelContext context, Link link) =>
+        Akka.Actor.Props.Create(() => new ForwardSession(context, link));
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    protected override void PreStart()
+    {
+        switch (_link)
+        {
+            case Accepted accepted:
+                _remote = accepted.Remote;
+                StartFraming(accepted.Connection);
+                break;
+            case Dial dial:
+                Context.System.Tcp().Tell(new Tcp.Connect(dial.Remote, null, TcpKeepAlive.For(_context.Settings.Tcp),
+                    _context.Settings.Tcp.ConnectTimeout, pullMode: true));
+                break;
+        }
+    }
+
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case FramingStage.Inbound inbound:
+                OnFrames(inbound.Datagrams);
+                Sender.Tell(FramingStage.Consumed.Instance);
+                break;
+            case Udp.Received received:
+                if (!received.Sender.Equals(_target))
+                {
+                    _counters.CountDrop(DropReason.ForeignSource);
+                    break;
+                }
+                _lastActivity = Environment.TickCount64;
+                _framing?.Tell(new FramingStage.Send(received.Data));
+                break;
+            case Udp.Bound:
+                _binding = false;
+                _socketActor = Sender;
+                if (_ending)
+                {
+                    _socketActor.Tell(Udp.Unbind.Instance);
+                    break;
+                }
+                foreach (var datagram in _pending.Drain()) SendToTarget(datagram);
+                break;
+            case Udp.CommandFailed { Cmd: Udp.Bind } failed:
+                _binding = false;
+                _log.Warning("Cannot bind the forward socket to {0}: a fixed forward-bind port serves one session at a time",
+                    ((Udp.Bind)failed.Cmd).LocalAddress);
+                End("forward socket bind failed");
+                break;
+            case Tcp.Connected connected:
+                _remote = connected.RemoteAddress;
+                StartFraming(Sender);
+                Context.Parent.Tell(LinkUp.Instance);
+                break;
+            case Tcp.CommandFailed { Cmd: Tcp.Connect } failed:
+                _log.Warning("Cannot connect to {0}: {1}", ((Tcp.Connect)failed.Cmd).RemoteAddress, (failed.Cause.HasValue ? failed.Cause.Value.Message : "no reason given"));
+                End("connect failed", quiet: true);
+                break;
+            case Terminated t when t.ActorRef.Equals(_framing):
+                End("tunnel connection closed");
+                break;
+            case IdleCheck:
+                CheckIdle();
+                break;
+            case Shutdown:
+                End("shutdown");
+                break;
+            case Udp.Unbound:
+                _socketActor = null;
+                Context.Stop(Self);
+                break;
+            case UnbindTimeout:
+                Context.Stop(Self);
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    private void StartFraming(IActorRef connection)
+    {
+        _framing = Context.ActorOf(FramingStage.Props(connection, _context.Codec, _context.Settings, _context.Counters,
+            new FramingStage.Attach(Self, _counters)), "tcp");
+        Context.Watch(_framing);
+    }
+
+    private void OnFrames(IReadOnlyList<ByteString> datagrams)
+    {
+        if (_ending) return;
+        _lastActivity = Environment.TickCount64;
+        if (!_active) Activate();
+
+        foreach (var datagram in datagrams)
+        {
+            if (_socketActor is not null) SendToTarget(datagram);
+            else if (!_pending.TryEnqueue(datagram)) _counters.CountDrop(DropReason.SessionQueueFull);
+        }
+    }
+
+    private void Activate()
+    {
+        _active = true;
+        _log.Info("Session started for tunnel connection {0} → {1}", _remote, _target);
+        Context.Parent.Tell(Activated.Instance);
+        var idleTimeout = _context.Settings.Session.IdleTimeout;
+        if (idleTimeout > TimeSpan.Zero) Timers.StartSingleTimer(IdleCheck.Instance, IdleCheck.Instance, idleTimeout);
+
+        _binding = true;
+        var local = _context.Settings.Udp.ForwardBind ?? new IPEndPoint(
+            _target.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
+        Context.System.Udp().Tell(new Udp.Bind(Self, local, [_socket]));
+    }
+
+    private void SendToTarget(ByteString datagram)
+    {
+        if (datagram.Count > _maxDatagram) _counters.CountDrop(DropReason.Oversize);
+        else if (_socket.TrySend(datagram, _target)) _counters.CountToUdp(datagram.Count);
+        else _counters.CountDrop(DropReason.UdpSendFailed);
+    }
+
+    private void CheckIdle()
+    {
+        var timeout = _context.Settings.Session.IdleTimeout;
+        var idle = TimeSpan.FromMilliseconds(Environment.TickCount64 - _lastActivity);
+        if (idle >= timeout) End($"idle for {timeout.TotalSeconds:0.#} s");
+        else Timers.StartSingleTimer(IdleCheck.Instance, IdleCheck.Instance, timeout - idle);
+    }
+
+    /// <summary>Releases the UDP socket (acknowledged unbind), then stops; the connection closes with the stage.</summary>
+    private void End(string reason, bool quiet = false)
+    {
+        if (_ending) return;
+        _ending = true;
+        _endReason = reason;
+        if (quiet) _active = false;
+        if (_framing is not null) _framing.Tell(FramingStage.Close.Instance);
+
+        if (_socketActor is not null)
+        {
+            _socketActor.Tell(Udp.Unbind.Instance);
+            Timers.StartSingleTimer(UnbindTimeout.Instance, UnbindTimeout.Instance, TimeSpan.FromSeconds(2));
+        }
+        else if (_binding)
+        {
+            Timers.StartSingleTimer(UnbindTimeout.Instance, UnbindTimeout.Instance, TimeSpan.FromSeconds(2));
+        }
+        else
+        {
+            Context.Stop(Self);
+        }
+    }
+
+    protected override void PostStop()
+    {
+        // Only reached without an acknowledged unbind when the session crashed or timed out unbinding.
+        _socketActor?.Tell(Udp.Unbind.Instance);
+        if (_active) _log.Info("Session ended for tunnel connection {0} ({1}): {2}", _remote, _endReason, _counters);
+    }
+}

@@ -1,0 +1,190 @@
+using System.Net;
+using Akka.Actor;
+using Akka.Event;
+using Akka.IO;
+using TunnelActors.Framing;
+using TunnelActors.Sessions;
+
+namespace TunnelActors.Transport;
+
+/// <summary>
+/// The TCP-listen socket. On the UDP-forward side every accepted connection becomes a
+/// <see cref="ForwardSession"/>. On the UDP-listen side (the seed's NAT box, which cannot dial) accepted
+/// connections wait idle in a pool, each with its <see cref="FramingStage"/>, and every new peer's session
+/// leases one; a session that finds the pool empty waits for the next connection.
+/// </summary>
+public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
+{
+    public const string Name = "tcp";
+
+    /// <summary>Session → pool: give me an idle connection, now or when one arrives.</summary>
+    public sealed record Lease(IActorRef Session, TrafficCounters Counters);
+
+    /// <summary>Pool → session: this connection is yours; it is already attached to you.</summary>
+    public sealed record Leased(IActorRef Framing);
+
+    private sealed class Rebind { public static readonly Rebind Instance = new(); }
+
+    private readonly TunnelContext _context;
+    private readonly bool _forwardSide;
+    private readonly LinkedList<IActorRef> _idle = new();
+    private readonly LinkedList<Lease> _waiting = new();
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+
+    private IActorRef? _listener;
+    private int _bindFailures;
+    private bool _shuttingDown;
+
+    public TcpListenEndpoint(TunnelContext context)
+    {
+        _context = context;
+        _forwardSide = context.Settings.Udp.Role == UdpRole.Forward;
+    }
+
+    public static Props Props(TunnelContext context) => Akka.Actor.Props.Create(() => new TcpListenEndpoint(context));
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        new OneForOneStrategy(e =>
+        {
+            _log.Error(e, "A tunnel connection failed and was stopped; others go on");
+            return Directive.Stop;
+        });
+
+    protected override void PreStart() => Bind();
+
+    protected override void PostRestart(Exception reason) =>
+        Timers.StartSingleTimer(Rebind.Instance, Rebind.Instance, TimeSpan.FromSeconds(2));
+
+    private void Bind()
+    {
+        var tcp = _context.Settings.Tcp;
+        Context.System.Tcp().Tell(new Tcp.Bind(Self, tcp.Endpoint, tcp.ListenBacklog, TcpKeepAlive.For(tcp), pullMode: false));
+    }
+
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case Tcp.Connected connected:
+                Accept(Sender, connected.RemoteAddress);
+                break;
+            case Lease lease:
+                OnLease(lease);
+                break;
+            case Tcp.Bound bound:
+                _listener = Sender;
+                _bindFailures = 0;
+                _log.Info("Listening for tunnel connections on {0}", bound.LocalAddress);
+                Context.Parent.Tell(new EndpointBound(Name, bound.LocalAddress));
+                break;
+            case Tcp.CommandFailed { Cmd: Tcp.Bind }:
+                var reason = $"cannot listen on TCP {_context.Settings.Tcp.Endpoint} (address in use or not available)";
+                Context.Parent.Tell(new EndpointBindFailed(Name, reason));
+                if (_context.Settings.Rebind.GivesUpAfter(++_bindFailures)) throw new InvalidOperationException(reason);
+                var delay = _context.Settings.Rebind.Delay(_bindFailures - 1);
+                _log.Warning("{0}; retrying in {1:0.0} s", reason, delay.TotalSeconds);
+                Timers.StartSingleTimer(Rebind.Instance, Rebind.Instance, delay);
+                break;
+            case Rebind:
+                if (_listener is null) Bind();
+                break;
+            case Tcp.Unbound:
+                _listener = null;
+                if (_shuttingDown) StopWhenDone();
+                else
+                {
+                    Timers.Cancel(Rebind.Instance);
+                    Bind();
+                }
+                break;
+            case Terminated t:
+                _idle.Remove(t.ActorRef);
+                RemoveWaiting(t.ActorRef);
+                if (_shuttingDown) StopWhenDone();
+                break;
+            case Shutdown:
+                _shuttingDown = true;
+                foreach (var child in Context.GetChildren())
+                {
+                    if (_forwardSide) child.Tell(Shutdown.Instance);
+                    else Context.Stop(child);
+                }
+                _listener?.Tell(Tcp.Unbind.Instance);
+                StopWhenDone();
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    private void Accept(IActorRef connection, EndPoint remote)
+    {
+        if (_shuttingDown || Context.GetChildren().Count() >= _context.Settings.Session.MaxSessions)
+        {
+            _log.Warning("Refusing tunnel connection from {0}: session.max-sessions reached", remote);
+            _context.Counters.CountDrop(DropReason.SessionLimit);
+            connection.Tell(Tcp.Abort.Instance);
+            return;
+        }
+
+        if (_forwardSide)
+        {
+            Context.Watch(Context.ActorOf(ForwardSession.Props(_context, new ForwardSession.Accepted(connection, remote))));
+            return;
+        }
+
+        _log.Debug("Tunnel connection from {0} joins the pool", remote);
+        var framing = Context.ActorOf(FramingStage.Props(connection, _context.Codec, _context.Settings, _context.Counters));
+        Context.Watch(framing);
+        if (_waiting.First is { } waiting)
+        {
+            _waiting.RemoveFirst();
+            Context.Unwatch(waiting.Value.Session);
+            Hand(framing, waiting.Value);
+        }
+        else
+        {
+            _idle.AddLast(framing);
+        }
+    }
+
+    private void OnLease(Lease lease)
+    {
+        if (_idle.First is { } idle)
+        {
+            _idle.RemoveFirst();
+            Hand(idle.Value, lease);
+        }
+        else
+        {
+            Context.Watch(lease.Session);
+            _waiting.AddLast(lease);
+        }
+    }
+
+    private static void Hand(IActorRef framing, Lease lease)
+    {
+        framing.Tell(new FramingStage.Attach(lease.Session, lease.Counters));
+        lease.Session.Tell(new Leased(framing));
+    }
+
+    private void RemoveWaiting(IActorRef session)
+    {
+        for (var node = _waiting.First; node is not null; node = node.Next)
+        {
+            if (!node.Value.Session.Equals(session)) continue;
+            _waiting.Remove(node);
+            return;
+        }
+    }
+
+    private void StopWhenDone()
+    {
+        if (_listener is null && !Context.GetChildren().Any()) Context.Stop(Self);
+    }
+
+    protected override void PostStop() => _listener?.Tell(Tcp.Unbind.Instance);
+}

@@ -1,0 +1,135 @@
+using System.Net;
+using Akka.Actor;
+using Akka.Event;
+using Akka.IO;
+using TunnelActors.Sessions;
+
+namespace TunnelActors.Transport;
+
+/// <summary>
+/// The UDP-listen socket. Accepts datagrams from any source and routes each to the <see cref="UdpSession"/>
+/// of its source address:port, creating one for a new peer (up to <c>session.max-sessions</c>).
+/// Sessions are its children: a failing session is stopped alone.
+/// </summary>
+public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
+{
+    public const string Name = "udp";
+
+    private sealed class Rebind { public static readonly Rebind Instance = new(); }
+
+    private readonly TunnelContext _context;
+    private readonly UdpSession.LinkSource _link;
+    private readonly SocketCapture _socket = new();
+    private readonly Dictionary<EndPoint, IActorRef> _sessions = new();
+    private readonly Dictionary<IActorRef, EndPoint> _peers = new();
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+
+    private IActorRef? _socketActor;
+    private int _bindFailures;
+    private long _sessionCounter;
+    private bool _shuttingDown;
+
+    public UdpListenEndpoint(TunnelContext context, UdpSession.LinkSource link)
+    {
+        _context = context;
+        _link = link;
+    }
+
+    public static Props Props(TunnelContext context, UdpSession.LinkSource link) =>
+        Akka.Actor.Props.Create(() => new UdpListenEndpoint(context, link));
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        new OneForOneStrategy(e =>
+        {
+            _log.Error(e, "A session failed and was stopped; other sessions go on");
+            return Directive.Stop;
+        });
+
+    protected override void PreStart() => Bind();
+
+    protected override void PostRestart(Exception reason)
+    {
+        // The old incarnation unbound its socket in PostStop; the socket actor answers this same reference.
+        // Bind again once that is acknowledged (or after a short while without answer).
+        Timers.StartSingleTimer(Rebind.Instance, Rebind.Instance, TimeSpan.FromSeconds(2));
+    }
+
+    private void Bind() =>
+        Context.System.Udp().Tell(new Udp.Bind(Self, _context.Settings.Udp.Endpoint, [_socket]));
+
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case Udp.Received received:
+                Route(received);
+                break;
+            case Udp.Bound bound:
+                _socketActor = Sender;
+                _bindFailures = 0;
+                _log.Info("Listening for UDP on {0}", bound.LocalAddress);
+                Context.Parent.Tell(new EndpointBound(Name, bound.LocalAddress));
+                break;
+            case Udp.CommandFailed { Cmd: Udp.Bind }:
+                var reason = $"cannot bind UDP {_context.Settings.Udp.Endpoint} (address in use or not available)";
+                Context.Parent.Tell(new EndpointBindFailed(Name, reason));
+                if (_context.Settings.Rebind.GivesUpAfter(++_bindFailures)) throw new InvalidOperationException(reason);
+                var delay = _context.Settings.Rebind.Delay(_bindFailures - 1);
+                _log.Warning("{0}; retrying in {1:0.0} s", reason, delay.TotalSeconds);
+                Timers.StartSingleTimer(Rebind.Instance, Rebind.Instance, delay);
+                break;
+            case Rebind:
+                if (_socketActor is null) Bind();
+                break;
+            case Udp.Unbound:
+                _socketActor = null;
+                if (_shuttingDown) StopWhenDone();
+                else
+                {
+                    Timers.Cancel(Rebind.Instance);
+                    Bind();
+                }
+                break;
+            case Terminated t:
+                if (_peers.Remove(t.ActorRef, out var peer)) _sessions.Remove(peer);
+                if (_shuttingDown) StopWhenDone();
+                break;
+            case Shutdown:
+                _shuttingDown = true;
+                foreach (var session in _peers.Keys) session.Tell(Shutdown.Instance);
+                _socketActor?.Tell(Udp.Unbind.Instance);
+                StopWhenDone();
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    private void Route(Udp.Received received)
+    {
+        if (_shuttingDown) return;
+        if (!_sessions.TryGetValue(received.Sender, out var session))
+        {
+            if (_sessions.Count >= _context.Settings.Session.MaxSessions)
+            {
+                _context.Counters.CountDrop(DropReason.SessionLimit);
+                return;
+            }
+            session = Context.ActorOf(UdpSession.Props(_context, received.Sender, _socket, _link), $"peer-{++_sessionCounter}");
+            Context.Watch(session);
+            _sessions.Add(received.Sender, session);
+            _peers.Add(session, received.Sender);
+        }
+        session.Forward(received);
+    }
+
+    private void StopWhenDone()
+    {
+        if (_socketActor is null && _peers.Count == 0) Context.Stop(Self);
+    }
+
+    protected override void PostStop() => _socketActor?.Tell(Udp.Unbind.Instance);
+}

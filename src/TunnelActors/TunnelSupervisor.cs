@@ -1,0 +1,140 @@
+using System.Net;
+using Akka.Actor;
+using Akka.Event;
+using TunnelActors.Framing;
+using TunnelActors.Sessions;
+using TunnelActors.Transport;
+
+namespace TunnelActors;
+
+/// <summary>
+/// The root of one side of the tunnel. Creates the endpoints for the configured roles, restarts an endpoint
+/// that fails (its sockets are released and bound again), reports start-up to whoever waits for it, and
+/// stops the side when an endpoint gives up for good. Sessions live below the endpoints, so a failing
+/// session never touches a listener or another session.
+/// </summary>
+public sealed class TunnelSupervisor : UntypedActor
+{
+    /// <summary>Answered with <see cref="Ready"/> once every endpoint is bound, or <see cref="StartFailed"/>.</summary>
+    public sealed class AwaitReady { public static readonly AwaitReady Instance = new(); }
+
+    public sealed record Ready(IReadOnlyDictionary<string, EndPoint> Endpoints);
+
+    public sealed record StartFailed(string Reason);
+
+    /// <summary>Answered with the side-wide <see cref="TrafficCounters"/>.</summary>
+    public sealed class GetCounters { public static readonly GetCounters Instance = new(); }
+
+    private readonly TunnelContext _context;
+    private readonly Dictionary<string, EndPoint> _bound = new();
+    private readonly List<IActorRef> _waiters = new();
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private HashSet<string> _expected = new();
+    private string? _startFailure;
+    private bool _shuttingDown;
+
+    public TunnelSupervisor(TunnelSettings settings, IFrameCodec codec)
+    {
+        _context = new TunnelContext(settings, codec, new TrafficCounters());
+    }
+
+    public static Props Props(TunnelSettings settings, IFrameCodec? codec = null) =>
+        Akka.Actor.Props.Create(() => new TunnelSupervisor(settings, codec ?? LengthPrefixedCodec.Instance));
+
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        new OneForOneStrategy(10, TimeSpan.FromMinutes(1), e =>
+        {
+            _log.Error(e, "Endpoint failed; restarting it");
+            return Directive.Restart;
+        });
+
+    protected override void PreStart()
+    {
+        var settings = _context.Settings;
+        _log.Info("Tunnel side starting: UDP {0} {1}, TCP {2} {3}", settings.Udp.Role.ToString().ToLowerInvariant(),
+            settings.Udp.Endpoint, settings.Tcp.Role.ToString().ToLowerInvariant(), settings.Tcp.Endpoint);
+
+        switch (settings.Udp.Role, settings.Tcp.Role)
+        {
+            case (UdpRole.Listen, TcpRole.Listen):
+                var pool = Start(TcpListenEndpoint.Props(_context), TcpListenEndpoint.Name);
+                Start(UdpListenEndpoint.Props(_context, new UdpSession.Lease(pool)), UdpListenEndpoint.Name);
+                break;
+            case (UdpRole.Listen, TcpRole.Connect):
+                Start(UdpListenEndpoint.Props(_context, new UdpSession.Dial(settings.Tcp.Endpoint)), UdpListenEndpoint.Name);
+                break;
+            case (UdpRole.Forward, TcpRole.Listen):
+                Start(TcpListenEndpoint.Props(_context), TcpListenEndpoint.Name);
+                break;
+            case (UdpRole.Forward, TcpRole.Connect):
+                Start(TcpDialPool.Props(_context), TcpDialPool.Name);
+                break;
+        }
+    }
+
+    private IActorRef Start(Props props, string name)
+    {
+        _expected.Add(name);
+        return Context.Watch(Context.ActorOf(props, name));
+    }
+
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case EndpointBound bound:
+                _bound[bound.Name] = bound.LocalAddress;
+                AnswerWaiters();
+                break;
+            case EndpointBindFailed failed when _bound.Count < _expected.Count && _startFailure is null:
+                _startFailure = failed.Reason;
+                AnswerWaiters();
+                break;
+            case EndpointBindFailed:
+                break;
+            case AwaitReady:
+                _waiters.Add(Sender);
+                AnswerWaiters();
+                break;
+            case GetCounters:
+                Sender.Tell(_context.Counters);
+                break;
+            case Shutdown:
+                _shuttingDown = true;
+                foreach (var child in Context.GetChildren()) child.Tell(Shutdown.Instance);
+                StopWhenDone();
+                break;
+            case Terminated when _shuttingDown:
+                StopWhenDone();
+                break;
+            case Terminated t:
+                _log.Error("Endpoint {0} stopped for good; this side of the tunnel stops", t.ActorRef.Path.Name);
+                _startFailure ??= $"endpoint {t.ActorRef.Path.Name} stopped";
+                AnswerWaiters();
+                _shuttingDown = true;
+                foreach (var child in Context.GetChildren()) child.Tell(Shutdown.Instance);
+                StopWhenDone();
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    private void AnswerWaiters()
+    {
+        object? answer = _startFailure is not null ? new StartFailed(_startFailure)
+            : _bound.Count == _expected.Count ? new Ready(new Dictionary<string, EndPoint>(_bound))
+            : null;
+        if (answer is null) return;
+        foreach (var waiter in _waiters) waiter.Tell(answer);
+        _waiters.Clear();
+    }
+
+    private void StopWhenDone()
+    {
+        if (!Context.GetChildren().Any()) Context.Stop(Self);
+    }
+
+    protected override void PostStop() => _log.Info("Tunnel side stopped: {0}", _context.Counters);
+}
