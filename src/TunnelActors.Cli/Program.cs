@@ -1,1 +1,3 @@
-class P { static void Main(){} }
+using TunnelActors.Cli;
+
+return await Commands.Build().Parse(args).InvokeAsync();

@@ -125,6 +125,7 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
                 End("connect failed", quiet: true);
                 break;
             case Terminated t when t.ActorRef.Equals(_framing):
+                _framing = null;
                 End("tunnel connection closed");
                 break;
             case IdleCheck:
@@ -202,8 +203,6 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
         _ending = true;
         _endReason = reason;
         if (quiet) _active = false;
-        if (_framing is not null) _framing.Tell(FramingStage.Close.Instance);
-
         if (_socketActor is not null)
         {
             _socketActor.Tell(Udp.Unbind.Instance);
@@ -216,7 +215,9 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
         else
         {
             Context.Stop(Self);
+            return;
         }
+        _framing?.Tell(FramingStage.Close.Instance);
     }
 
     protected override void PostStop()

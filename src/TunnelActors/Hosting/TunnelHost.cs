@@ -1,0 +1,72 @@
+using Akka;
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Hosting;
+using Akka.Logger.Serilog;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Serilog;
+using Serilog.Events;
+using TunnelActors.Transport;
+
+namespace TunnelActors;
+
+/// <summary>Wires one side: Serilog, the Akka.NET actor system under Akka.Hosting, and the tunnel supervisor.</summary>
+public static class TunnelHost
+{
+    public const string SystemName = "tunnelactors";
+
+    public static void ConfigureLogging(LogEventLevel level)
+    {
+        Log.Logger = new LoggerConfiguration()
+            .MinimumLevel.Is(level)
+            .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
+            .Enrich.FromLogContext()
+            .WriteTo.Console(outputTemplate: "{Timestamp:HH:mm:ss.fff} {Level:u3} {Message:lj}{NewLine}{Exception}",
+                standardErrorFromLevel: LogEventLevel.Verbose)
+            .CreateLogger();
+    }
+
+    /// <summary>The Akka log level that matches a Serilog level.</summary>
+    public static Config LogLevelConfig(LogEventLevel level) => ConfigurationFactory.ParseString($"akka.loglevel = {level switch
+    {
+        LogEventLevel.Verbose or LogEventLevel.Debug => "DEBUG",
+        LogEventLevel.Information => "INFO",
+        LogEventLevel.Warning => "WARNING",
+        _ => "ERROR",
+    }}");
+
+    public static IHost Build(TunnelConfiguration configuration, LogEventLevel level)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddSerilog();
+        builder.Services.AddAkka(SystemName, (akka, _) =>
+        {
+            akka.AddHocon(LogLevelConfig(level).WithFallback(configuration.Config), HoconAddMode.Prepend);
+            akka.ConfigureLoggers(loggers =>
+            {
+                loggers.ClearLoggers();
+                loggers.AddLogger<SerilogLogger>();
+            });
+            akka.WithActors((system, registry) =>
+            {
+                var supervisor = system.ActorOf(TunnelSupervisor.Props(configuration.Settings), "tunnel");
+                registry.Register<TunnelSupervisor>(supervisor);
+                CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceUnbind, "tunnel-release-sockets",
+                    async () =>
+                    {
+                        try
+                        {
+                            await supervisor.GracefulStop(TimeSpan.FromSeconds(5), Shutdown.Instance);
+                        }
+                        catch (TaskCanceledException)
+                        {
+                            // Took too long: the actor system stops what is left.
+                        }
+                        return Done.Instance;
+                    });
+            });
+        });
+        return builder.Build();
+    }
+}
