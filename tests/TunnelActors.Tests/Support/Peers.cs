@@ -1,0 +1,63 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace TunnelActors.Tests.Support;
+
+/// <summary>
+/// Phantom-port clients: each its own UDP socket on an ephemeral port, sending datagrams one at a time and
+/// checking that each echo comes back, intact, to the socket that sent it.
+/// </summary>
+public static class Peers
+{
+    public static readonly TimeSpan ReplyTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>Runs <paramref name="count"/> peers at once; returns one line per failure (empty = all good).</summary>
+    public static async Task<IReadOnlyList<string>> EchoAsync(IPEndPoint tunnel, int count, IReadOnlyList<int> sizes, int rounds = 1)
+    {
+        var results = await Task.WhenAll(Enumerable.Range(0, count).Select(id => EchoOneAsync(tunnel, id, sizes, rounds)));
+        return results.Where(r => r is not null).Select(r => r!).ToList();
+    }
+
+    private static async Task<string?> EchoOneAsync(IPEndPoint tunnel, int id, IReadOnlyList<int> sizes, int rounds)
+    {
+        using var socket = Bind(tunnel.AddressFamily);
+        var buffer = new byte[65536];
+        var random = new Random(id);
+        for (var round = 0; round < rounds; round++)
+        foreach (var size in sizes)
+        {
+            var payload = new byte[size];
+            random.NextBytes(payload);
+            if (size >= 4) BitConverter.TryWriteBytes(payload, id);
+            await socket.SendToAsync(payload, tunnel);
+            var reply = await ReceiveAsync(socket, buffer, ReplyTimeout);
+            if (reply is null) return $"peer {id}: no echo for a {size}-byte datagram";
+            if (!buffer.AsSpan(0, reply.Value).SequenceEqual(payload))
+                return $"peer {id}: the echo of a {size}-byte datagram came back as {reply.Value} different bytes";
+        }
+        return null;
+    }
+
+    public static Socket Bind(AddressFamily family)
+    {
+        var socket = new Socket(family, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Loopback : IPAddress.Loopback, 0));
+        return socket;
+    }
+
+    /// <summary>The length of the next datagram, or null when none arrived in time.</summary>
+    public static async Task<int?> ReceiveAsync(Socket socket, byte[] buffer, TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            var any = socket.AddressFamily == AddressFamily.InterNetworkV6 ? new IPEndPoint(IPAddress.IPv6Any, 0) : new IPEndPoint(IPAddress.Any, 0);
+            var result = await socket.ReceiveFromAsync(buffer, SocketFlags.None, any, cancel.Token);
+            return result.ReceivedBytes;
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+    }
+}
