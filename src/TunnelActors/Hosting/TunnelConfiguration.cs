@@ -47,15 +47,21 @@ public sealed record TunnelConfiguration(Config Config, TunnelSettings Settings)
         return Parse(file, text);
     }
 
+    /// <summary>How long the HOCON parser may take; Akka's parser loops forever on some malformed input.</summary>
+    private static readonly TimeSpan ParseTimeout = TimeSpan.FromSeconds(5);
+
     private static Config Parse(string source, string hocon)
     {
+        var parsing = Task.Run(() => ConfigurationFactory.ParseString(hocon));
         try
         {
-            return ConfigurationFactory.ParseString(hocon);
+            if (!parsing.Wait(ParseTimeout))
+                throw new ConfigurationException(source, "malformed HOCON: the parser did not finish (an unclosed bracket or brace?)");
+            return parsing.Result;
         }
-        catch (Exception e)
+        catch (AggregateException e)
         {
-            var firstLine = e.Message.Split('\n', 2)[0].Trim();
+            var firstLine = e.InnerException!.Message.Split('\n', 2)[0].Trim();
             throw new ConfigurationException(source, $"malformed HOCON: {firstLine}");
         }
     }

@@ -73,6 +73,9 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
             case Lease lease:
                 OnLease(lease);
                 break;
+            case ForwardSession.Activated:
+                // Only a dialing pool replaces activated connections; an accepted one needs nothing.
+                break;
             case Tcp.Bound bound:
                 _listener = Sender;
                 _bindFailures = 0;

@@ -9,7 +9,11 @@ public static class Sides
 {
     static Sides()
     {
-        Log.Logger = new LoggerConfiguration().MinimumLevel.Is(LogEventLevel.Warning).WriteTo.Console().CreateLogger();
+        // TUNNELACTORS_TEST_LOG=FILE keeps every side's log at Debug for a failing run; otherwise warnings go to the console.
+        var file = Environment.GetEnvironmentVariable("TUNNELACTORS_TEST_LOG");
+        Log.Logger = file is null
+            ? new LoggerConfiguration().MinimumLevel.Is(LogEventLevel.Warning).WriteTo.Console().CreateLogger()
+            : new LoggerConfiguration().MinimumLevel.Debug().WriteTo.File(file).CreateLogger();
     }
 
     public static Task<TunnelSide> StartAsync(string name, params (string Key, string Value)[] settings) =>

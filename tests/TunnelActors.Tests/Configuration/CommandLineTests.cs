@@ -1,0 +1,86 @@
+using System.Net;
+using System.Net.Sockets;
+using TunnelActors.Tests.Support;
+using Xunit;
+
+namespace TunnelActors.Tests.Configuration;
+
+/// <summary>The real program, as a process.</summary>
+public sealed class CommandLineTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task Bad_configuration_stops_with_one_line_naming_the_key_and_exit_code_2()
+    {
+        var outcome = await ProgramProcess.RunAsync(Timeout, "run", "--udp-listen", "127.0.0.1:99999", "--tcp-listen", "127.0.0.1:0");
+        Assert.Equal(2, outcome.ExitCode);
+        var line = Assert.Single(outcome.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("tunnel.udp.listen", line);
+        Assert.Contains("out of range", line);
+    }
+
+    [Fact]
+    public async Task An_unknown_key_in_the_file_is_named()
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(file, "tunnel { udp.listen = \"127.0.0.1:0\", tcp.listen = \"127.0.0.1:0\", session.idle-timout = 5s }");
+            var outcome = await ProgramProcess.RunAsync(Timeout, "run", "--config", file);
+            Assert.Equal(2, outcome.ExitCode);
+            Assert.Contains("tunnel.session.idle-timout", outcome.Stderr);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task A_file_the_parser_cannot_finish_is_refused_in_bounded_time()
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(file, "tunnel { udp.listen = [1, 2 }");
+            var outcome = await ProgramProcess.RunAsync(Timeout, "run", "--config", file);
+            Assert.Equal(2, outcome.ExitCode);
+            Assert.Contains("malformed HOCON", outcome.Stderr);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task A_port_in_use_stops_with_exit_code_2()
+    {
+        using var taken = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        taken.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        taken.Listen();
+        var port = ((IPEndPoint)taken.LocalEndPoint!).Port;
+
+        var outcome = await ProgramProcess.RunAsync(Timeout, "run", "--udp-forward", "127.0.0.1:9", "--tcp-listen", $"127.0.0.1:{port}");
+        Assert.Equal(2, outcome.ExitCode);
+        Assert.Contains($"127.0.0.1:{port}", outcome.Stderr);
+    }
+
+    [Fact]
+    public async Task Help_lists_every_flag_of_run()
+    {
+        var outcome = await ProgramProcess.RunAsync(Timeout, "run", "--help");
+        Assert.Equal(0, outcome.ExitCode);
+        foreach (var flag in new[] { "--config", "--udp-listen", "--udp-forward", "--tcp-listen", "--tcp-connect", "--pool-size", "--idle-timeout", "--log-level" })
+            Assert.Contains(flag, outcome.Stdout);
+    }
+
+    [Fact]
+    public async Task The_demo_exits_0_when_every_reply_reached_its_sender()
+    {
+        var outcome = await ProgramProcess.RunAsync(Timeout, "demo", "--log-level", "Warning");
+        Assert.True(outcome.ExitCode == 0, outcome.Stdout + outcome.Stderr);
+        Assert.Contains("OK: every reply reached the peer that sent it", outcome.Stdout);
+    }
+}

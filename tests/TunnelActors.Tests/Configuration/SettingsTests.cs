@@ -1,0 +1,97 @@
+using TunnelActors.Tests.Support;
+using Xunit;
+
+namespace TunnelActors.Tests.Configuration;
+
+public sealed class SettingsTests
+{
+    private static ConfigurationException Rejected(params (string, string)[] settings) =>
+        Assert.Throws<ConfigurationException>(() => Sides.Configure(settings));
+
+    private static readonly (string, string)[] Valid =
+        [("tunnel.udp.listen", "127.0.0.1:5073"), ("tunnel.tcp.listen", "127.0.0.1:9999")];
+
+    [Fact]
+    public void Reads_roles_endpoints_and_defaults()
+    {
+        var settings = Sides.Configure(Valid).Settings;
+        Assert.Equal(UdpRole.Listen, settings.Udp.Role);
+        Assert.Equal(5073, settings.Udp.Endpoint.Port);
+        Assert.Equal(TcpRole.Listen, settings.Tcp.Role);
+        Assert.Equal(4, settings.Tcp.PoolSize);
+        Assert.Equal(TimeSpan.FromSeconds(180), settings.Session.IdleTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(1), settings.Tcp.Reconnect.MinBackoff);
+        Assert.Equal(TimeSpan.FromSeconds(30), settings.Tcp.Reconnect.MaxBackoff);
+    }
+
+    [Fact]
+    public void Parses_IPv6_and_names()
+    {
+        var settings = Sides.Configure(("tunnel.udp.forward", "[::1]:53"), ("tunnel.tcp.connect", "localhost:9999")).Settings;
+        Assert.Equal(System.Net.IPAddress.IPv6Loopback, settings.Udp.Endpoint.Address);
+        Assert.True(System.Net.IPAddress.IsLoopback(settings.Tcp.Endpoint.Address));
+    }
+
+    [Fact]
+    public void No_role_for_a_transport_names_its_block() =>
+        Assert.Equal("tunnel.udp", Rejected(("tunnel.tcp.listen", "127.0.0.1:1")).Key);
+
+    [Fact]
+    public void Two_roles_for_a_transport_names_its_block() =>
+        Assert.Equal("tunnel.tcp", Rejected(("tunnel.udp.listen", "127.0.0.1:1"), ("tunnel.tcp.listen", "127.0.0.1:1"), ("tunnel.tcp.connect", "127.0.0.1:2")).Key);
+
+    [Theory]
+    [InlineData("127.0.0.1")]
+    [InlineData("127.0.0.1:")]
+    [InlineData("127.0.0.1:http")]
+    [InlineData("::1:53")]
+    [InlineData("[::1]53")]
+    [InlineData("127.0.0.1:70000")]
+    [InlineData("127.0.0.1:-1")]
+    public void A_malformed_endpoint_names_its_key(string endpoint) =>
+        Assert.Equal("tunnel.udp.listen", Rejected(("tunnel.udp.listen", endpoint), ("tunnel.tcp.listen", "127.0.0.1:1")).Key);
+
+    [Theory]
+    [InlineData("tunnel.session.queue-limit", "-5")]
+    [InlineData("tunnel.tcp.pool-size", "-1")]
+    [InlineData("tunnel.tcp.pool-size", "four")]
+    [InlineData("tunnel.session.idle-timeout", "-3s")]
+    [InlineData("tunnel.session.idle-timeout", "soon")]
+    [InlineData("tunnel.tcp.send-queue-limit", "100")]
+    [InlineData("tunnel.tcp.reconnect.max-backoff", "10ms")]
+    [InlineData("tunnel.tcp.keepalive.enabled", "maybe")]
+    public void A_bad_value_names_its_key(string key, string value) =>
+        Assert.Equal(key, Rejected([.. Valid, (key, value)]).Key);
+
+    [Fact]
+    public void An_unknown_setting_is_refused_by_name() =>
+        Assert.Equal("tunnel.tcp.pool-sise", Rejected([.. Valid, ("tunnel.tcp.pool-sise", "3")]).Key);
+
+    [Fact]
+    public void Malformed_hocon_is_refused()
+    {
+        var e = Assert.Throws<ConfigurationException>(() => TunnelConfiguration.FromHocon("tunnel { udp { listen = ${nowhere} } }"));
+        Assert.Contains("malformed HOCON", e.Message);
+    }
+
+    [Fact]
+    public void Shipped_deployment_files_are_valid()
+    {
+        var hocon = Path.Combine(AppContext.BaseDirectory, "hocon");
+        var files = Directory.GetFiles(hocon, "*.hocon");
+        Assert.Contains(files, f => f.EndsWith("seed-nat.hocon"));
+        foreach (var file in files)
+            TunnelConfiguration.Load(file);
+    }
+
+    [Fact]
+    public void Backoff_grows_exponentially_to_its_ceiling_with_bounded_jitter()
+    {
+        var backoff = new BackoffSettings(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, 0);
+        Assert.InRange(backoff.Delay(0).TotalSeconds, 1, 1.2);
+        Assert.InRange(backoff.Delay(3).TotalSeconds, 8, 9.6);
+        Assert.InRange(backoff.Delay(20).TotalSeconds, 30, 36);
+        Assert.False(backoff.GivesUpAfter(1000));
+        Assert.True((backoff with { MaxRetries = 3 }).GivesUpAfter(3));
+    }
+}

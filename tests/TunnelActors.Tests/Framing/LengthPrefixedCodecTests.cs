@@ -1,0 +1,168 @@
+using System.Buffers;
+using FsCheck;
+using FsCheck.Fluent;
+using FsCheck.Xunit;
+using TunnelActors.Framing;
+using Xunit;
+
+namespace TunnelActors.Tests.Framing;
+
+public sealed class LengthPrefixedCodecTests
+{
+    private static readonly LengthPrefixedCodec Codec = LengthPrefixedCodec.Instance;
+
+    [Fact]
+    public void Encodes_a_big_endian_length_then_the_payload()
+    {
+        var output = new ArrayBufferWriter<byte>();
+        Codec.Write([0xAA, 0xBB, 0xCC], output);
+        Assert.Equal(new byte[] { 0x00, 0x03, 0xAA, 0xBB, 0xCC }, output.WrittenSpan.ToArray());
+
+        output.ResetWrittenCount();
+        Codec.Write(new byte[300], output);
+        Assert.Equal(new byte[] { 0x01, 0x2C }, output.WrittenSpan[..2].ToArray());
+    }
+
+    [Fact]
+    public void Zero_length_and_largest_frames_round_trip()
+    {
+        var payloads = new[] { Array.Empty<byte>(), Payload(ushort.MaxValue, 7), Array.Empty<byte>() };
+        Assert.Equal(payloads, DecodeAll(Chunks(Encode(payloads), int.MaxValue)));
+    }
+
+    [Fact]
+    public void Refuses_a_payload_longer_than_a_frame_can_carry()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => Codec.Write(new byte[ushort.MaxValue + 1], new ArrayBufferWriter<byte>()));
+    }
+
+    [Fact]
+    public void Frames_split_at_every_byte_boundary_come_out_whole()
+    {
+        var payloads = new[] { Payload(5, 1), Array.Empty<byte>(), Payload(1, 2), Payload(1200, 3) };
+        var stream = Encode(payloads);
+        for (var split = 0; split <= stream.Length; split++)
+        {
+            var decoded = DecodeAll([stream[..split], stream[split..]]);
+            Assert.Equal(payloads, decoded);
+        }
+    }
+
+    [Fact]
+    public void One_byte_segments_come_out_whole()
+    {
+        var payloads = new[] { Payload(3, 1), Array.Empty<byte>(), Payload(9000, 2) };
+        Assert.Equal(payloads, DecodeAll(Chunks(Encode(payloads), 1)));
+    }
+
+    [Fact]
+    public void Many_frames_in_one_segment()
+    {
+        var payloads = Enumerable.Range(0, 500).Select(i => Payload(i % 40, (byte)i)).ToArray();
+        Assert.Equal(payloads, DecodeAll([Encode(payloads)]));
+    }
+
+    [Fact]
+    public void An_incomplete_frame_leaves_the_buffer_untouched()
+    {
+        var stream = Encode([Payload(10, 1)]);
+        var buffer = new ReadOnlySequence<byte>(stream[..7]);
+        Assert.False(Codec.TryRead(ref buffer, out _));
+        Assert.Equal(7, buffer.Length);
+
+        var header = new ReadOnlySequence<byte>(stream[..1]);
+        Assert.False(Codec.TryRead(ref header, out _));
+        Assert.Equal(1, header.Length);
+    }
+
+    [Fact]
+    public void A_header_split_across_segments_is_read()
+    {
+        var stream = Encode([Payload(300, 9)]);
+        var sequence = Segments.Of([stream[..1], stream[1..2], stream[2..]]);
+        Assert.True(Codec.TryRead(ref sequence, out var payload));
+        Assert.Equal(Payload(300, 9), payload.ToArray());
+        Assert.True(sequence.IsEmpty);
+    }
+
+    [Property(MaxTest = 300)]
+    public Property Any_split_of_any_frames_decodes_to_the_same_datagrams()
+    {
+        // Lengths and seeds come from FsCheck (and shrink); the bytes themselves from a seeded generator, which is fast.
+        var payloads = Gen.Zip(Gen.Choose(0, 3000), Gen.Choose(0, int.MaxValue))
+            .Select(p => Payload(p.Item1, (byte)p.Item2))
+            .ArrayOf();
+        var cuts = Gen.Choose(1, 4000).ListOf();
+        return Prop.ForAll(payloads.ToArbitrary(), cuts.ToArbitrary(), (frames, cutSizes) =>
+        {
+            var stream = Encode(frames);
+            var chunks = new List<byte[]>();
+            var position = 0;
+            foreach (var size in cutSizes.Append(int.MaxValue))
+            {
+                var take = Math.Min(size, stream.Length - position);
+                chunks.Add(stream[position..(position + take)]);
+                position += take;
+                if (position == stream.Length) break;
+            }
+            var decoded = DecodeAll(chunks);
+            return decoded.Count == frames.Length && decoded.Zip(frames).All(p => p.First.AsSpan().SequenceEqual(p.Second));
+        });
+    }
+
+    private static byte[] Payload(int length, byte seed) =>
+        Enumerable.Range(0, length).Select(i => (byte)(i * 31 + seed)).ToArray();
+
+    private static byte[] Encode(IEnumerable<byte[]> payloads)
+    {
+        var output = new ArrayBufferWriter<byte>();
+        foreach (var payload in payloads) Codec.Write(payload, output);
+        return output.WrittenSpan.ToArray();
+    }
+
+    private static IEnumerable<byte[]> Chunks(byte[] stream, int size)
+    {
+        for (var i = 0; i < stream.Length; i += size)
+            yield return stream[i..Math.Min(stream.Length, i + size)];
+    }
+
+    /// <summary>Feeds segments through the same accumulate-and-decode path as FramingStage.</summary>
+    private static List<byte[]> DecodeAll(IEnumerable<byte[]> segments)
+    {
+        using var buffer = new ReceiveBuffer();
+        var decoded = new List<byte[]>();
+        foreach (var segment in segments)
+        {
+            buffer.Append(Akka.IO.ByteString.CopyFrom(segment));
+            var readable = buffer.Readable;
+            var before = readable.Length;
+            while (Codec.TryRead(ref readable, out var payload)) decoded.Add(payload.ToArray());
+            buffer.Consume(before - readable.Length);
+        }
+        Assert.Equal(0, buffer.Length);
+        return decoded;
+    }
+}
+
+/// <summary>Builds multi-segment sequences, as a pipe would hand them over.</summary>
+internal sealed class Segments : ReadOnlySequenceSegment<byte>
+{
+    private Segments(ReadOnlyMemory<byte> memory, long runningIndex)
+    {
+        Memory = memory;
+        RunningIndex = runningIndex;
+    }
+
+    public static ReadOnlySequence<byte> Of(IReadOnlyList<byte[]> parts)
+    {
+        var first = new Segments(parts[0], 0);
+        var last = first;
+        foreach (var part in parts.Skip(1))
+        {
+            var next = new Segments(part, last.RunningIndex + last.Memory.Length);
+            last.Next = next;
+            last = next;
+        }
+        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
+    }
+}

@@ -1,0 +1,43 @@
+using System.Diagnostics;
+
+namespace TunnelActors.Tests.Support;
+
+/// <summary>Runs the built <c>tunnelactors.dll</c> as a real process.</summary>
+public static class ProgramProcess
+{
+    public sealed record Outcome(int ExitCode, string Stdout, string Stderr);
+
+    public static string Program => Path.Combine(AppContext.BaseDirectory, "tunnelactors.dll");
+
+    public static Process Start(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(Program);
+        foreach (var arg in args) start.ArgumentList.Add(arg);
+        return Process.Start(start)!;
+    }
+
+    public static async Task<Outcome> RunAsync(TimeSpan timeout, params string[] args)
+    {
+        using var process = Start(args);
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(cancel.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"tunnelactors {string.Join(' ', args)} did not exit within {timeout}");
+        }
+        return new Outcome(process.ExitCode, await stdout, await stderr);
+    }
+}
