@@ -1,0 +1,219 @@
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
+using TunnelActors.Demo;
+using TunnelActors.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace TunnelActors.Tests.Supervision;
+
+/// <summary>
+/// What the supervisors restart and what they stop, over real sockets: the supervisor under test runs in
+/// the TestKit's actor system, its far side in a system of its own.
+/// </summary>
+public sealed class RestartScenarioTests : TestKit
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+
+    public RestartScenarioTests(ITestOutputHelper output) : base(TunnelConfiguration.Reference, output: output) { }
+
+    private async Task<IReadOnlyDictionary<string, EndPoint>> StartAsync(params (string, string)[] settings)
+    {
+        var configuration = Sides.Configure(settings);
+        var supervisor = Sys.ActorOf(TunnelSupervisor.Props(configuration.Settings), "tunnel");
+        var answer = await supervisor.Ask<object>(TunnelSupervisor.AwaitReady.Instance, Wait);
+        return Assert.IsType<TunnelSupervisor.Ready>(answer).Endpoints;
+    }
+
+    private static async Task AssertEchoesAsync(Socket peer, IPEndPoint tunnel, byte marker)
+    {
+        var buffer = new byte[65536];
+        await peer.SendToAsync(new byte[] { marker, 1, 2, 3 }, tunnel);
+        var length = await Peers.ReceiveAsync(peer, buffer, Wait);
+        Assert.Equal(4, length);
+        Assert.Equal(marker, buffer[0]);
+    }
+
+    [Fact]
+    public async Task A_crashing_session_is_stopped_alone_and_its_peer_gets_a_new_one()
+    {
+        using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
+        await using var server = await Sides.StartAsync("server", ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", echo.LocalEndPoint.ToString()));
+        var endpoints = await StartAsync(("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.connect", server.TcpEndpoint.ToString()));
+        var tunnel = (IPEndPoint)endpoints["udp"];
+
+        using var first = Peers.Bind(AddressFamily.InterNetwork);
+        using var second = Peers.Bind(AddressFamily.InterNetwork);
+        await AssertEchoesAsync(first, tunnel, 1);
+        await AssertEchoesAsync(second, tunnel, 2);
+
+        var firstSession = await Sys.ActorSelection("/user/tunnel/udp/peer-1").ResolveOne(Wait);
+        var secondSession = await Sys.ActorSelection("/user/tunnel/udp/peer-2").ResolveOne(Wait);
+        Watch(firstSession);
+        Watch(secondSession);
+        firstSession.Tell(Kill.Instance);
+        ExpectTerminated(firstSession, Wait);
+
+        await AssertEchoesAsync(second, tunnel, 3);
+        await AssertEchoesAsync(first, tunnel, 4);
+        await Sys.ActorSelection("/user/tunnel/udp/peer-3").ResolveOne(Wait);
+        ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
+    public async Task A_restarted_udp_endpoint_rebinds_its_port_without_leaking_the_old_socket()
+    {
+        using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
+        await using var server = await Sides.StartAsync("server", ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", echo.LocalEndPoint.ToString()));
+        var port = BoundSockets.FreeUdpPort();
+        await StartAsync(("tunnel.udp.listen", $"127.0.0.1:{port}"), ("tunnel.tcp.connect", server.TcpEndpoint.ToString()));
+        var tunnel = new IPEndPoint(IPAddress.Loopback, port);
+        using var peer = Peers.Bind(AddressFamily.InterNetwork);
+        await AssertEchoesAsync(peer, tunnel, 1);
+        var before = Assert.Single(BoundSockets.UdpInodes(port));
+
+        var endpoint = await Sys.ActorSelection("/user/tunnel/udp").ResolveOne(Wait);
+        var probe = CreateTestProbe();
+        probe.Watch(endpoint);
+        endpoint.Tell(Kill.Instance);
+
+        // The supervisor restarts the endpoint (same reference, no Terminated) and it binds the port again.
+        await RetryEchoAsync(peer, tunnel);
+        Assert.NotEqual(before, Assert.Single(BoundSockets.UdpInodes(port)));
+        probe.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+
+        var supervisor = await Sys.ActorSelection("/user/tunnel").ResolveOne(Wait);
+        Assert.True(await supervisor.GracefulStop(Wait, Transport.Shutdown.Instance));
+        Assert.True(await BoundSockets.EventuallyAsync(() => BoundSockets.Udp(port) == 0, Wait), "the port is still bound after shutdown");
+    }
+
+    [Fact]
+    public async Task A_restarted_tcp_endpoint_listens_again_on_its_port()
+    {
+        using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
+        var tcpPort = BoundSockets.FreeTcpPort();
+        await StartAsync(("tunnel.tcp.listen", $"127.0.0.1:{tcpPort}"), ("tunnel.udp.forward", echo.LocalEndPoint.ToString()));
+        var before = Assert.Single(BoundSockets.TcpListenerInodes(tcpPort));
+
+        var endpoint = await Sys.ActorSelection("/user/tunnel/tcp").ResolveOne(Wait);
+        endpoint.Tell(Kill.Instance);
+        Assert.True(await BoundSockets.EventuallyAsync(() => BoundSockets.TcpListenerInodes(tcpPort) is [var only] && only != before, Wait),
+            "the old listener was not replaced by exactly one new one");
+
+        await using var client = await Sides.StartAsync("client", ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.connect", $"127.0.0.1:{tcpPort}"));
+        Assert.Empty(await Peers.EchoAsync(client.UdpEndpoint, 3, [1, 1200]));
+    }
+
+    [Fact]
+    public async Task A_closed_tunnel_connection_ends_its_session_on_the_udp_listen_side()
+    {
+        using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
+        var server = await Sides.StartAsync("server", ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", echo.LocalEndPoint.ToString()));
+        var endpoints = await StartAsync(("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.connect", server.TcpEndpoint.ToString()));
+        var tunnel = (IPEndPoint)endpoints["udp"];
+        using var peer = Peers.Bind(AddressFamily.InterNetwork);
+        await AssertEchoesAsync(peer, tunnel, 1);
+
+        var session = await Sys.ActorSelection("/user/tunnel/udp/peer-1").ResolveOne(Wait);
+        Watch(session);
+        await server.DisposeAsync();
+        ExpectTerminated(session, Wait);
+    }
+
+    [Fact]
+    public async Task A_lost_connection_is_redialled_on_the_connect_side()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var far = (IPEndPoint)listener.LocalEndpoint;
+        await StartAsync(("tunnel.tcp.connect", far.ToString()), ("tunnel.tcp.pool-size", "0"),
+            ("tunnel.tcp.reconnect.min-backoff", "50ms"), ("tunnel.udp.forward", "127.0.0.1:9"));
+
+        using (var first = await AcceptAsync(listener))
+            first.Client.Close(0);
+
+        using var second = await AcceptAsync(listener);
+        Assert.True(second.Connected);
+    }
+
+    [Fact]
+    public async Task Idle_expiry_ends_both_sessions_and_releases_their_sockets()
+    {
+        using var echo = new RecordingEcho();
+        await using var server = await Sides.StartAsync("server", ("tunnel.tcp.listen", "127.0.0.1:0"),
+            ("tunnel.udp.forward", echo.LocalEndPoint.ToString()), ("tunnel.session.idle-timeout", "60s"));
+        var endpoints = await StartAsync(("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.connect", server.TcpEndpoint.ToString()),
+            ("tunnel.session.idle-timeout", "300ms"));
+        var tunnel = (IPEndPoint)endpoints["udp"];
+        using var peer = Peers.Bind(AddressFamily.InterNetwork);
+        await AssertEchoesAsync(peer, tunnel, 1);
+
+        var forwardPort = echo.LastSender!.Port;
+        Assert.Equal(1, BoundSockets.Udp(forwardPort));
+        var session = await Sys.ActorSelection("/user/tunnel/udp/peer-1").ResolveOne(Wait);
+        Watch(session);
+        ExpectTerminated(session, Wait);
+
+        // The far side's session ends with the connection and unbinds its forward socket.
+        Assert.True(await BoundSockets.EventuallyAsync(() => BoundSockets.Udp(forwardPort) == 0, Wait), "the forward socket is still bound");
+        var serverCounters = await server.CountersAsync();
+        Assert.Equal(1, serverCounters.ToUdpDatagrams);
+    }
+
+    private static async Task<TcpClient> AcceptAsync(TcpListener listener)
+    {
+        using var cancel = new CancellationTokenSource(Wait);
+        return await listener.AcceptTcpClientAsync(cancel.Token);
+    }
+
+    private async Task RetryEchoAsync(Socket peer, IPEndPoint tunnel)
+    {
+        // Datagrams sent while the endpoint is between sockets are lost, as UDP is: send until one echoes.
+        var buffer = new byte[64];
+        var deadline = DateTime.UtcNow + Wait;
+        while (DateTime.UtcNow < deadline)
+        {
+            await peer.SendToAsync(new byte[] { 9 }, tunnel);
+            if (await Peers.ReceiveAsync(peer, buffer, TimeSpan.FromMilliseconds(300)) == 1) return;
+        }
+        Assert.Fail("no echo after the endpoint restarted");
+    }
+
+    /// <summary>An echo server that remembers who sent the last datagram (the far side's forward socket).</summary>
+    private sealed class RecordingEcho : IDisposable
+    {
+        private readonly UdpClient _client = new(new IPEndPoint(IPAddress.Loopback, 0));
+        private readonly Task _loop;
+        private readonly CancellationTokenSource _stop = new();
+
+        public RecordingEcho()
+        {
+            LocalEndPoint = (IPEndPoint)_client.Client.LocalEndPoint!;
+            _loop = Task.Run(async () =>
+            {
+                while (!_stop.IsCancellationRequested)
+                {
+                    try
+                    {
+                        var received = await _client.ReceiveAsync(_stop.Token);
+                        LastSender = received.RemoteEndPoint;
+                        await _client.SendAsync(received.Buffer, received.RemoteEndPoint, _stop.Token);
+                    }
+                    catch (OperationCanceledException) { return; }
+                    catch (SocketException) { }
+                }
+            });
+        }
+
+        public IPEndPoint LocalEndPoint { get; }
+        public volatile IPEndPoint? LastSender;
+
+        public void Dispose()
+        {
+            _stop.Cancel();
+            _client.Dispose();
+        }
+    }
+}

@@ -1,0 +1,69 @@
+using System.Globalization;
+
+namespace TunnelActors.Tests.Support;
+
+/// <summary>
+/// Counts this machine's sockets bound to a local port, from the kernel's own tables (/proc/net), so that a
+/// socket leaked by a restarted actor shows up even when the port could be bound again.
+/// </summary>
+public static class BoundSockets
+{
+    public static int Udp(int port) => UdpInodes(port).Count;
+
+    public static int TcpListeners(int port) => TcpListenerInodes(port).Count;
+
+    /// <summary>The kernel's identities of the UDP sockets bound to the port: a new socket has a new inode.</summary>
+    public static IReadOnlyList<string> UdpInodes(int port) => Inodes(port, "udp", "udp6", listeningOnly: false);
+
+    public static IReadOnlyList<string> TcpListenerInodes(int port) => Inodes(port, "tcp", "tcp6", listeningOnly: true);
+
+    private static List<string> Inodes(int port, string v4, string v6, bool listeningOnly)
+    {
+        const string listen = "0A";
+        var inodes = new List<string>();
+        foreach (var table in new[] { v4, v6 })
+        {
+            var path = $"/proc/net/{table}";
+            if (!File.Exists(path)) continue;
+            foreach (var line in File.ReadLines(path).Skip(1))
+            {
+                var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                var local = fields[1];
+                var localPort = int.Parse(local[(local.LastIndexOf(':') + 1)..], NumberStyles.HexNumber);
+                if (localPort == port && (!listeningOnly || fields[3] == listen)) inodes.Add(fields[9]);
+            }
+        }
+        return inodes;
+    }
+
+    /// <summary>A UDP port that was free a moment ago (bound to port 0, read back, released).</summary>
+    public static int FreeUdpPort()
+    {
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork,
+            System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+        socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        return ((System.Net.IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+
+    /// <summary>A TCP port that was free a moment ago.</summary>
+    public static int FreeTcpPort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    /// <summary>Polls a condition until it holds or the timeout passes (the kernel updates its tables asynchronously).</summary>
+    public static async Task<bool> EventuallyAsync(Func<bool> condition, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) return false;
+            await Task.Delay(20);
+        }
+        return true;
+    }
+}
