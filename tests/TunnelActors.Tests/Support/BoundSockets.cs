@@ -17,23 +17,23 @@ public static class BoundSockets
 
     public static IReadOnlyList<string> TcpListenerInodes(int port) => Inodes(port, "tcp", "tcp6", listeningOnly: true);
 
-    private static List<string> Inodes(int port, string v4, string v6, bool listeningOnly)
+    private static List<string> Inodes(int port, string v4, string v6, bool listeningOnly) =>
+        new[] { v4, v6 }.SelectMany(table => InodesIn($"/proc/net/{table}", port, listeningOnly)).ToList();
+
+    /// <summary>Whether a socket table (such as another namespace's /proc/PID/net/udp) has the port bound.</summary>
+    public static bool InTable(string path, int port, bool listeningOnly) => InodesIn(path, port, listeningOnly).Any();
+
+    private static IEnumerable<string> InodesIn(string path, int port, bool listeningOnly)
     {
         const string listen = "0A";
-        var inodes = new List<string>();
-        foreach (var table in new[] { v4, v6 })
+        if (!File.Exists(path)) yield break;
+        foreach (var line in File.ReadLines(path).Skip(1))
         {
-            var path = $"/proc/net/{table}";
-            if (!File.Exists(path)) continue;
-            foreach (var line in File.ReadLines(path).Skip(1))
-            {
-                var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                var local = fields[1];
-                var localPort = int.Parse(local[(local.LastIndexOf(':') + 1)..], NumberStyles.HexNumber);
-                if (localPort == port && (!listeningOnly || fields[3] == listen)) inodes.Add(fields[9]);
-            }
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var local = fields[1];
+            var localPort = int.Parse(local[(local.LastIndexOf(':') + 1)..], NumberStyles.HexNumber);
+            if (localPort == port && (!listeningOnly || fields[3] == listen)) yield return fields[9];
         }
-        return inodes;
     }
 
     /// <summary>A UDP port that was free a moment ago (bound to port 0, read back, released).</summary>

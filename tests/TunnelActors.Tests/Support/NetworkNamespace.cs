@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using System.Net;
+using System.Security.Cryptography;
+
+namespace TunnelActors.Tests.Support;
+
+/// <summary>
+/// A test host of our own: a network namespace joined to this one by a veth pair, with addresses from the
+/// benchmarking range 198.18.0.0/15 that exist only on the two ends of that pair. Processes started in it
+/// are ours (killed by the PID we got); the namespace and its link are deleted on dispose.
+/// </summary>
+public sealed class NetworkNamespace : IAsyncDisposable
+{
+    private readonly List<Process> _processes = new();
+
+    private NetworkNamespace(string name, string hostLink, IPAddress hostAddress, IPAddress namespaceAddress)
+    {
+        Name = name;
+        HostLink = hostLink;
+        HostAddress = hostAddress;
+        NamespaceAddress = namespaceAddress;
+    }
+
+    public string Name { get; }
+    private string HostLink { get; }
+
+    /// <summary>This side of the veth pair, in the test process's namespace.</summary>
+    public IPAddress HostAddress { get; }
+
+    /// <summary>The far side of the veth pair, inside the namespace.</summary>
+    public IPAddress NamespaceAddress { get; }
+
+    /// <summary>Why the interop tests cannot run here, or null when they can.</summary>
+    public static string? Unavailable { get; } = FindUnavailable();
+
+    private static string? FindUnavailable()
+    {
+        if (!OperatingSystem.IsLinux()) return "network namespaces need Linux";
+        if (Environment.UserName != "root") return "creating network namespaces needs root";
+        foreach (var tool in new[] { "ip", "udptunnel" })
+        {
+            var found = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':')
+                .Any(dir => File.Exists(Path.Combine(dir, tool)));
+            if (!found) return $"'{tool}' is not installed (apt-get install iproute2 udptunnel)";
+        }
+        return null;
+    }
+
+    public static async Task<NetworkNamespace> CreateAsync()
+    {
+        var id = Convert.ToHexString(RandomNumberGenerator.GetBytes(3)).ToLowerInvariant();
+        var subnet = RandomNumberGenerator.GetInt32(0, 256);
+        var host = IPAddress.Parse($"198.18.{subnet}.1");
+        var inside = IPAddress.Parse($"198.18.{subnet}.2");
+        var ns = new NetworkNamespace($"ta-{id}", $"tah{id}", host, inside);
+        try
+        {
+            await IpAsync("netns", "add", ns.Name);
+            await IpAsync("link", "add", ns.HostLink, "type", "veth", "peer", "name", $"tan{id}");
+            await IpAsync("link", "set", $"tan{id}", "netns", ns.Name);
+            await IpAsync("addr", "add", $"{host}/30", "dev", ns.HostLink);
+            await IpAsync("link", "set", ns.HostLink, "up");
+            await IpAsync("netns", "exec", ns.Name, "ip", "addr", "add", $"{inside}/30", "dev", $"tan{id}");
+            await IpAsync("netns", "exec", ns.Name, "ip", "link", "set", $"tan{id}", "up");
+            await IpAsync("netns", "exec", ns.Name, "ip", "link", "set", "lo", "up");
+        }
+        catch
+        {
+            await ns.DisposeAsync();
+            throw;
+        }
+        return ns;
+    }
+
+    /// <summary>Starts a program inside the namespace.</summary>
+    public Process Start(string program, params string[] args)
+    {
+        var start = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { "netns", "exec", Name, program }.Concat(args)) start.ArgumentList.Add(arg);
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        _processes.Add(process);
+        return process;
+    }
+
+    /// <summary>Waits until a process in the namespace has bound the UDP port (read from its namespace's socket table).</summary>
+    public static Task<bool> WaitForUdpAsync(Process process, int port) =>
+        BoundSockets.EventuallyAsync(() => process.HasExited || BoundSockets.InTable($"/proc/{process.Id}/net/udp", port, listeningOnly: false),
+            TimeSpan.FromSeconds(10));
+
+    /// <summary>Waits until a process in the namespace listens on the TCP port.</summary>
+    public static Task<bool> WaitForTcpListenAsync(Process process, int port) =>
+        BoundSockets.EventuallyAsync(() => process.HasExited || BoundSockets.InTable($"/proc/{process.Id}/net/tcp", port, listeningOnly: true),
+            TimeSpan.FromSeconds(10));
+
+    private static async Task IpAsync(params string[] args)
+    {
+        var start = new ProcessStartInfo("ip") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var arg in args) start.ArgumentList.Add(arg);
+        using var process = Process.Start(start)!;
+        var error = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"ip {string.Join(' ', args)} failed: {error.Trim()}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var process in _processes)
+        {
+            if (!process.HasExited) process.Kill();
+            await process.WaitForExitAsync();
+            process.Dispose();
+        }
+        // Deleting the namespace destroys the veth pair with it.
+        try { await IpAsync("netns", "del", Name); } catch (InvalidOperationException) { }
+    }
+}
+
+/// <summary>A fact that needs root, iproute2 and udptunnel: skipped without them, except under CI, where it must run.</summary>
+public sealed class InteropFactAttribute : Xunit.FactAttribute
+{
+    public InteropFactAttribute()
+    {
+        if (NetworkNamespace.Unavailable is { } why && Environment.GetEnvironmentVariable("CI") != "true")
+            Skip = $"{why}; CI installs it and runs this test";
+    }
+}
