@@ -50,6 +50,7 @@ public sealed class TunnelSupervisor : UntypedActor
 
     protected override void PreStart()
     {
+        Context.System.EventStream.Subscribe(Self, typeof(DeadLetter));
         var settings = _context.Settings;
         _log.Info("Tunnel side starting: UDP {0} {1}, TCP {2} {3}", settings.Udp.Role.ToString().ToLowerInvariant(),
             settings.Udp.Endpoint, settings.Tcp.Role.ToString().ToLowerInvariant(), settings.Tcp.Endpoint);
@@ -96,6 +97,11 @@ public sealed class TunnelSupervisor : UntypedActor
                 _waiters.Add(Sender);
                 AnswerWaiters();
                 break;
+            case DeadLetter { Message: Akka.IO.Udp.Received or FramingStage.Send or FramingStage.Inbound }:
+                _context.Counters.CountDrop(DropReason.Undelivered);
+                break;
+            case DeadLetter:
+                break;
             case GetCounters:
                 Sender.Tell(_context.Counters);
                 break;
@@ -136,5 +142,9 @@ public sealed class TunnelSupervisor : UntypedActor
         if (!Context.GetChildren().Any()) Context.Stop(Self);
     }
 
-    protected override void PostStop() => _log.Info("Tunnel side stopped: {0}", _context.Counters);
+    protected override void PostStop()
+    {
+        Context.System.EventStream.Unsubscribe(Self);
+        _log.Info("Tunnel side stopped: {0}", _context.Counters);
+    }
 }

@@ -70,7 +70,7 @@ public sealed class FramingStage : UntypedActor
     }
 
     public static Props Props(IActorRef connection, IFrameCodec codec, TunnelSettings settings, TrafficCounters sideCounters, Attach? attach = null) =>
-        Akka.Actor.Props.Create(() => new FramingStage(connection, codec, settings, sideCounters, attach));
+        Akka.Actor.Props.Create(() => new FramingStage(connection, codec, settings, sideCounters, attach)).WithMailbox(TunnelSettings.Mailbox);
 
     protected override void PreStart()
     {

@@ -31,6 +31,8 @@ public static class SettingsReader
             Int(config, "tunnel.session.max-sessions", min: 1));
         var rebind = Backoff(config, "tunnel.rebind");
         var startup = Duration(config, "tunnel.startup-timeout", allowZero: false);
+        Int(config, "tunnel.mailbox.mailbox-capacity", min: 1);
+        Duration(config, "tunnel.mailbox.mailbox-push-timeout-time", allowZero: true);
 
         if (udp.ForwardBind is { } bind && bind.AddressFamily != udp.Endpoint.AddressFamily && !bind.Address.Equals(IPAddress.Any))
             throw new ConfigurationException("tunnel.udp.forward-bind", $"{bind} is not of the target's address family ({udp.Endpoint})");
@@ -45,7 +47,9 @@ public static class SettingsReader
         var bind = bindText.Length == 0 ? null : EndpointParser.Parse("tunnel.udp.forward-bind", bindText);
         if (bind is not null && role != UdpRole.Forward)
             throw new ConfigurationException("tunnel.udp.forward-bind", "is only used with tunnel.udp.forward");
-        return new UdpSettings(role, endpoint, bind);
+        return new UdpSettings(role, endpoint, bind,
+            Size(config, "tunnel.udp.receive-buffer", min: 0),
+            Size(config, "tunnel.udp.send-buffer", min: 0));
     }
 
     private static TcpSettings ReadTcp(Config config)

@@ -21,7 +21,7 @@ public sealed record BackoffSettings(TimeSpan MinBackoff, TimeSpan MaxBackoff, d
 
 public sealed record KeepAliveSettings(bool Enabled, TimeSpan Idle, TimeSpan Interval, int Count);
 
-public sealed record UdpSettings(UdpRole Role, IPEndPoint Endpoint, IPEndPoint? ForwardBind);
+public sealed record UdpSettings(UdpRole Role, IPEndPoint Endpoint, IPEndPoint? ForwardBind, int ReceiveBuffer, int SendBuffer);
 
 public sealed record TcpSettings(
     TcpRole Role,
@@ -45,6 +45,9 @@ public sealed record TunnelSettings(
     TimeSpan StartupTimeout)
 {
     /// <summary>The largest datagram UDP carries towards the given address family.</summary>
+    /// <summary>The bounded mailbox (<c>tunnel.mailbox</c>) of every actor on the datagram path.</summary>
+    public const string Mailbox = "tunnel.mailbox";
+
     public static int MaxUdpPayload(System.Net.Sockets.AddressFamily family) =>
         family == System.Net.Sockets.AddressFamily.InterNetworkV6 ? 65527 : 65507;
 }

@@ -38,7 +38,7 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
     private readonly Link _link;
     private readonly IPEndPoint _target;
     private readonly int _maxDatagram;
-    private readonly SocketCapture _socket = new();
+    private readonly SocketCapture _socket;
     private readonly TrafficCounters _counters;
     private readonly DatagramQueue _pending;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -58,12 +58,13 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
         _link = link;
         _target = context.Settings.Udp.Endpoint;
         _maxDatagram = TunnelSettings.MaxUdpPayload(_target.AddressFamily);
+        _socket = new SocketCapture(context.Settings.Udp);
         _counters = new TrafficCounters(context.Counters);
         _pending = new DatagramQueue(context.Settings.Session.QueueLimit);
     }
 
     public static Props Props(TunnelContext context, Link link) =>
-        Akka.Actor.Props.Create(() => new ForwardSession(context, link));
+        Akka.Actor.Props.Create(() => new ForwardSession(context, link)).WithMailbox(TunnelSettings.Mailbox);
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -76,8 +77,7 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
                 StartFraming(accepted.Connection);
                 break;
             case Dial dial:
-                Context.System.Tcp().Tell(new Tcp.Connect(dial.Remote, null, TcpKeepAlive.For(_context.Settings.Tcp),
-                    _context.Settings.Tcp.ConnectTimeout, pullMode: true));
+                TcpDial.Start(Context, Timers, dial.Remote, _context.Settings.Tcp);
                 break;
         }
     }
@@ -116,13 +116,19 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
                 End("forward socket bind failed");
                 break;
             case Tcp.Connected connected:
+                TcpDial.Answered(Timers);
                 _remote = connected.RemoteAddress;
                 StartFraming(Sender);
                 Context.Parent.Tell(LinkUp.Instance);
                 break;
             case Tcp.CommandFailed { Cmd: Tcp.Connect } failed:
-                _log.Warning("Cannot connect to {0}: {1}", ((Tcp.Connect)failed.Cmd).RemoteAddress, (failed.Cause.HasValue ? failed.Cause.Value.Message : "no reason given"));
-                End("connect failed", quiet: true);
+                TcpDial.Answered(Timers);
+                _log.Warning("Cannot connect to {0}: {1}", ((Tcp.Connect)failed.Cmd).RemoteAddress, TcpDial.Reason(failed));
+                End("connect failed");
+                break;
+            case TcpDial.Unanswered:
+                _log.Warning("Connecting to {0} got no answer", ((Dial)_link).Remote);
+                End("connect failed");
                 break;
             case Terminated t when t.ActorRef.Equals(_framing):
                 _framing = null;
@@ -197,12 +203,11 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
     }
 
     /// <summary>Releases the UDP socket (acknowledged unbind), then stops; the connection closes with the stage.</summary>
-    private void End(string reason, bool quiet = false)
+    private void End(string reason)
     {
         if (_ending) return;
         _ending = true;
         _endReason = reason;
-        if (quiet) _active = false;
         if (_socketActor is not null)
         {
             _socketActor.Tell(Udp.Unbind.Instance);

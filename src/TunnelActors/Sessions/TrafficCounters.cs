@@ -17,6 +17,8 @@ public enum DropReason
     NoPeerBound,
     /// <summary>A new peer arrived while <c>session.max-sessions</c> were active.</summary>
     SessionLimit,
+    /// <summary>A datagram behind a full mailbox (<c>tunnel.mailbox</c>), or sent to a session that had just ended.</summary>
+    Undelivered,
 }
 
 /// <summary>

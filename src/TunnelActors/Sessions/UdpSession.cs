@@ -51,7 +51,7 @@ public sealed class UdpSession : UntypedActor, IWithTimers
     }
 
     public static Props Props(TunnelContext context, EndPoint peer, SocketCapture replySocket, LinkSource link) =>
-        Akka.Actor.Props.Create(() => new UdpSession(context, peer, replySocket, link));
+        Akka.Actor.Props.Create(() => new UdpSession(context, peer, replySocket, link)).WithMailbox(TunnelSettings.Mailbox);
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -69,8 +69,7 @@ public sealed class UdpSession : UntypedActor, IWithTimers
         switch (_link)
         {
             case Dial dial:
-                Context.System.Tcp().Tell(new Tcp.Connect(dial.Remote, null, TcpKeepAlive.For(_context.Settings.Tcp),
-                    _context.Settings.Tcp.ConnectTimeout, pullMode: true));
+                TcpDial.Start(Context, Timers, dial.Remote, _context.Settings.Tcp);
                 break;
             case Lease lease:
                 lease.Pool.Tell(new TcpListenEndpoint.Lease(Self, _counters));
@@ -98,7 +97,12 @@ public sealed class UdpSession : UntypedActor, IWithTimers
                 }
                 Sender.Tell(FramingStage.Consumed.Instance);
                 break;
+            case Tcp.Connected when _framing is not null:
+                Sender.Tell(Tcp.Abort.Instance);
+                break;
             case Tcp.Connected:
+                TcpDial.Answered(Timers);
+                Timers.Cancel(Redial.Instance);
                 _dialFailures = 0;
                 LinkTo(Context.ActorOf(FramingStage.Props(Sender, _context.Codec, _context.Settings, _context.Counters,
                     new FramingStage.Attach(Self, _counters)), "tcp"));
@@ -107,10 +111,11 @@ public sealed class UdpSession : UntypedActor, IWithTimers
                 LinkTo(leased.Framing);
                 break;
             case Tcp.CommandFailed { Cmd: Tcp.Connect } failed:
-                var delay = _context.Settings.Tcp.Reconnect.Delay(_dialFailures++);
-                _log.Warning("Peer {0}: cannot connect to {1} ({2}); retrying in {3:0.0} s",
-                    _peer, ((Tcp.Connect)failed.Cmd).RemoteAddress, (failed.Cause.HasValue ? failed.Cause.Value.Message : "no reason given"), delay.TotalSeconds);
-                Timers.StartSingleTimer(Redial.Instance, Redial.Instance, delay);
+                TcpDial.Answered(Timers);
+                RetryDial(TcpDial.Reason(failed));
+                break;
+            case TcpDial.Unanswered:
+                RetryDial("no answer");
                 break;
             case Redial:
                 RequestLink();
@@ -128,6 +133,14 @@ public sealed class UdpSession : UntypedActor, IWithTimers
                 Unhandled(message);
                 break;
         }
+    }
+
+    private void RetryDial(string reason)
+    {
+        var dial = (Dial)_link;
+        var delay = _context.Settings.Tcp.Reconnect.Delay(_dialFailures++);
+        _log.Warning("Peer {0}: cannot connect to {1} ({2}); retrying in {3:0.0} s", _peer, dial.Remote, reason, delay.TotalSeconds);
+        Timers.StartSingleTimer(Redial.Instance, Redial.Instance, delay);
     }
 
     private void LinkTo(IActorRef framing)

@@ -10,9 +10,15 @@ namespace TunnelActors.Transport;
 /// its socket actor queues sends without bound. A synchronous non-blocking SendTo fails at once instead
 /// (counted as a drop), which is what UDP would do.
 /// </summary>
-public sealed class SocketCapture : Inet.SocketOptionV2
+public sealed class SocketCapture(UdpSettings settings) : Inet.SocketOptionV2
 {
     private volatile Socket? _socket;
+
+    public override void BeforeDatagramBind(Socket s)
+    {
+        if (settings.ReceiveBuffer > 0) s.ReceiveBufferSize = settings.ReceiveBuffer;
+        if (settings.SendBuffer > 0) s.SendBufferSize = settings.SendBuffer;
+    }
 
     public Socket? Socket => _socket;
 

@@ -19,7 +19,7 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
 
     private readonly TunnelContext _context;
     private readonly UdpSession.LinkSource _link;
-    private readonly SocketCapture _socket = new();
+    private readonly SocketCapture _socket;
     private readonly Dictionary<EndPoint, IActorRef> _sessions = new();
     private readonly Dictionary<IActorRef, EndPoint> _peers = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -33,10 +33,11 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
     {
         _context = context;
         _link = link;
+        _socket = new SocketCapture(context.Settings.Udp);
     }
 
     public static Props Props(TunnelContext context, UdpSession.LinkSource link) =>
-        Akka.Actor.Props.Create(() => new UdpListenEndpoint(context, link));
+        Akka.Actor.Props.Create(() => new UdpListenEndpoint(context, link)).WithMailbox(TunnelSettings.Mailbox);
 
     public ITimerScheduler Timers { get; set; } = null!;
 

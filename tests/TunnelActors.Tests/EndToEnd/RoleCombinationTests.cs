@@ -24,7 +24,7 @@ public sealed class RoleCombinationTests
             ("tunnel.tcp.connect", Sides.At(nat.TcpEndpoint)), ("tunnel.udp.forward", Sides.At(echo.LocalEndPoint)));
 
         Assert.Empty(await Peers.EchoAsync(nat.UdpEndpoint, 50, Moderate, rounds: 4));
-        Assert.Empty(await Peers.EchoAsync(nat.UdpEndpoint, 5, AllSizes));
+        Assert.Empty(await Peers.EchoInTurnAsync(nat.UdpEndpoint, 5, AllSizes));
         Assert.Equal(0, (await nat.CountersAsync()).TotalDropped);
     }
 
@@ -38,7 +38,7 @@ public sealed class RoleCombinationTests
             ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.connect", Sides.At(server.TcpEndpoint)));
 
         Assert.Empty(await Peers.EchoAsync(client.UdpEndpoint, 50, Moderate, rounds: 4));
-        Assert.Empty(await Peers.EchoAsync(client.UdpEndpoint, 5, AllSizes));
+        Assert.Empty(await Peers.EchoInTurnAsync(client.UdpEndpoint, 5, AllSizes));
         Assert.Equal(0, (await client.CountersAsync()).TotalDropped);
         Assert.Equal(0, (await server.CountersAsync()).TotalDropped);
     }
@@ -64,7 +64,7 @@ public sealed class RoleCombinationTests
             ("tunnel.udp.listen", "[::1]:0"), ("tunnel.tcp.connect", Sides.At(server.TcpEndpoint)));
 
         Assert.Empty(await Peers.EchoAsync(client.UdpEndpoint, 50, Moderate, rounds: 2));
-        Assert.Empty(await Peers.EchoAsync(client.UdpEndpoint, 3, [0, 1, 1200, 9000, 65527]));
+        Assert.Empty(await Peers.EchoInTurnAsync(client.UdpEndpoint, 3, [0, 1, 1200, 9000, 65527]));
     }
 
     [Fact]
@@ -76,6 +76,6 @@ public sealed class RoleCombinationTests
             ("tunnel.tcp.connect", Sides.At(nat.TcpEndpoint)), ("tunnel.udp.forward", Sides.At(echo.LocalEndPoint)));
 
         Assert.Empty(await Peers.EchoAsync(nat.UdpEndpoint, 50, Moderate, rounds: 2));
-        Assert.Empty(await Peers.EchoAsync(nat.UdpEndpoint, 3, AllSizes));
+        Assert.Empty(await Peers.EchoInTurnAsync(nat.UdpEndpoint, 3, AllSizes));
     }
 }

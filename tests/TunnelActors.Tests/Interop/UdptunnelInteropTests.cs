@@ -29,6 +29,7 @@ public sealed class UdptunnelInteropTests
         var port = ((IPEndPoint)app.LocalEndPoint!).Port;
         var udptunnel = ns.Start("udptunnel", "-c", $"{ns.HostAddress}/{server.TcpEndpoint.Port}", $"{ns.HostAddress}/{port}");
         Assert.True(await NetworkNamespace.WaitForUdpAsync(udptunnel, port), "udptunnel did not bind its UDP port");
+        Assert.True(await NetworkNamespace.WaitForTcpConnectedAsync(udptunnel, server.TcpEndpoint.Port), "udptunnel did not connect");
         Assert.False(udptunnel.HasExited, "udptunnel exited");
 
         await AssertEchoesAsync(app, new IPEndPoint(ns.NamespaceAddress, port));

@@ -23,6 +23,15 @@ public static class BoundSockets
     /// <summary>Whether a socket table (such as another namespace's /proc/PID/net/udp) has the port bound.</summary>
     public static bool InTable(string path, int port, bool listeningOnly) => InodesIn(path, port, listeningOnly).Any();
 
+    /// <summary>Whether a TCP table has an established connection to the remote port.</summary>
+    public static bool ConnectedTo(string path, int remotePort)
+    {
+        const string established = "01";
+        return File.Exists(path) && File.ReadLines(path).Skip(1)
+            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Any(f => f[3] == established && int.Parse(f[2][(f[2].LastIndexOf(':') + 1)..], NumberStyles.HexNumber) == remotePort);
+    }
+
     private static IEnumerable<string> InodesIn(string path, int port, bool listeningOnly)
     {
         const string listen = "0A";
@@ -56,13 +65,13 @@ public static class BoundSockets
     }
 
     /// <summary>Polls a condition until it holds or the timeout passes (the kernel updates its tables asynchronously).</summary>
-    public static async Task<bool> EventuallyAsync(Func<bool> condition, TimeSpan timeout)
+    public static async Task<bool> EventuallyAsync(Func<bool> condition, TimeSpan timeout, TimeSpan? poll = null)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (!condition())
         {
             if (DateTime.UtcNow > deadline) return false;
-            await Task.Delay(20);
+            await Task.Delay(poll ?? TimeSpan.FromMilliseconds(20));
         }
         return true;
     }

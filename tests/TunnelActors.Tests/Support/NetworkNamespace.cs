@@ -96,6 +96,11 @@ public sealed class NetworkNamespace : IAsyncDisposable
         BoundSockets.EventuallyAsync(() => process.HasExited || BoundSockets.InTable($"/proc/{process.Id}/net/tcp", port, listeningOnly: true),
             TimeSpan.FromSeconds(10));
 
+    /// <summary>Waits until a process in the namespace has an established TCP connection to the remote port.</summary>
+    public static Task<bool> WaitForTcpConnectedAsync(Process process, int remotePort) =>
+        BoundSockets.EventuallyAsync(() => process.HasExited || BoundSockets.ConnectedTo($"/proc/{process.Id}/net/tcp", remotePort),
+            TimeSpan.FromSeconds(10));
+
     private static async Task IpAsync(params string[] args)
     {
         var start = new ProcessStartInfo("ip") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };

@@ -18,6 +18,18 @@ public static class Peers
         return results.Where(r => r is not null).Select(r => r!).ToList();
     }
 
+    /// <summary>
+    /// Runs peers one after another. For datagrams near 64 KiB: a few of those arriving at once overflow a
+    /// socket's default kernel receive buffer (about 208 KiB), which is UDP, not the relay, losing them.
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> EchoInTurnAsync(IPEndPoint tunnel, int count, IReadOnlyList<int> sizes)
+    {
+        var failures = new List<string>();
+        for (var id = 0; id < count; id++)
+            if (await EchoOneAsync(tunnel, id, sizes, 1) is { } failure) failures.Add(failure);
+        return failures;
+    }
+
     private static async Task<string?> EchoOneAsync(IPEndPoint tunnel, int id, IReadOnlyList<int> sizes, int rounds)
     {
         using var socket = Bind(tunnel.AddressFamily);

@@ -1,0 +1,115 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using TunnelActors.Demo;
+using TunnelActors.Framing;
+using TunnelActors.Sessions;
+using TunnelActors.Tests.Support;
+using Xunit;
+
+namespace TunnelActors.Tests.EndToEnd;
+
+public sealed class BoundsAndEdgesTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task A_peer_that_never_reads_gets_whole_frames_and_the_excess_is_dropped_and_counted()
+    {
+        using var stalled = new TcpListener(IPAddress.Loopback, 0);
+        stalled.Start();
+        await using var client = await Sides.StartAsync("client", ("tunnel.udp.listen", "127.0.0.1:0"),
+            ("tunnel.tcp.connect", stalled.LocalEndpoint.ToString()!), ("tunnel.tcp.send-queue-limit", "128 KiB"));
+
+        using var peer = Peers.Bind(AddressFamily.InterNetwork);
+        var datagram = new byte[1200];
+        const int sent = 20_000;
+        await peer.SendToAsync(datagram, client.UdpEndpoint);
+        using var connection = await stalled.AcceptTcpClientAsync(new CancellationTokenSource(Wait).Token);
+        for (var i = 1; i < sent; i++)
+        {
+            BitConverter.TryWriteBytes(datagram, i);
+            datagram[^1] = (byte)i;
+            await peer.SendToAsync(datagram, client.UdpEndpoint);
+        }
+
+        // Every datagram the side took in is either queued for the stalled connection or dropped; wait until
+        // the UDP side has drained (the counts stop moving), then read what the connection carries.
+        var counters = await client.CountersAsync();
+        var last = -1L;
+        Assert.True(await BoundSockets.EventuallyAsync(() =>
+        {
+            var now = counters.ToTcpDatagrams + counters.TotalDropped;
+            var settled = now == last;
+            last = now;
+            return settled;
+        }, Wait, poll: TimeSpan.FromMilliseconds(200)));
+        Assert.True(counters.Dropped(DropReason.TcpSendQueueFull) > 0, $"nothing was dropped: {counters}");
+
+        // What was written is a clean sequence of whole frames, each datagram intact.
+        var stream = connection.GetStream();
+        var received = new ArrayBufferWriter<byte>();
+        var buffer = new byte[65536];
+        while (received.WrittenCount < counters.ToTcpBytes + 2 * counters.ToTcpDatagrams)
+        {
+            using var timeout = new CancellationTokenSource(Wait);
+            var read = await stream.ReadAsync(buffer, timeout.Token);
+            if (read == 0) break;
+            received.Write(buffer.AsSpan(0, read));
+        }
+        var frames = new ReadOnlySequence<byte>(received.WrittenMemory);
+        var count = 0;
+        while (LengthPrefixedCodec.Instance.TryRead(ref frames, out var payload))
+        {
+            var bytes = payload.ToArray();
+            Assert.Equal(1200, bytes.Length);
+            Assert.Equal((byte)BitConverter.ToInt32(bytes), bytes[^1]);
+            count++;
+        }
+        Assert.True(frames.IsEmpty);
+        Assert.Equal(counters.ToTcpDatagrams, count);
+    }
+
+    [Fact]
+    public async Task Frames_on_a_pooled_connection_no_peer_is_bound_to_are_dropped_and_counted()
+    {
+        await using var nat = await Sides.StartAsync("nat", ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.listen", "127.0.0.1:0"));
+        using var foreign = new TcpClient();
+        await foreign.ConnectAsync(nat.TcpEndpoint);
+        var frames = new ArrayBufferWriter<byte>();
+        for (var i = 0; i < 3; i++) LengthPrefixedCodec.Instance.Write(new byte[100], frames);
+        await foreign.GetStream().WriteAsync(frames.WrittenMemory);
+
+        var counters = await nat.CountersAsync();
+        Assert.True(await BoundSockets.EventuallyAsync(() => counters.Dropped(DropReason.NoPeerBound) == 3, Wait), counters.ToString());
+    }
+
+    [Fact]
+    public async Task The_forward_socket_binds_the_configured_local_port()
+    {
+        using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
+        var port = BoundSockets.FreeUdpPort();
+        await using var server = await Sides.StartAsync("server", ("tunnel.tcp.listen", "127.0.0.1:0"),
+            ("tunnel.udp.forward", echo.LocalEndPoint.ToString()), ("tunnel.udp.forward-bind", $"127.0.0.1:{port}"));
+        await using var client = await Sides.StartAsync("client", ("tunnel.udp.listen", "127.0.0.1:0"),
+            ("tunnel.tcp.connect", server.TcpEndpoint.ToString()));
+
+        Assert.Empty(await Peers.EchoAsync(client.UdpEndpoint, 1, [10, 20]));
+        Assert.Equal(1, BoundSockets.Udp(port));
+    }
+
+    [Fact]
+    public async Task A_new_peer_waits_for_the_next_pooled_connection()
+    {
+        using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
+        await using var nat = await Sides.StartAsync("nat", ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.listen", "127.0.0.1:0"));
+        using var peer = Peers.Bind(AddressFamily.InterNetwork);
+        // No relay yet: the datagram waits in the session's queue.
+        await peer.SendToAsync(new byte[] { 1, 2, 3 }, nat.UdpEndpoint);
+
+        await using var relay = await Sides.StartAsync("relay",
+            ("tunnel.tcp.connect", nat.TcpEndpoint.ToString()), ("tunnel.udp.forward", echo.LocalEndPoint.ToString()));
+        var buffer = new byte[16];
+        Assert.Equal(3, await Peers.ReceiveAsync(peer, buffer, Wait));
+    }
+}
