@@ -22,6 +22,7 @@ internal static class Demo
             }
             Console.WriteLine($"{result.Peers.Count} peers, {result.Datagrams} datagrams echoed through both sides in " +
                               $"{result.Elapsed.TotalSeconds:0.00} s ({result.DatagramsPerSecond:0} round trips/s, one at a time per peer)");
+            Console.WriteLine($"peak memory of the whole process (both sides, echo server, clients): {result.PeakWorkingSet / (1024.0 * 1024):0} MiB");
             Console.WriteLine(result.Success ? "OK: every reply reached the peer that sent it" : "FAILED: some replies were lost or misrouted");
             return result.Success ? 0 : 1;
         }

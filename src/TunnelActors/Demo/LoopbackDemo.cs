@@ -15,7 +15,8 @@ public static class LoopbackDemo
 {
     public sealed record PeerResult(int Port, int Sent, int Received, long Bytes, double MedianRttMicroseconds, string? Error);
 
-    public sealed record Result(IReadOnlyList<PeerResult> Peers, TimeSpan Elapsed)
+    /// <param name="PeakWorkingSet">The process's peak resident memory, both sides and the clients together.</param>
+    public sealed record Result(IReadOnlyList<PeerResult> Peers, TimeSpan Elapsed, long PeakWorkingSet)
     {
         public bool Success => Peers.All(p => p.Error is null && p.Received == p.Sent);
         public int Datagrams => Peers.Sum(p => p.Received);
@@ -46,7 +47,8 @@ public static class LoopbackDemo
         var results = await Task.WhenAll(Enumerable.Range(0, peers)
             .Select(id => RunPeerAsync(id, nat.UdpEndpoint, perPeer, sizes, replyTimeout, cancellation)));
         clock.Stop();
-        return new Result(results, clock.Elapsed);
+        using var process = Process.GetCurrentProcess();
+        return new Result(results, clock.Elapsed, process.PeakWorkingSet64);
     }
 
     private static async Task<PeerResult> RunPeerAsync(int id, IPEndPoint tunnel, int count, int[] sizes, TimeSpan timeout, CancellationToken cancellation)

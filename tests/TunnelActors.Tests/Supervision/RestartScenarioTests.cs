@@ -128,7 +128,9 @@ public sealed class RestartScenarioTests : TestKit
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var far = (IPEndPoint)listener.LocalEndpoint;
-        await StartAsync(("tunnel.tcp.connect", far.ToString()), ("tunnel.tcp.pool-size", "0"),
+        // A short connect timeout: resetting a connection right after accepting it sometimes kills Akka.IO's
+        // connection actor before it answers the dial; the session's watchdog (connect-timeout + 2 s) covers that.
+        await StartAsync(("tunnel.tcp.connect", far.ToString()), ("tunnel.tcp.pool-size", "0"), ("tunnel.tcp.connect-timeout", "1s"),
             ("tunnel.tcp.reconnect.min-backoff", "50ms"), ("tunnel.udp.forward", "127.0.0.1:9"));
 
         using (var first = await AcceptAsync(listener))
