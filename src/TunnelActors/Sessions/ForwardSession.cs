@@ -31,7 +31,6 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
     /// <summary>Session → parent: the first datagram arrived; a pooled connection is now in use.</summary>
     public sealed class Activated { public static readonly Activated Instance = new(); }
 
-    private sealed class IdleCheck { public static readonly IdleCheck Instance = new(); }
     private sealed class UnbindTimeout { public static readonly UnbindTimeout Instance = new(); }
 
     private readonly TunnelContext _context;
@@ -48,7 +47,7 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
     private bool _binding;
     private bool _active;
     private bool _ending;
-    private long _lastActivity;
+    private IdleClock _idle = null!;
     private string _endReason = "stopped";
     private EndPoint? _remote;
 
@@ -70,6 +69,7 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
 
     protected override void PreStart()
     {
+        _idle = new IdleClock(_context.Settings.Session.IdleTimeout, Timers);
         switch (_link)
         {
             case Accepted accepted:
@@ -96,7 +96,7 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
                     _counters.CountDrop(DropReason.ForeignSource);
                     break;
                 }
-                _lastActivity = Environment.TickCount64;
+                _idle.Touch();
                 _framing?.Tell(new FramingStage.Send(received.Data));
                 break;
             case Udp.Bound:
@@ -134,8 +134,8 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
                 _framing = null;
                 End("tunnel connection closed");
                 break;
-            case IdleCheck:
-                CheckIdle();
+            case IdleClock.Check:
+                if (_idle.Expired()) End(_idle.Reason);
                 break;
             case Shutdown:
                 End("shutdown");
@@ -163,7 +163,7 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
     private void OnFrames(IReadOnlyList<ByteString> datagrams)
     {
         if (_ending) return;
-        _lastActivity = Environment.TickCount64;
+        _idle.Touch();
         if (!_active) Activate();
 
         foreach (var datagram in datagrams)
@@ -178,8 +178,7 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
         _active = true;
         _log.Info("Session started for tunnel connection {0} → {1}", _remote, _target);
         Context.Parent.Tell(Activated.Instance);
-        var idleTimeout = _context.Settings.Session.IdleTimeout;
-        if (idleTimeout > TimeSpan.Zero) Timers.StartSingleTimer(IdleCheck.Instance, IdleCheck.Instance, idleTimeout);
+        _idle.Start();
 
         _binding = true;
         var local = _context.Settings.Udp.ForwardBind ?? new IPEndPoint(
@@ -192,14 +191,6 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
         if (datagram.Count > _maxDatagram) _counters.CountDrop(DropReason.Oversize);
         else if (_socket.TrySend(datagram, _target)) _counters.CountToUdp(datagram.Count);
         else _counters.CountDrop(DropReason.UdpSendFailed);
-    }
-
-    private void CheckIdle()
-    {
-        var timeout = _context.Settings.Session.IdleTimeout;
-        var idle = TimeSpan.FromMilliseconds(Environment.TickCount64 - _lastActivity);
-        if (idle >= timeout) End($"idle for {timeout.TotalSeconds:0.#} s");
-        else Timers.StartSingleTimer(IdleCheck.Instance, IdleCheck.Instance, timeout - idle);
     }
 
     /// <summary>Releases the UDP socket (acknowledged unbind), then stops; the connection closes with the stage.</summary>

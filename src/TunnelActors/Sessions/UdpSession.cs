@@ -25,7 +25,6 @@ public sealed class UdpSession : UntypedActor, IWithTimers
     public sealed record Lease(IActorRef Pool) : LinkSource;
 
     private sealed class Redial { public static readonly Redial Instance = new(); }
-    private sealed class IdleCheck { public static readonly IdleCheck Instance = new(); }
 
     private readonly TunnelContext _context;
     private readonly EndPoint _peer;
@@ -36,7 +35,7 @@ public sealed class UdpSession : UntypedActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     private IActorRef? _framing;
-    private long _lastActivity = Environment.TickCount64;
+    private IdleClock _idle = null!;
     private int _dialFailures;
     private string _endReason = "stopped";
 
@@ -55,12 +54,11 @@ public sealed class UdpSession : UntypedActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    private TimeSpan IdleTimeout => _context.Settings.Session.IdleTimeout;
-
     protected override void PreStart()
     {
         _log.Info("Session started for peer {0}", _peer);
-        if (IdleTimeout > TimeSpan.Zero) Timers.StartSingleTimer(IdleCheck.Instance, IdleCheck.Instance, IdleTimeout);
+        _idle = new IdleClock(_context.Settings.Session.IdleTimeout, Timers);
+        _idle.Start();
         RequestLink();
     }
 
@@ -82,14 +80,14 @@ public sealed class UdpSession : UntypedActor, IWithTimers
         switch (message)
         {
             case Udp.Received received:
-                _lastActivity = Environment.TickCount64;
+                _idle.Touch();
                 if (_framing is not null)
                     _framing.Tell(new FramingStage.Send(received.Data));
                 else if (!_pending.TryEnqueue(received.Data))
                     _counters.CountDrop(DropReason.SessionQueueFull);
                 break;
             case FramingStage.Inbound inbound:
-                _lastActivity = Environment.TickCount64;
+                _idle.Touch();
                 foreach (var datagram in inbound.Datagrams)
                 {
                     if (_replySocket.TrySend(datagram, _peer)) _counters.CountToUdp(datagram.Count);
@@ -123,8 +121,8 @@ public sealed class UdpSession : UntypedActor, IWithTimers
             case Terminated t when t.ActorRef.Equals(_framing):
                 End("tunnel connection closed");
                 break;
-            case IdleCheck:
-                CheckIdle();
+            case IdleClock.Check:
+                if (_idle.Expired()) End(_idle.Reason);
                 break;
             case Shutdown:
                 End("shutdown");
@@ -149,15 +147,6 @@ public sealed class UdpSession : UntypedActor, IWithTimers
         Context.Watch(framing);
         foreach (var datagram in _pending.Drain())
             framing.Tell(new FramingStage.Send(datagram));
-    }
-
-    private void CheckIdle()
-    {
-        var idle = TimeSpan.FromMilliseconds(Environment.TickCount64 - _lastActivity);
-        if (idle >= IdleTimeout)
-            End($"idle for {IdleTimeout.TotalSeconds:0.#} s");
-        else
-            Timers.StartSingleTimer(IdleCheck.Instance, IdleCheck.Instance, IdleTimeout - idle);
     }
 
     private void End(string reason)

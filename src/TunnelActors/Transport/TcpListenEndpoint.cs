@@ -23,8 +23,6 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
     /// <summary>Pool → session: this connection is yours; it is already attached to you.</summary>
     public sealed record Leased(IActorRef Framing);
 
-    private sealed class Rebind { public static readonly Rebind Instance = new(); }
-
     private readonly TunnelContext _context;
     private readonly bool _forwardSide;
     private readonly LinkedList<IActorRef> _idle = new();
@@ -32,7 +30,7 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     private IActorRef? _listener;
-    private int _bindFailures;
+    private BindRetry _bind = null!;
     private bool _shuttingDown;
 
     public TcpListenEndpoint(TunnelContext context)
@@ -52,10 +50,17 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
             return Directive.Stop;
         });
 
-    protected override void PreStart() => Bind();
+    protected override void PreStart()
+    {
+        _bind = new BindRetry(Name, _context.Settings.Rebind, Timers, _log);
+        Bind();
+    }
 
-    protected override void PostRestart(Exception reason) =>
-        Timers.StartSingleTimer(Rebind.Instance, Rebind.Instance, TimeSpan.FromSeconds(2));
+    protected override void PostRestart(Exception reason)
+    {
+        _bind = new BindRetry(Name, _context.Settings.Rebind, Timers, _log);
+        _bind.AfterRestart();
+    }
 
     private void Bind()
     {
@@ -78,19 +83,14 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
                 break;
             case Tcp.Bound bound:
                 _listener = Sender;
-                _bindFailures = 0;
                 _log.Info("Listening for tunnel connections on {0}", bound.LocalAddress);
-                Context.Parent.Tell(new EndpointBound(Name, bound.LocalAddress));
+                _bind.Bound(Context, bound.LocalAddress);
                 break;
             case Tcp.CommandFailed { Cmd: Tcp.Bind }:
-                var reason = $"cannot listen on TCP {_context.Settings.Tcp.Endpoint} (address in use or not available)";
-                Context.Parent.Tell(new EndpointBindFailed(Name, reason));
-                if (_context.Settings.Rebind.GivesUpAfter(++_bindFailures)) throw new InvalidOperationException(reason);
-                var delay = _context.Settings.Rebind.Delay(_bindFailures - 1);
-                _log.Warning("{0}; retrying in {1:0.0} s", reason, delay.TotalSeconds);
-                Timers.StartSingleTimer(Rebind.Instance, Rebind.Instance, delay);
+                if (!_bind.Failed(Context, $"cannot listen on TCP {_context.Settings.Tcp.Endpoint} (address in use or not available)"))
+                    Context.Stop(Self);
                 break;
-            case Rebind:
+            case BindRetry.Rebind:
                 if (_listener is null) Bind();
                 break;
             case Tcp.Unbound:
@@ -98,7 +98,7 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
                 if (_shuttingDown) StopWhenDone();
                 else
                 {
-                    Timers.Cancel(Rebind.Instance);
+                    _bind.Unbound();
                     Bind();
                 }
                 break;

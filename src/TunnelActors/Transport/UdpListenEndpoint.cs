@@ -15,8 +15,6 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
 {
     public const string Name = "udp";
 
-    private sealed class Rebind { public static readonly Rebind Instance = new(); }
-
     private readonly TunnelContext _context;
     private readonly UdpSession.LinkSource _link;
     private readonly SocketCapture _socket;
@@ -25,7 +23,7 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     private IActorRef? _socketActor;
-    private int _bindFailures;
+    private BindRetry _bind = null!;
     private long _sessionCounter;
     private bool _shuttingDown;
 
@@ -48,13 +46,17 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
             return Directive.Stop;
         });
 
-    protected override void PreStart() => Bind();
+    protected override void PreStart()
+    {
+        _bind = new BindRetry(Name, _context.Settings.Rebind, Timers, _log);
+        Bind();
+    }
 
     protected override void PostRestart(Exception reason)
     {
-        // The old incarnation unbound its socket in PostStop; the socket actor answers this same reference.
-        // Bind again once that is acknowledged (or after a short while without answer).
-        Timers.StartSingleTimer(Rebind.Instance, Rebind.Instance, TimeSpan.FromSeconds(2));
+        // The old incarnation unbound its socket in PostStop.
+        _bind = new BindRetry(Name, _context.Settings.Rebind, Timers, _log);
+        _bind.AfterRestart();
     }
 
     private void Bind() =>
@@ -69,19 +71,14 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
                 break;
             case Udp.Bound bound:
                 _socketActor = Sender;
-                _bindFailures = 0;
                 _log.Info("Listening for UDP on {0}", bound.LocalAddress);
-                Context.Parent.Tell(new EndpointBound(Name, bound.LocalAddress));
+                _bind.Bound(Context, bound.LocalAddress);
                 break;
             case Udp.CommandFailed { Cmd: Udp.Bind }:
-                var reason = $"cannot bind UDP {_context.Settings.Udp.Endpoint} (address in use or not available)";
-                Context.Parent.Tell(new EndpointBindFailed(Name, reason));
-                if (_context.Settings.Rebind.GivesUpAfter(++_bindFailures)) throw new InvalidOperationException(reason);
-                var delay = _context.Settings.Rebind.Delay(_bindFailures - 1);
-                _log.Warning("{0}; retrying in {1:0.0} s", reason, delay.TotalSeconds);
-                Timers.StartSingleTimer(Rebind.Instance, Rebind.Instance, delay);
+                if (!_bind.Failed(Context, $"cannot bind UDP {_context.Settings.Udp.Endpoint} (address in use or not available)"))
+                    Context.Stop(Self);
                 break;
-            case Rebind:
+            case BindRetry.Rebind:
                 if (_socketActor is null) Bind();
                 break;
             case Udp.Unbound:
@@ -89,7 +86,7 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
                 if (_shuttingDown) StopWhenDone();
                 else
                 {
-                    Timers.Cancel(Rebind.Instance);
+                    _bind.Unbound();
                     Bind();
                 }
                 break;
