@@ -49,7 +49,7 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
     private bool _ending;
     private IdleClock _idle = null!;
     private string _endReason = "stopped";
-    private EndPoint? _remote;
+    private string _connection = "";
 
     public ForwardSession(TunnelContext context, Link link)
     {
@@ -73,7 +73,7 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
         switch (_link)
         {
             case Accepted accepted:
-                _remote = accepted.Remote;
+                _connection = $"from {Plain(accepted.Remote)}";
                 StartFraming(accepted.Connection);
                 break;
             case Dial dial:
@@ -117,7 +117,7 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
                 break;
             case Tcp.Connected connected:
                 TcpDial.Answered(Timers);
-                _remote = connected.RemoteAddress;
+                _connection = $"{Plain(connected.LocalAddress)} to {Plain(connected.RemoteAddress)}";
                 StartFraming(Sender);
                 Context.Parent.Tell(LinkUp.Instance);
                 break;
@@ -176,7 +176,7 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
     private void Activate()
     {
         _active = true;
-        _log.Info("Session started for tunnel connection {0} → {1}", _remote, _target);
+        _log.Info("Session started for tunnel connection {0}, forwarding to {1}", _connection, _target);
         Context.Parent.Tell(Activated.Instance);
         _idle.Start();
 
@@ -185,6 +185,9 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
             _target.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
         Context.System.Udp().Tell(new Udp.Bind(Self, local, [_socket]));
     }
+
+    private static EndPoint Plain(EndPoint endpoint) =>
+        endpoint is IPEndPoint { Address.IsIPv4MappedToIPv6: true } ip ? new IPEndPoint(ip.Address.MapToIPv4(), ip.Port) : endpoint;
 
     private void SendToTarget(ByteString datagram)
     {
@@ -220,6 +223,6 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
     {
         // Only reached without an acknowledged unbind when the session crashed or timed out unbinding.
         _socketActor?.Tell(Udp.Unbind.Instance);
-        if (_active) _log.Info("Session ended for tunnel connection {0} ({1}): {2}", _remote, _endReason, _counters);
+        if (_active) _log.Info("Session ended for tunnel connection {0} ({1}): {2}", _connection, _endReason, _counters);
     }
 }

@@ -99,6 +99,20 @@ public sealed class BoundsAndEdgesTests
     }
 
     [Fact]
+    public async Task Tunnel_connections_on_both_ends_keep_alive()
+    {
+        await using var nat = await Sides.StartAsync("nat", ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.listen", "127.0.0.1:0"));
+        await using var relay = await Sides.StartAsync("relay", ("tunnel.tcp.pool-size", "1"),
+            ("tunnel.tcp.connect", nat.TcpEndpoint.ToString()), ("tunnel.udp.forward", "127.0.0.1:9"));
+
+        // The kernel arms the keepalive timer (timer_active 2 in /proc/net/tcp) on an idle connection only
+        // when SO_KEEPALIVE is set: check the accepted end and the dialed end.
+        var port = nat.TcpEndpoint.Port;
+        Assert.True(await BoundSockets.EventuallyAsync(() => BoundSockets.KeepAliveTimers(port) == (Accepted: 1, Dialed: 1), Wait),
+            $"keepalive timers (accepted, dialed): {BoundSockets.KeepAliveTimers(port)}");
+    }
+
+    [Fact]
     public async Task A_new_peer_waits_for_the_next_pooled_connection()
     {
         using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));

@@ -32,6 +32,23 @@ public static class BoundSockets
             .Any(f => f[3] == established && int.Parse(f[2][(f[2].LastIndexOf(':') + 1)..], NumberStyles.HexNumber) == remotePort);
     }
 
+    /// <summary>Established connections to or from a local port whose keepalive timer is armed.</summary>
+    public static (int Accepted, int Dialed) KeepAliveTimers(int port)
+    {
+        const string established = "01", keepAliveTimer = "02";
+        int accepted = 0, dialed = 0;
+        foreach (var line in new[] { "/proc/net/tcp", "/proc/net/tcp6" }.Where(File.Exists).SelectMany(p => File.ReadLines(p).Skip(1)))
+        {
+            var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (f[3] != established || !f[5].StartsWith(keepAliveTimer + ":")) continue;
+            if (PortOf(f[1]) == port) accepted++;
+            if (PortOf(f[2]) == port) dialed++;
+        }
+        return (accepted, dialed);
+    }
+
+    private static int PortOf(string address) => int.Parse(address[(address.LastIndexOf(':') + 1)..], NumberStyles.HexNumber);
+
     private static IEnumerable<string> InodesIn(string path, int port, bool listeningOnly)
     {
         const string listen = "0A";
