@@ -39,11 +39,13 @@ internal static class RunSide
                 return 2;
             }
 
+            // Ends on Ctrl+C / SIGTERM (the host or Akka's CLR hook shuts down) or when the side gives up by itself.
             var stopped = supervisor.WatchAsync(CancellationToken.None);
             var interrupted = Task.Delay(Timeout.Infinite, cancellation);
-            var first = await Task.WhenAny(stopped, interrupted, host.WaitForShutdownAsync(CancellationToken.None));
+            await Task.WhenAny(stopped, interrupted, host.WaitForShutdownAsync(CancellationToken.None));
+            var requested = cancellation.IsCancellationRequested || CoordinatedShutdown.Get(system).ShutdownReason is not null;
             await host.StopAsync(CancellationToken.None);
-            return first == stopped && !cancellation.IsCancellationRequested ? 1 : 0;
+            return requested ? 0 : 1;
         }
         catch (AskTimeoutException)
         {

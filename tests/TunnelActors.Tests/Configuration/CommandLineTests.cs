@@ -67,6 +67,36 @@ public sealed class CommandLineTests
         Assert.Contains($"127.0.0.1:{port}", outcome.Stderr);
     }
 
+    [Theory]
+    [InlineData("INT")]
+    [InlineData("TERM")]
+    public async Task A_signal_stops_the_side_cleanly_with_exit_code_0_and_frees_its_ports(string signal)
+    {
+        using var process = ProgramProcess.Start("run", "--udp-listen", "127.0.0.1:0", "--tcp-listen", "127.0.0.1:0");
+        var output = new System.Text.StringBuilder();
+        var listening = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (output) output.AppendLine(e.Data);
+            var marker = "Listening for UDP on 127.0.0.1:";
+            var at = e.Data.IndexOf(marker, StringComparison.Ordinal);
+            if (at >= 0) listening.TrySetResult(int.Parse(e.Data[(at + marker.Length)..].Trim()));
+        };
+        process.BeginErrorReadLine();
+        var udpPort = await listening.Task.WaitAsync(Timeout);
+        Assert.Equal(1, BoundSockets.Udp(udpPort));
+
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-" + signal, process.Id.ToString()]))
+            await kill.WaitForExitAsync();
+        using var cancel = new CancellationTokenSource(Timeout);
+        await process.WaitForExitAsync(cancel.Token);
+
+        Assert.True(process.ExitCode == 0, $"exit code {process.ExitCode}: {output}");
+        Assert.Contains("Tunnel side stopped", output.ToString());
+        Assert.Equal(0, BoundSockets.Udp(udpPort));
+    }
+
     [Fact]
     public async Task Help_lists_every_flag_of_run()
     {
