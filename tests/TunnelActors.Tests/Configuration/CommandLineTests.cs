@@ -98,6 +98,25 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public async Task A_side_that_gives_up_dialing_exits_1()
+    {
+        var closedPort = BoundSockets.FreeTcpPort();
+        var file = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(file, "tunnel.tcp.reconnect { min-backoff = 50ms, max-backoff = 100ms, max-retries = 2 }");
+            var outcome = await ProgramProcess.RunAsync(Timeout, "run", "--config", file,
+                "--udp-forward", "127.0.0.1:9", "--tcp-connect", $"127.0.0.1:{closedPort}", "--pool-size", "0");
+            Assert.True(outcome.ExitCode == 1, $"exit code {outcome.ExitCode}: {outcome.Stderr}");
+            Assert.Contains("Giving up", outcome.Stderr);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public async Task Help_lists_every_flag_of_run()
     {
         var outcome = await ProgramProcess.RunAsync(Timeout, "run", "--help");
