@@ -108,6 +108,7 @@ public sealed class FramingStage : UntypedActor
             case Tcp.CommandFailed failed when failed.Cmd is Tcp.Write:
                 // The socket refused the write: the connection is going down, ConnectionClosed follows.
                 _writeInFlight = false;
+                _sendBuffer.Written();
                 _log.Debug("TCP write failed: {0}", failed.Cause);
                 break;
             case Tcp.ConnectionClosed closed:
