@@ -99,6 +99,9 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
                 _idle.Touch();
                 _framing?.Tell(new FramingStage.Send(received.Data));
                 break;
+            case Udp.Bound { LocalAddress: null }:
+                // Akka.IO 1.5.74 follows a failed bind's CommandFailed with a Bound for no address: ignore it.
+                break;
             case Udp.Bound:
                 _binding = false;
                 _socketActor = Sender;

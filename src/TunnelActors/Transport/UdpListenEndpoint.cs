@@ -69,6 +69,9 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
             case Udp.Received received:
                 Route(received);
                 break;
+            case Udp.Bound { LocalAddress: null }:
+                // Akka.IO 1.5.74 follows a failed bind's CommandFailed with a Bound for no address: ignore it.
+                break;
             case Udp.Bound bound:
                 _socketActor = Sender;
                 _log.Info("Listening for UDP on {0}", bound.LocalAddress);

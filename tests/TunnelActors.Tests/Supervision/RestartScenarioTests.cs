@@ -90,6 +90,26 @@ public sealed class RestartScenarioTests : TestKit
     }
 
     [Fact]
+    public async Task A_failed_bind_is_reported_and_retried_with_backoff_until_the_port_is_free()
+    {
+        using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
+        await using var server = await Sides.StartAsync("server", ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", echo.LocalEndPoint.ToString()));
+        var squatter = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        squatter.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var port = ((IPEndPoint)squatter.LocalEndPoint!).Port;
+
+        var configuration = Sides.Configure(("tunnel.udp.listen", $"127.0.0.1:{port}"), ("tunnel.tcp.connect", server.TcpEndpoint.ToString()),
+            ("tunnel.rebind.min-backoff", "100ms"), ("tunnel.rebind.max-backoff", "200ms"));
+        var supervisor = Sys.ActorOf(TunnelSupervisor.Props(configuration.Settings), "tunnel");
+        var answer = await supervisor.Ask<object>(TunnelSupervisor.AwaitReady.Instance, Wait);
+        Assert.Contains($"127.0.0.1:{port}", Assert.IsType<TunnelSupervisor.StartFailed>(answer).Reason);
+
+        squatter.Dispose();
+        using var peer = Peers.Bind(AddressFamily.InterNetwork);
+        await RetryEchoAsync(peer, new IPEndPoint(IPAddress.Loopback, port));
+    }
+
+    [Fact]
     public async Task A_restarted_tcp_endpoint_listens_again_on_its_port()
     {
         using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
