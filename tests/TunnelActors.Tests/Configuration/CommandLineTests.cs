@@ -117,6 +117,14 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public async Task The_benchmark_measures_both_paths_and_reports_a_ratio()
+    {
+        var outcome = await ProgramProcess.RunAsync(Timeout, "bench", "--peers", "2", "--seconds", "0.3", "--runs", "2");
+        Assert.True(outcome.ExitCode == 0, outcome.Stdout + outcome.Stderr);
+        Assert.Matches(@"median: relay \d+ echoes/s = \d+\.\d\d × direct", outcome.Stdout);
+    }
+
+    [Fact]
     public async Task Help_lists_every_flag_of_run()
     {
         var outcome = await ProgramProcess.RunAsync(Timeout, "run", "--help");
