@@ -29,8 +29,7 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
     private readonly LinkedList<Lease> _waiting = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
-    private IActorRef? _listener;
-    private BindRetry _bind = null!;
+    private ListenSocket _listen = null!;
     private bool _shuttingDown;
 
     public TcpListenEndpoint(TunnelContext context)
@@ -52,20 +51,22 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
 
     protected override void PreStart()
     {
-        _bind = new BindRetry(Name, _context.Settings.Rebind, Timers, _log);
-        Bind();
+        _listen = NewListenSocket();
+        _listen.Bind();
     }
 
     protected override void PostRestart(Exception reason)
     {
-        _bind = new BindRetry(Name, _context.Settings.Rebind, Timers, _log);
-        _bind.AfterRestart();
+        // The old incarnation unbound its socket in PostStop.
+        _listen = NewListenSocket();
+        _listen.BindAfterRestart();
     }
 
-    private void Bind()
+    private ListenSocket NewListenSocket()
     {
         var tcp = _context.Settings.Tcp;
-        Context.System.Tcp().Tell(new Tcp.Bind(Self, tcp.Endpoint, tcp.ListenBacklog, TcpKeepAlive.For(tcp), pullMode: false));
+        return new ListenSocket(Name, _context.Settings.Rebind, Timers, _log,
+            () => Context.System.Tcp().Tell(new Tcp.Bind(Self, tcp.Endpoint, tcp.ListenBacklog, TcpKeepAlive.For(tcp), pullMode: false)));
     }
 
     protected override void OnReceive(object message)
@@ -82,25 +83,25 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
                 // Only a dialing pool replaces activated connections; an accepted one needs nothing.
                 break;
             case Tcp.Bound bound:
-                _listener = Sender;
                 _log.Info("Listening for tunnel connections on {0}", bound.LocalAddress);
-                _bind.Bound(Context, bound.LocalAddress);
+                _listen.Bound(Context, Sender, bound.LocalAddress);
+                if (_shuttingDown) Sender.Tell(Tcp.Unbind.Instance);
+                break;
+            case Tcp.CommandFailed { Cmd: Tcp.Bind } when _shuttingDown:
+                _listen.Abandon();
+                StopWhenDone();
                 break;
             case Tcp.CommandFailed { Cmd: Tcp.Bind }:
-                if (!_bind.Failed(Context, $"cannot listen on TCP {_context.Settings.Tcp.Endpoint} (address in use or not available)"))
+                if (!_listen.Failed(Context, $"cannot listen on TCP {_context.Settings.Tcp.Endpoint} (address in use or not available)"))
                     Context.Stop(Self);
                 break;
-            case BindRetry.Rebind:
-                if (_listener is null) Bind();
+            case ListenSocket.Rebind:
+                if (!_shuttingDown) _listen.Bind();
                 break;
             case Tcp.Unbound:
-                _listener = null;
+                _listen.Unbound();
                 if (_shuttingDown) StopWhenDone();
-                else
-                {
-                    _bind.Unbound();
-                    Bind();
-                }
+                else _listen.Bind();
                 break;
             case Terminated t:
                 _idle.Remove(t.ActorRef);
@@ -114,7 +115,7 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
                     if (_forwardSide) child.Tell(Shutdown.Instance);
                     else Context.Stop(child);
                 }
-                _listener?.Tell(Tcp.Unbind.Instance);
+                _listen.Socket?.Tell(Tcp.Unbind.Instance);
                 StopWhenDone();
                 break;
             default:
@@ -186,8 +187,8 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
 
     private void StopWhenDone()
     {
-        if (_listener is null && !Context.GetChildren().Any()) Context.Stop(Self);
+        if (_listen.Released && !Context.GetChildren().Any()) Context.Stop(Self);
     }
 
-    protected override void PostStop() => _listener?.Tell(Tcp.Unbind.Instance);
+    protected override void PostStop() => _listen.Socket?.Tell(Tcp.Unbind.Instance);
 }

@@ -22,8 +22,7 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
     private readonly Dictionary<IActorRef, EndPoint> _peers = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
-    private IActorRef? _socketActor;
-    private BindRetry _bind = null!;
+    private ListenSocket _listen = null!;
     private long _sessionCounter;
     private bool _shuttingDown;
 
@@ -48,19 +47,19 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
 
     protected override void PreStart()
     {
-        _bind = new BindRetry(Name, _context.Settings.Rebind, Timers, _log);
-        Bind();
+        _listen = NewListenSocket();
+        _listen.Bind();
     }
 
     protected override void PostRestart(Exception reason)
     {
         // The old incarnation unbound its socket in PostStop.
-        _bind = new BindRetry(Name, _context.Settings.Rebind, Timers, _log);
-        _bind.AfterRestart();
+        _listen = NewListenSocket();
+        _listen.BindAfterRestart();
     }
 
-    private void Bind() =>
-        Context.System.Udp().Tell(new Udp.Bind(Self, _context.Settings.Udp.Endpoint, [_socket]));
+    private ListenSocket NewListenSocket() => new(Name, _context.Settings.Rebind, Timers, _log,
+        () => Context.System.Udp().Tell(new Udp.Bind(Self, _context.Settings.Udp.Endpoint, [_socket])));
 
     protected override void OnReceive(object message)
     {
@@ -73,25 +72,25 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
                 // Akka.IO 1.5.74 follows a failed bind's CommandFailed with a Bound for no address: ignore it.
                 break;
             case Udp.Bound bound:
-                _socketActor = Sender;
                 _log.Info("Listening for UDP on {0}", bound.LocalAddress);
-                _bind.Bound(Context, bound.LocalAddress);
+                _listen.Bound(Context, Sender, bound.LocalAddress);
+                if (_shuttingDown) Sender.Tell(Udp.Unbind.Instance);
+                break;
+            case Udp.CommandFailed { Cmd: Udp.Bind } when _shuttingDown:
+                _listen.Abandon();
+                StopWhenDone();
                 break;
             case Udp.CommandFailed { Cmd: Udp.Bind }:
-                if (!_bind.Failed(Context, $"cannot bind UDP {_context.Settings.Udp.Endpoint} (address in use or not available)"))
+                if (!_listen.Failed(Context, $"cannot bind UDP {_context.Settings.Udp.Endpoint} (address in use or not available)"))
                     Context.Stop(Self);
                 break;
-            case BindRetry.Rebind:
-                if (_socketActor is null) Bind();
+            case ListenSocket.Rebind:
+                if (!_shuttingDown) _listen.Bind();
                 break;
             case Udp.Unbound:
-                _socketActor = null;
+                _listen.Unbound();
                 if (_shuttingDown) StopWhenDone();
-                else
-                {
-                    _bind.Unbound();
-                    Bind();
-                }
+                else _listen.Bind();
                 break;
             case Terminated t:
                 if (_peers.Remove(t.ActorRef, out var peer)) _sessions.Remove(peer);
@@ -100,7 +99,7 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
             case Shutdown:
                 _shuttingDown = true;
                 foreach (var session in _peers.Keys) session.Tell(Shutdown.Instance);
-                _socketActor?.Tell(Udp.Unbind.Instance);
+                _listen.Socket?.Tell(Udp.Unbind.Instance);
                 StopWhenDone();
                 break;
             default:
@@ -129,8 +128,8 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
 
     private void StopWhenDone()
     {
-        if (_socketActor is null && _peers.Count == 0) Context.Stop(Self);
+        if (_listen.Released && _peers.Count == 0) Context.Stop(Self);
     }
 
-    protected override void PostStop() => _socketActor?.Tell(Udp.Unbind.Instance);
+    protected override void PostStop() => _listen.Socket?.Tell(Udp.Unbind.Instance);
 }
