@@ -29,7 +29,7 @@ public sealed class TunnelSupervisor : UntypedActor
     private readonly Dictionary<string, EndPoint> _bound = new();
     private readonly List<IActorRef> _waiters = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private HashSet<string> _expected = new();
+    private readonly HashSet<string> _expected = new();
     private string? _startFailure;
     private bool _shuttingDown;
 
