@@ -25,6 +25,13 @@ public sealed class SettingsTests
     }
 
     [Fact]
+    public void An_idle_timeout_of_zero_means_never()
+    {
+        var settings = Sides.Configure([.. Valid, ("tunnel.session.idle-timeout", "0")]).Settings;
+        Assert.Equal(TimeSpan.Zero, settings.Session.IdleTimeout);
+    }
+
+    [Fact]
     public void Parses_IPv6_and_names()
     {
         var settings = Sides.Configure(("tunnel.udp.forward", "[::1]:53"), ("tunnel.tcp.connect", "localhost:9999")).Settings;

@@ -99,6 +99,31 @@ public sealed class BoundsAndEdgesTests
     }
 
     [Fact]
+    public async Task A_fixed_forward_port_serves_one_session_and_refuses_a_second_cleanly()
+    {
+        using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
+        var port = BoundSockets.FreeUdpPort();
+        await using var server = await Sides.StartAsync("server", ("tunnel.tcp.listen", "127.0.0.1:0"),
+            ("tunnel.udp.forward", echo.LocalEndPoint.ToString()), ("tunnel.udp.forward-bind", $"127.0.0.1:{port}"));
+        await using var client = await Sides.StartAsync("client", ("tunnel.udp.listen", "127.0.0.1:0"),
+            ("tunnel.tcp.connect", server.TcpEndpoint.ToString()));
+
+        using var first = Peers.Bind(AddressFamily.InterNetwork);
+        using var second = Peers.Bind(AddressFamily.InterNetwork);
+        var buffer = new byte[64];
+        await first.SendToAsync(new byte[] { 1 }, client.UdpEndpoint);
+        Assert.Equal(1, await Peers.ReceiveAsync(first, buffer, Wait));
+
+        // The second session cannot bind the same port: it ends, releasing its connection, and the first goes on.
+        await second.SendToAsync(new byte[] { 2 }, client.UdpEndpoint);
+        Assert.Null(await Peers.ReceiveAsync(second, buffer, TimeSpan.FromMilliseconds(500)));
+        await first.SendToAsync(new byte[] { 3 }, client.UdpEndpoint);
+        Assert.Equal(1, await Peers.ReceiveAsync(first, buffer, Wait));
+        Assert.Equal(3, buffer[0]);
+        Assert.Equal(1, BoundSockets.Udp(port));
+    }
+
+    [Fact]
     public async Task Tunnel_connections_on_both_ends_keep_alive()
     {
         await using var nat = await Sides.StartAsync("nat", ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.listen", "127.0.0.1:0"));
