@@ -11,9 +11,15 @@ namespace TunnelActors.Framing;
 /// </summary>
 internal sealed class SendBuffer
 {
+    private const int InitialCapacity = 4096;
+
+    // A buffer grown by a burst is dropped once written rather than kept: thousands of idle connections
+    // would otherwise each hold the largest burst they ever saw.
+    private const int KeepCapacityUpTo = 64 * 1024;
+
     private readonly int _limit;
-    private ArrayBufferWriter<byte> _filling = new(4096);
-    private ArrayBufferWriter<byte> _inFlight = new(4096);
+    private ArrayBufferWriter<byte> _filling = new(InitialCapacity);
+    private ArrayBufferWriter<byte> _inFlight = new(InitialCapacity);
 
     public SendBuffer(int limit) => _limit = limit;
 
@@ -32,5 +38,9 @@ internal sealed class SendBuffer
     }
 
     /// <summary>The socket acknowledged the last write: its buffer may be reused.</summary>
-    public void Written() => _inFlight.ResetWrittenCount();
+    public void Written()
+    {
+        if (_inFlight.Capacity > KeepCapacityUpTo) _inFlight = new ArrayBufferWriter<byte>(InitialCapacity);
+        else _inFlight.ResetWrittenCount();
+    }
 }
