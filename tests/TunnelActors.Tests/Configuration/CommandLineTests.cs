@@ -23,35 +23,19 @@ public sealed class CommandLineTests
     [Fact]
     public async Task An_unknown_key_in_the_file_is_named()
     {
-        var file = Path.GetTempFileName();
-        try
-        {
-            await File.WriteAllTextAsync(file, "tunnel { udp.listen = \"127.0.0.1:0\", tcp.listen = \"127.0.0.1:0\", session.idle-timout = 5s }");
-            var outcome = await ProgramProcess.RunAsync(Timeout, "run", "--config", file);
-            Assert.Equal(2, outcome.ExitCode);
-            Assert.Contains("tunnel.session.idle-timout", outcome.Stderr);
-        }
-        finally
-        {
-            File.Delete(file);
-        }
+        using var file = new ConfigFile("tunnel { udp.listen = \"127.0.0.1:0\", tcp.listen = \"127.0.0.1:0\", session.idle-timout = 5s }");
+        var outcome = await ProgramProcess.RunAsync(Timeout, "run", "--config", file.Path);
+        Assert.Equal(2, outcome.ExitCode);
+        Assert.Contains("tunnel.session.idle-timout", outcome.Stderr);
     }
 
     [Fact]
     public async Task A_file_the_parser_cannot_finish_is_refused_in_bounded_time()
     {
-        var file = Path.GetTempFileName();
-        try
-        {
-            await File.WriteAllTextAsync(file, "tunnel { udp.listen = [1, 2 }");
-            var outcome = await ProgramProcess.RunAsync(Timeout, "run", "--config", file);
-            Assert.Equal(2, outcome.ExitCode);
-            Assert.Contains("malformed HOCON", outcome.Stderr);
-        }
-        finally
-        {
-            File.Delete(file);
-        }
+        using var file = new ConfigFile("tunnel { udp.listen = [1, 2 }");
+        var outcome = await ProgramProcess.RunAsync(Timeout, "run", "--config", file.Path);
+        Assert.Equal(2, outcome.ExitCode);
+        Assert.Contains("malformed HOCON", outcome.Stderr);
     }
 
     [Fact]
@@ -101,19 +85,11 @@ public sealed class CommandLineTests
     public async Task A_side_that_gives_up_dialing_exits_1()
     {
         var closedPort = BoundSockets.FreeTcpPort();
-        var file = Path.GetTempFileName();
-        try
-        {
-            await File.WriteAllTextAsync(file, "tunnel.tcp.reconnect { min-backoff = 50ms, max-backoff = 100ms, max-retries = 2 }");
-            var outcome = await ProgramProcess.RunAsync(Timeout, "run", "--config", file,
-                "--udp-forward", "127.0.0.1:9", "--tcp-connect", $"127.0.0.1:{closedPort}", "--pool-size", "0");
-            Assert.True(outcome.ExitCode == 1, $"exit code {outcome.ExitCode}: {outcome.Stderr}");
-            Assert.Contains("Giving up", outcome.Stderr);
-        }
-        finally
-        {
-            File.Delete(file);
-        }
+        using var file = new ConfigFile("tunnel.tcp.reconnect { min-backoff = 50ms, max-backoff = 100ms, max-retries = 2 }");
+        var outcome = await ProgramProcess.RunAsync(Timeout, "run", "--config", file.Path,
+            "--udp-forward", "127.0.0.1:9", "--tcp-connect", $"127.0.0.1:{closedPort}", "--pool-size", "0");
+        Assert.True(outcome.ExitCode == 1, $"exit code {outcome.ExitCode}: {outcome.Stderr}");
+        Assert.Contains("Giving up", outcome.Stderr);
     }
 
     [Fact]
@@ -122,6 +98,20 @@ public sealed class CommandLineTests
         var outcome = await ProgramProcess.RunAsync(Timeout, "bench", "--peers", "2", "--seconds", "0.3", "--runs", "2");
         Assert.True(outcome.ExitCode == 0, outcome.Stdout + outcome.Stderr);
         Assert.Matches(@"median: relay \d+ echoes/s = \d+\.\d\d × direct", outcome.Stdout);
+    }
+
+    /// <summary>A HOCON file for one test, deleted after it.</summary>
+    private sealed class ConfigFile : IDisposable
+    {
+        public ConfigFile(string hocon)
+        {
+            Path = System.IO.Path.GetTempFileName();
+            File.WriteAllText(Path, hocon);
+        }
+
+        public string Path { get; }
+
+        public void Dispose() => File.Delete(Path);
     }
 
     [Fact]

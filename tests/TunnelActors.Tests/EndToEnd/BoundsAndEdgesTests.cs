@@ -85,20 +85,6 @@ public sealed class BoundsAndEdgesTests
     }
 
     [Fact]
-    public async Task The_forward_socket_binds_the_configured_local_port()
-    {
-        using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
-        var port = BoundSockets.FreeUdpPort();
-        await using var server = await Sides.StartAsync("server", ("tunnel.tcp.listen", "127.0.0.1:0"),
-            ("tunnel.udp.forward", echo.LocalEndPoint.ToString()), ("tunnel.udp.forward-bind", $"127.0.0.1:{port}"));
-        await using var client = await Sides.StartAsync("client", ("tunnel.udp.listen", "127.0.0.1:0"),
-            ("tunnel.tcp.connect", server.TcpEndpoint.ToString()));
-
-        Assert.Empty(await Peers.EchoAsync(client.UdpEndpoint, 1, [10, 20]));
-        Assert.Equal(1, BoundSockets.Udp(port));
-    }
-
-    [Fact]
     public async Task A_fixed_forward_port_serves_one_session_and_refuses_a_second_cleanly()
     {
         using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
