@@ -62,7 +62,7 @@ public sealed class TunnelSupervisor : UntypedActor
                 Start(UdpListenEndpoint.Props(_context, new UdpSession.Lease(pool)), UdpListenEndpoint.Name);
                 break;
             case (UdpRole.Listen, TcpRole.Connect):
-                Start(UdpListenEndpoint.Props(_context, new UdpSession.Dial(settings.Tcp.Endpoint)), UdpListenEndpoint.Name);
+                Start(UdpListenEndpoint.Props(_context, new UdpSession.Dial(settings.Tcp.DialTarget)), UdpListenEndpoint.Name);
                 break;
             case (UdpRole.Forward, TcpRole.Listen):
                 Start(TcpListenEndpoint.Props(_context), TcpListenEndpoint.Name);

@@ -9,6 +9,23 @@ public static class EndpointParser
 {
     public static IPEndPoint Parse(string key, string text)
     {
+        var (host, port) = Split(key, text);
+        return new IPEndPoint(Resolve(key, host), port);
+    }
+
+    /// <summary>
+    /// Where to dial: an address as given, or a host name kept as a name (checked to resolve now), so that
+    /// every redial resolves it again — the far side's address may change (dynamic DNS behind a NAT).
+    /// </summary>
+    public static EndPoint ParseDialTarget(string key, string text)
+    {
+        var (host, port) = Split(key, text);
+        var address = Resolve(key, host);
+        return IPAddress.TryParse(host, out _) ? new IPEndPoint(address, port) : new DnsEndPoint(host, port);
+    }
+
+    private static (string Host, int Port) Split(string key, string text)
+    {
         text = text.Trim();
         string host, port;
         if (text.StartsWith('['))
@@ -33,7 +50,7 @@ public static class EndpointParser
         if (portNumber > IPEndPoint.MaxPort)
             throw new ConfigurationException(key, $"port {portNumber} is out of range 0-65535");
 
-        return new IPEndPoint(Resolve(key, host), portNumber);
+        return (host, portNumber);
     }
 
     private static IPAddress Resolve(string key, string host)

@@ -55,6 +55,9 @@ public static class SettingsReader
     private static TcpSettings ReadTcp(Config config)
     {
         var (role, endpoint) = Role(config, "tunnel.tcp", "listen", TcpRole.Listen, "connect", TcpRole.Connect);
+        EndPoint dialTarget = role == TcpRole.Connect
+            ? EndpointParser.ParseDialTarget("tunnel.tcp.connect", String(config, "tunnel.tcp.connect"))
+            : endpoint;
         var keepAlive = new KeepAliveSettings(
             Bool(config, "tunnel.tcp.keepalive.enabled"),
             Duration(config, "tunnel.tcp.keepalive.idle", allowZero: false),
@@ -63,6 +66,7 @@ public static class SettingsReader
         return new TcpSettings(
             role,
             endpoint,
+            dialTarget,
             Int(config, "tunnel.tcp.pool-size", min: 0),
             Int(config, "tunnel.tcp.listen-backlog", min: 1),
             Duration(config, "tunnel.tcp.connect-timeout", allowZero: false),

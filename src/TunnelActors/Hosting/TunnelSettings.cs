@@ -23,9 +23,12 @@ public sealed record KeepAliveSettings(bool Enabled, TimeSpan Idle, TimeSpan Int
 
 public sealed record UdpSettings(UdpRole Role, IPEndPoint Endpoint, IPEndPoint? ForwardBind, int ReceiveBuffer, int SendBuffer);
 
+/// <param name="Endpoint">Where to listen, or the dial target as resolved at start-up.</param>
+/// <param name="DialTarget">Where to dial: a host name stays a name, resolved again on every dial.</param>
 public sealed record TcpSettings(
     TcpRole Role,
     IPEndPoint Endpoint,
+    EndPoint DialTarget,
     int PoolSize,
     int ListenBacklog,
     TimeSpan ConnectTimeout,

@@ -23,7 +23,7 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
     public sealed record Accepted(IActorRef Connection, EndPoint Remote) : Link;
 
     /// <summary>Dial this address (TCP connect side).</summary>
-    public sealed record Dial(IPEndPoint Remote) : Link;
+    public sealed record Dial(EndPoint Remote) : Link;
 
     /// <summary>Session → parent: the dialed connection is up.</summary>
     public sealed class LinkUp { public static readonly LinkUp Instance = new(); }

@@ -19,7 +19,7 @@ public sealed class UdpSession : UntypedActor, IWithTimers
     public abstract record LinkSource;
 
     /// <summary>Dial a connection of its own (UDP listen + TCP connect).</summary>
-    public sealed record Dial(IPEndPoint Remote) : LinkSource;
+    public sealed record Dial(EndPoint Remote) : LinkSource;
 
     /// <summary>Take an idle accepted connection from this pool (UDP listen + TCP listen).</summary>
     public sealed record Lease(IActorRef Pool) : LinkSource;

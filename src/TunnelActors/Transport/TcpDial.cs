@@ -20,7 +20,7 @@ internal static class TcpDial
 
     private static readonly TimeSpan Grace = TimeSpan.FromSeconds(2);
 
-    public static void Start(IActorContext context, ITimerScheduler timers, IPEndPoint remote, TcpSettings tcp)
+    public static void Start(IActorContext context, ITimerScheduler timers, EndPoint remote, TcpSettings tcp)
     {
         context.System.Tcp().Tell(new Tcp.Connect(remote, null, TcpKeepAlive.For(tcp), tcp.ConnectTimeout, pullMode: true), context.Self);
         timers.StartSingleTimer(Unanswered.Instance, Unanswered.Instance, tcp.ConnectTimeout + Grace);

@@ -42,7 +42,7 @@ public sealed class TcpDialPool : UntypedActor, IWithTimers
 
     protected override void PreStart()
     {
-        _log.Info("Dialing {0} (keeping {1})", Tcp.Endpoint,
+        _log.Info("Dialing {0} (keeping {1})", Tcp.DialTarget,
             Tcp.PoolSize == 0 ? "one connection" : $"{Tcp.PoolSize} idle connections");
         Context.Parent.Tell(new EndpointBound(Name, Tcp.Endpoint));
         Fill();
@@ -92,12 +92,12 @@ public sealed class TcpDialPool : UntypedActor, IWithTimers
         _failures++;
         if (Tcp.Reconnect.GivesUpAfter(_failures))
         {
-            _log.Error("Giving up on {0} after {1} failed connections (tcp.reconnect.max-retries)", Tcp.Endpoint, _failures);
+            _log.Error("Giving up on {0} after {1} failed connections (tcp.reconnect.max-retries)", Tcp.DialTarget, _failures);
             Context.Stop(Self);
             return;
         }
         var delay = Tcp.Reconnect.Delay(_failures - 1);
-        _log.Info("Redialing {0} in {1:0.0} s", Tcp.Endpoint, delay.TotalSeconds);
+        _log.Info("Redialing {0} in {1:0.0} s", Tcp.DialTarget, delay.TotalSeconds);
         Timers.StartSingleTimer(Refill.Instance, Refill.Instance, delay);
     }
 
@@ -105,7 +105,7 @@ public sealed class TcpDialPool : UntypedActor, IWithTimers
     {
         while (_idle.Count < IdleTarget && Context.GetChildren().Count() < _context.Settings.Session.MaxSessions)
         {
-            var session = Context.ActorOf(ForwardSession.Props(_context, new ForwardSession.Dial(Tcp.Endpoint)));
+            var session = Context.ActorOf(ForwardSession.Props(_context, new ForwardSession.Dial(Tcp.DialTarget)));
             Context.Watch(session);
             _idle.Add(session);
         }

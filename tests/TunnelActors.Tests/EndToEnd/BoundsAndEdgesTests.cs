@@ -110,6 +110,22 @@ public sealed class BoundsAndEdgesTests
     }
 
     [Fact]
+    public async Task A_host_name_to_dial_is_kept_as_a_name_and_dialled()
+    {
+        using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
+        await using var nat = await Sides.StartAsync("nat", ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.listen", "127.0.0.1:0"));
+        await using var relay = await Sides.StartAsync("relay",
+            ("tunnel.tcp.connect", $"localhost:{nat.TcpEndpoint.Port}"), ("tunnel.udp.forward", echo.LocalEndPoint.ToString()));
+        await using var server = await Sides.StartAsync("server", ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", echo.LocalEndPoint.ToString()));
+        await using var client = await Sides.StartAsync("client", ("tunnel.udp.listen", "127.0.0.1:0"),
+            ("tunnel.tcp.connect", $"localhost:{server.TcpEndpoint.Port}"));
+
+        Assert.IsType<DnsEndPoint>(Sides.Configure(("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.connect", "localhost:9")).Settings.Tcp.DialTarget);
+        Assert.Empty(await Peers.EchoAsync(nat.UdpEndpoint, 3, [1, 1200]));
+        Assert.Empty(await Peers.EchoAsync(client.UdpEndpoint, 3, [1, 1200]));
+    }
+
+    [Fact]
     public async Task Tunnel_connections_on_both_ends_keep_alive()
     {
         await using var nat = await Sides.StartAsync("nat", ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.listen", "127.0.0.1:0"));
