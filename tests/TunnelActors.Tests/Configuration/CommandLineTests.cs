@@ -82,6 +82,38 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public async Task Two_run_processes_carry_the_seed_deployment()
+    {
+        using var echo = new TunnelActors.Demo.UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
+        var udpPort = BoundSockets.FreeUdpPort();
+        var tcpPort = BoundSockets.FreeTcpPort();
+        var logs = new System.Text.StringBuilder();
+        System.Diagnostics.Process Run(params string[] args)
+        {
+            var process = ProgramProcess.Start(args);
+            process.ErrorDataReceived += (_, e) => { lock (logs) logs.AppendLine(e.Data); };
+            process.BeginErrorReadLine();
+            return process;
+        }
+
+        using var nat = Run("run", "--udp-listen", $"127.0.0.1:{udpPort}", "--tcp-listen", $"127.0.0.1:{tcpPort}");
+        // Start the relay once the NAT side listens, so that its first dial connects.
+        Assert.True(await BoundSockets.EventuallyAsync(() => BoundSockets.Udp(udpPort) == 1 && BoundSockets.TcpListeners(tcpPort) == 1, Timeout),
+            $"the NAT side did not bind: {logs}");
+        using var relay = Run("run", "--tcp-connect", $"127.0.0.1:{tcpPort}", "--udp-forward", echo.LocalEndPoint.ToString());
+        try
+        {
+            Assert.True(await BoundSockets.EventuallyAsync(() => BoundSockets.KeepAliveTimers(tcpPort).Accepted > 0, Timeout), $"the relay did not connect: {logs}");
+            Assert.Empty(await Peers.EchoAsync(new IPEndPoint(IPAddress.Loopback, udpPort), 10, [0, 1, 1200, 9000], rounds: 3));
+        }
+        finally
+        {
+            foreach (var process in new[] { nat, relay })
+                if (!process.HasExited) process.Kill();
+        }
+    }
+
+    [Fact]
     public async Task A_side_that_gives_up_dialing_exits_1()
     {
         var closedPort = BoundSockets.FreeTcpPort();
