@@ -161,6 +161,21 @@ public sealed class RestartScenarioTests : TestKit
     }
 
     [Fact]
+    public async Task A_far_side_that_comes_up_late_is_reached_by_the_redialling_pool()
+    {
+        var port = BoundSockets.FreeTcpPort();
+        // Several rounds of dials are refused before the far side starts listening.
+        await EventFilter.Info(contains: "Redialing").ExpectAsync(3, async () =>
+            await StartAsync(("tunnel.tcp.connect", $"127.0.0.1:{port}"), ("tunnel.tcp.reconnect.min-backoff", "100ms"),
+                ("tunnel.tcp.reconnect.max-backoff", "500ms"), ("tunnel.udp.forward", "127.0.0.1:9")), Wait);
+
+        using var listener = new TcpListener(IPAddress.Loopback, port);
+        listener.Start();
+        using var first = await AcceptAsync(listener);
+        Assert.True(first.Connected);
+    }
+
+    [Fact]
     public async Task Idle_expiry_ends_both_sessions_and_releases_their_sockets()
     {
         using var echo = new RecordingEcho();
