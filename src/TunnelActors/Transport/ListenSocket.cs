@@ -7,11 +7,13 @@ namespace TunnelActors.Transport;
 /// <summary>
 /// The bind state of a listening endpoint's Akka.IO socket: at most one bind in flight and one socket bound
 /// (a restarted endpoint must never hold two), each bind and failure reported to the supervisor, failed binds
-/// retried with <c>tunnel.rebind</c> backoff until <c>max-retries</c> (0 = never give up).
+/// retried with <c>tunnel.rebind</c> backoff until <c>max-retries</c> (0 = never give up), and, once
+/// <see cref="Release"/>d, an acknowledged unbind of whatever is bound or still binding.
 /// </summary>
-internal sealed class ListenSocket(string name, BackoffSettings backoff, ITimerScheduler timers, ILoggingAdapter log, Action sendBind)
+internal sealed class ListenSocket(
+    string name, BackoffSettings backoff, IWithTimers owner, ILoggingAdapter log, Action sendBind, object unbindCommand)
 {
-    /// <summary>The timer's message: bind again.</summary>
+    /// <summary>The timer's message: hand it to <see cref="Bind"/>.</summary>
     public sealed class Rebind
     {
         public static readonly Rebind Instance = new();
@@ -22,39 +24,50 @@ internal sealed class ListenSocket(string name, BackoffSettings backoff, ITimerS
     private static readonly TimeSpan UnbindWait = TimeSpan.FromSeconds(2);
 
     private bool _binding;
+    private bool _releasing;
     private int _failures;
+    private IActorRef? _socket;
 
-    /// <summary>The Akka.IO actor of the bound socket, if any.</summary>
-    public IActorRef? Socket { get; private set; }
+    private ITimerScheduler Timers => owner.Timers;
 
     /// <summary>Neither bound nor binding: nothing left to release.</summary>
-    public bool Released => !_binding && Socket is null;
+    public bool Released => !_binding && _socket is null;
 
     public void Bind()
     {
-        if (_binding || Socket is not null) return;
+        if (_releasing || _binding || _socket is not null) return;
         _binding = true;
         sendBind();
     }
 
     /// <summary>
-    /// After a restart: the old incarnation's unbind is answered to this same reference, so bind on
-    /// <see cref="Unbound"/>, or after a short wait if no answer comes.
+    /// After a restart: the old incarnation's unbind (sent from <see cref="UnbindOnStop"/>) is answered to this
+    /// same reference, so bind on <see cref="Unbound"/>, or after a short wait if no answer comes.
     /// </summary>
-    public void BindAfterRestart() => timers.StartSingleTimer(Rebind.Instance, Rebind.Instance, UnbindWait);
+    public void BindAfterRestart() => Timers.StartSingleTimer(Rebind.Instance, Rebind.Instance, UnbindWait);
 
-    public void Bound(IActorContext context, IActorRef socket, EndPoint local)
+    /// <summary>On Akka.IO's <c>Bound</c>; false when it bound nothing.</summary>
+    public bool Bound(IActorContext context, IActorRef socket, EndPoint? local)
     {
+        // Akka.IO 1.5.74 follows a failed UDP bind's CommandFailed with a Bound for no address.
+        if (local is null) return false;
         _binding = false;
+        _socket = socket;
+        if (_releasing)
+        {
+            socket.Tell(unbindCommand);
+            return false;
+        }
         _failures = 0;
-        Socket = socket;
         context.Parent.Tell(new EndpointBound(name, local));
+        return true;
     }
 
     /// <summary>Reports the failure and schedules a retry; false when the endpoint should give up.</summary>
     public bool Failed(IActorContext context, string reason)
     {
         _binding = false;
+        if (_releasing) return true;
         context.Parent.Tell(new EndpointBindFailed(name, reason));
         if (backoff.GivesUpAfter(++_failures))
         {
@@ -63,16 +76,26 @@ internal sealed class ListenSocket(string name, BackoffSettings backoff, ITimerS
         }
         var delay = backoff.Delay(_failures - 1);
         log.Warning("{0}; retrying in {1:0.0} s", reason, delay.TotalSeconds);
-        timers.StartSingleTimer(Rebind.Instance, Rebind.Instance, delay);
+        Timers.StartSingleTimer(Rebind.Instance, Rebind.Instance, delay);
         return true;
     }
 
-    /// <summary>A bind failed while the endpoint is stopping: nothing to retry.</summary>
-    public void Abandon() => _binding = false;
-
+    /// <summary>On Akka.IO's <c>Unbound</c>: the socket is gone; bind again unless releasing.</summary>
     public void Unbound()
     {
-        Socket = null;
-        timers.Cancel(Rebind.Instance);
+        _socket = null;
+        Timers.Cancel(Rebind.Instance);
+        Bind();
     }
+
+    /// <summary>Stop binding and unbind what is bound; a bind still in flight is unbound when it lands.</summary>
+    public void Release()
+    {
+        _releasing = true;
+        Timers.Cancel(Rebind.Instance);
+        _socket?.Tell(unbindCommand);
+    }
+
+    /// <summary>From PostStop (also before a restart): the socket actor keeps delivering to this reference otherwise.</summary>
+    public void UnbindOnStop() => _socket?.Tell(unbindCommand);
 }

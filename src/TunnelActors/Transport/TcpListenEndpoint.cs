@@ -29,13 +29,17 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
     private readonly LinkedList<Lease> _waiting = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
-    private ListenSocket _listen = null!;
+    private readonly ListenSocket _listen;
     private bool _shuttingDown;
 
     public TcpListenEndpoint(TunnelContext context)
     {
         _context = context;
         _forwardSide = context.Settings.Udp.Role == UdpRole.Forward;
+        var tcp = context.Settings.Tcp;
+        _listen = new ListenSocket(Name, context.Settings.Rebind, this, _log,
+            () => Context.System.Tcp().Tell(new Tcp.Bind(Self, tcp.Endpoint, tcp.ListenBacklog, TcpKeepAlive.For(tcp), pullMode: false)),
+            Tcp.Unbind.Instance);
     }
 
     public static Props Props(TunnelContext context) => Akka.Actor.Props.Create(() => new TcpListenEndpoint(context));
@@ -49,25 +53,9 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
             return Directive.Stop;
         });
 
-    protected override void PreStart()
-    {
-        _listen = NewListenSocket();
-        _listen.Bind();
-    }
+    protected override void PreStart() => _listen.Bind();
 
-    protected override void PostRestart(Exception reason)
-    {
-        // The old incarnation unbound its socket in PostStop.
-        _listen = NewListenSocket();
-        _listen.BindAfterRestart();
-    }
-
-    private ListenSocket NewListenSocket()
-    {
-        var tcp = _context.Settings.Tcp;
-        return new ListenSocket(Name, _context.Settings.Rebind, Timers, _log,
-            () => Context.System.Tcp().Tell(new Tcp.Bind(Self, tcp.Endpoint, tcp.ListenBacklog, TcpKeepAlive.For(tcp), pullMode: false)));
-    }
+    protected override void PostRestart(Exception reason) => _listen.BindAfterRestart();
 
     protected override void OnReceive(object message)
     {
@@ -83,25 +71,19 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
                 // Only a dialing pool replaces activated connections; an accepted one needs nothing.
                 break;
             case Tcp.Bound bound:
-                _log.Info("Listening for tunnel connections on {0}", bound.LocalAddress);
-                _listen.Bound(Context, Sender, bound.LocalAddress);
-                if (_shuttingDown) Sender.Tell(Tcp.Unbind.Instance);
-                break;
-            case Tcp.CommandFailed { Cmd: Tcp.Bind } when _shuttingDown:
-                _listen.Abandon();
-                StopWhenDone();
+                if (_listen.Bound(Context, Sender, bound.LocalAddress)) _log.Info("Listening for tunnel connections on {0}", bound.LocalAddress);
                 break;
             case Tcp.CommandFailed { Cmd: Tcp.Bind }:
                 if (!_listen.Failed(Context, $"cannot listen on TCP {_context.Settings.Tcp.Endpoint} (address in use or not available)"))
                     Context.Stop(Self);
+                else if (_shuttingDown) StopWhenDone();
                 break;
             case ListenSocket.Rebind:
-                if (!_shuttingDown) _listen.Bind();
+                _listen.Bind();
                 break;
             case Tcp.Unbound:
                 _listen.Unbound();
                 if (_shuttingDown) StopWhenDone();
-                else _listen.Bind();
                 break;
             case Terminated t:
                 _idle.Remove(t.ActorRef);
@@ -115,7 +97,7 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
                     if (_forwardSide) child.Tell(Shutdown.Instance);
                     else Context.Stop(child);
                 }
-                _listen.Socket?.Tell(Tcp.Unbind.Instance);
+                _listen.Release();
                 StopWhenDone();
                 break;
             default:
@@ -190,5 +172,5 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
         if (_listen.Released && !Context.GetChildren().Any()) Context.Stop(Self);
     }
 
-    protected override void PostStop() => _listen.Socket?.Tell(Tcp.Unbind.Instance);
+    protected override void PostStop() => _listen.UnbindOnStop();
 }

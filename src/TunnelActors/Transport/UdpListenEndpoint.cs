@@ -22,7 +22,7 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
     private readonly Dictionary<IActorRef, EndPoint> _peers = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
-    private ListenSocket _listen = null!;
+    private readonly ListenSocket _listen;
     private long _sessionCounter;
     private bool _shuttingDown;
 
@@ -31,6 +31,8 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
         _context = context;
         _link = link;
         _socket = new SocketCapture(context.Settings.Udp);
+        _listen = new ListenSocket(Name, context.Settings.Rebind, this, _log,
+            () => Context.System.Udp().Tell(new Udp.Bind(Self, context.Settings.Udp.Endpoint, [_socket])), Udp.Unbind.Instance);
     }
 
     public static Props Props(TunnelContext context, UdpSession.LinkSource link) =>
@@ -45,21 +47,9 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
             return Directive.Stop;
         });
 
-    protected override void PreStart()
-    {
-        _listen = NewListenSocket();
-        _listen.Bind();
-    }
+    protected override void PreStart() => _listen.Bind();
 
-    protected override void PostRestart(Exception reason)
-    {
-        // The old incarnation unbound its socket in PostStop.
-        _listen = NewListenSocket();
-        _listen.BindAfterRestart();
-    }
-
-    private ListenSocket NewListenSocket() => new(Name, _context.Settings.Rebind, Timers, _log,
-        () => Context.System.Udp().Tell(new Udp.Bind(Self, _context.Settings.Udp.Endpoint, [_socket])));
+    protected override void PostRestart(Exception reason) => _listen.BindAfterRestart();
 
     protected override void OnReceive(object message)
     {
@@ -68,29 +58,20 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
             case Udp.Received received:
                 Route(received);
                 break;
-            case Udp.Bound { LocalAddress: null }:
-                // Akka.IO 1.5.74 follows a failed bind's CommandFailed with a Bound for no address: ignore it.
-                break;
             case Udp.Bound bound:
-                _log.Info("Listening for UDP on {0}", bound.LocalAddress);
-                _listen.Bound(Context, Sender, bound.LocalAddress);
-                if (_shuttingDown) Sender.Tell(Udp.Unbind.Instance);
-                break;
-            case Udp.CommandFailed { Cmd: Udp.Bind } when _shuttingDown:
-                _listen.Abandon();
-                StopWhenDone();
+                if (_listen.Bound(Context, Sender, bound.LocalAddress)) _log.Info("Listening for UDP on {0}", bound.LocalAddress);
                 break;
             case Udp.CommandFailed { Cmd: Udp.Bind }:
                 if (!_listen.Failed(Context, $"cannot bind UDP {_context.Settings.Udp.Endpoint} (address in use or not available)"))
                     Context.Stop(Self);
+                else if (_shuttingDown) StopWhenDone();
                 break;
             case ListenSocket.Rebind:
-                if (!_shuttingDown) _listen.Bind();
+                _listen.Bind();
                 break;
             case Udp.Unbound:
                 _listen.Unbound();
                 if (_shuttingDown) StopWhenDone();
-                else _listen.Bind();
                 break;
             case Terminated t:
                 if (_peers.Remove(t.ActorRef, out var peer)) _sessions.Remove(peer);
@@ -99,7 +80,7 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
             case Shutdown:
                 _shuttingDown = true;
                 foreach (var session in _peers.Keys) session.Tell(Shutdown.Instance);
-                _listen.Socket?.Tell(Udp.Unbind.Instance);
+                _listen.Release();
                 StopWhenDone();
                 break;
             default:
@@ -131,5 +112,5 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
         if (_listen.Released && _peers.Count == 0) Context.Stop(Self);
     }
 
-    protected override void PostStop() => _listen.Socket?.Tell(Udp.Unbind.Instance);
+    protected override void PostStop() => _listen.UnbindOnStop();
 }
