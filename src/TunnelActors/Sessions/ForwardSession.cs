@@ -99,21 +99,20 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
                 _idle.Touch();
                 _framing?.Tell(new FramingStage.Send(received.Data));
                 break;
-            case Udp.Bound { LocalAddress: null }:
-                // Akka.IO 1.5.74 follows a failed bind's CommandFailed with a Bound for no address: ignore it.
-                break;
             case Udp.Bound:
                 _binding = false;
                 _socketActor = Sender;
-                if (_ending)
-                {
-                    _socketActor.Tell(Udp.Unbind.Instance);
-                    break;
-                }
-                foreach (var datagram in _pending.Drain()) SendToTarget(datagram);
+                if (_ending) _socketActor.Tell(Udp.Unbind.Instance);
+                else foreach (var datagram in _pending.Drain()) SendToTarget(datagram);
                 break;
             case Udp.CommandFailed { Cmd: Udp.Bind } failed:
+                // Akka.IO then sends a Bound for no address; this session has stopped by the time it lands.
                 _binding = false;
+                if (_ending)
+                {
+                    StopWhenReleased();
+                    break;
+                }
                 _log.Warning("Cannot bind the forward socket to {0}: a fixed forward-bind port serves one session at a time",
                     ((Udp.Bind)failed.Cmd).LocalAddress);
                 End("forward socket bind failed");
@@ -145,7 +144,7 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
                 break;
             case Udp.Unbound:
                 _socketActor = null;
-                Context.Stop(Self);
+                StopWhenReleased();
                 break;
             case UnbindTimeout:
                 Context.Stop(Self);
@@ -199,27 +198,28 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
         else _counters.CountDrop(DropReason.UdpSendFailed);
     }
 
-    /// <summary>Releases the UDP socket (acknowledged unbind), then stops; the connection closes with the stage.</summary>
+    /// <summary>
+    /// Releases the UDP socket (acknowledged unbind, or when a bind in flight lands), then stops; the
+    /// connection closes with the stage.
+    /// </summary>
     private void End(string reason)
     {
         if (_ending) return;
         _ending = true;
         _endReason = reason;
-        if (_socketActor is not null)
-        {
-            _socketActor.Tell(Udp.Unbind.Instance);
-            Timers.StartSingleTimer(UnbindTimeout.Instance, UnbindTimeout.Instance, TimeSpan.FromSeconds(2));
-        }
-        else if (_binding)
-        {
-            Timers.StartSingleTimer(UnbindTimeout.Instance, UnbindTimeout.Instance, TimeSpan.FromSeconds(2));
-        }
-        else
+        if (!_binding && _socketActor is null)
         {
             Context.Stop(Self);
             return;
         }
+        _socketActor?.Tell(Udp.Unbind.Instance);
         _framing?.Tell(FramingStage.Close.Instance);
+        Timers.StartSingleTimer(UnbindTimeout.Instance, UnbindTimeout.Instance, TimeSpan.FromSeconds(2));
+    }
+
+    private void StopWhenReleased()
+    {
+        if (_ending && !_binding && _socketActor is null) Context.Stop(Self);
     }
 
     protected override void PostStop()

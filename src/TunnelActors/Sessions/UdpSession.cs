@@ -101,7 +101,6 @@ public sealed class UdpSession : UntypedActor, IWithTimers
             case Tcp.Connected:
                 TcpDial.Answered(Timers);
                 Timers.Cancel(Redial.Instance);
-                _dialFailures = 0;
                 LinkTo(Context.ActorOf(FramingStage.Props(Sender, _context.Codec, _context.Settings, _context.Counters,
                     new FramingStage.Attach(Self, _counters)), "tcp"));
                 break;
