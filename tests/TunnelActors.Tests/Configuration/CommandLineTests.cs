@@ -20,22 +20,15 @@ public sealed class CommandLineTests
         Assert.Contains("out of range", line);
     }
 
-    [Fact]
-    public async Task An_unknown_key_in_the_file_is_named()
+    [Theory]
+    [InlineData("tunnel { udp.listen = \"127.0.0.1:0\", tcp.listen = \"127.0.0.1:0\", session.idle-timout = 5s }", "tunnel.session.idle-timout")]
+    [InlineData("tunnel { udp.listen = [1, 2 }", "malformed HOCON")] // Akka's parser never finishes on this one
+    public async Task A_bad_file_stops_with_exit_code_2_and_says_why(string hocon, string expected)
     {
-        using var file = new ConfigFile("tunnel { udp.listen = \"127.0.0.1:0\", tcp.listen = \"127.0.0.1:0\", session.idle-timout = 5s }");
+        using var file = new ConfigFile(hocon);
         var outcome = await ProgramProcess.RunAsync(Timeout, "run", "--config", file.Path);
         Assert.Equal(2, outcome.ExitCode);
-        Assert.Contains("tunnel.session.idle-timout", outcome.Stderr);
-    }
-
-    [Fact]
-    public async Task A_file_the_parser_cannot_finish_is_refused_in_bounded_time()
-    {
-        using var file = new ConfigFile("tunnel { udp.listen = [1, 2 }");
-        var outcome = await ProgramProcess.RunAsync(Timeout, "run", "--config", file.Path);
-        Assert.Equal(2, outcome.ExitCode);
-        Assert.Contains("malformed HOCON", outcome.Stderr);
+        Assert.Contains(expected, outcome.Stderr);
     }
 
     [Fact]

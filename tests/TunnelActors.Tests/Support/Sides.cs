@@ -7,13 +7,15 @@ namespace TunnelActors.Tests.Support;
 /// <summary>Starts tunnel sides on loopback from a few settings; everything else comes from reference.conf.</summary>
 public static class Sides
 {
+    /// <summary>Every side's log (sessions, binds, warnings), kept for a failing run; .ci/run prints its tail.</summary>
+    public static string LogFile { get; } = Path.Combine(AppContext.BaseDirectory, "sides.log");
+
     static Sides()
     {
-        // TUNNELACTORS_TEST_LOG=FILE keeps every side's log at Debug for a failing run; otherwise warnings go to the console.
-        var file = Environment.GetEnvironmentVariable("TUNNELACTORS_TEST_LOG");
-        Log.Logger = file is null
-            ? new LoggerConfiguration().MinimumLevel.Is(LogEventLevel.Warning).WriteTo.Console().CreateLogger()
-            : new LoggerConfiguration().MinimumLevel.Debug().WriteTo.File(file).CreateLogger();
+        File.Delete(LogFile);
+        Log.Logger = new LoggerConfiguration().MinimumLevel.Is(LogEventLevel.Information)
+            .WriteTo.File(LogFile, outputTemplate: "{Timestamp:HH:mm:ss.fff} {Level:u3} {Message:lj}{NewLine}{Exception}")
+            .CreateLogger();
     }
 
     public static Task<TunnelSide> StartAsync(string name, params (string Key, string Value)[] settings) =>
