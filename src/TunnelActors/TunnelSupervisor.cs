@@ -106,9 +106,7 @@ public sealed class TunnelSupervisor : UntypedActor
                 Sender.Tell(_context.Counters);
                 break;
             case Shutdown:
-                _shuttingDown = true;
-                foreach (var child in Context.GetChildren()) child.Tell(Shutdown.Instance);
-                StopWhenDone();
+                BeginShutdown();
                 break;
             case Terminated when _shuttingDown:
                 StopWhenDone();
@@ -117,9 +115,7 @@ public sealed class TunnelSupervisor : UntypedActor
                 _log.Error("Endpoint {0} stopped for good; this side of the tunnel stops", t.ActorRef.Path.Name);
                 _startFailure ??= $"endpoint {t.ActorRef.Path.Name} stopped";
                 AnswerWaiters();
-                _shuttingDown = true;
-                foreach (var child in Context.GetChildren()) child.Tell(Shutdown.Instance);
-                StopWhenDone();
+                BeginShutdown();
                 break;
             default:
                 Unhandled(message);
@@ -135,6 +131,13 @@ public sealed class TunnelSupervisor : UntypedActor
         if (answer is null) return;
         foreach (var waiter in _waiters) waiter.Tell(answer);
         _waiters.Clear();
+    }
+
+    private void BeginShutdown()
+    {
+        _shuttingDown = true;
+        foreach (var child in Context.GetChildren()) child.Tell(Shutdown.Instance);
+        StopWhenDone();
     }
 
     private void StopWhenDone()
