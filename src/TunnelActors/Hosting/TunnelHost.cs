@@ -28,7 +28,7 @@ public static class TunnelHost
     }
 
     /// <summary>The Akka log level that matches a Serilog level.</summary>
-    public static Config LogLevelConfig(LogEventLevel level) => ConfigurationFactory.ParseString($"akka.loglevel = {level switch
+    private static Config LogLevelConfig(LogEventLevel level) => ConfigurationFactory.ParseString($"akka.loglevel = {level switch
     {
         LogEventLevel.Verbose or LogEventLevel.Debug => "DEBUG",
         LogEventLevel.Information => "INFO",

@@ -8,8 +8,6 @@ internal sealed class DatagramQueue(int limitBytes)
     private readonly Queue<ByteString> _items = new();
     private int _bytes;
 
-    public int Count => _items.Count;
-
     public bool TryEnqueue(ByteString datagram)
     {
         var cost = Math.Max(1, datagram.Count);
