@@ -50,6 +50,10 @@ public sealed class TunnelSupervisor : UntypedActor
 
     protected override void PreStart()
     {
+        // Akka starts its timer thread on the first schedule and blocks every caller until that thread runs;
+        // fifty sessions starting their idle timers at once then hold every thread-pool thread the timer
+        // thread needs, and the side stalls for seconds. Start it now, before any session exists.
+        Context.System.Scheduler.Advanced.ScheduleOnce(TimeSpan.FromMilliseconds(1), () => { });
         Context.System.EventStream.Subscribe(Self, typeof(DeadLetter));
         var settings = _context.Settings;
         _log.Info("Tunnel side starting: UDP {0} {1}, TCP {2} {3}", settings.Udp.Role.ToString().ToLowerInvariant(),
