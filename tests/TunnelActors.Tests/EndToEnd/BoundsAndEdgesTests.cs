@@ -126,6 +126,16 @@ public sealed class BoundsAndEdgesTests
     }
 
     [Fact]
+    public async Task A_burst_of_new_peers_right_after_start_is_served_at_once()
+    {
+        // 200 sessions start (each with its timers and its own dial) in the same instant.
+        using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
+        await using var server = await Sides.StartAsync("server", ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", echo.LocalEndPoint.ToString()));
+        await using var client = await Sides.StartAsync("client", ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.connect", server.TcpEndpoint.ToString()));
+        Assert.Empty(await Peers.EchoAsync(client.UdpEndpoint, 200, [1]));
+    }
+
+    [Fact]
     public async Task Tunnel_connections_on_both_ends_keep_alive()
     {
         await using var nat = await Sides.StartAsync("nat", ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.listen", "127.0.0.1:0"));
