@@ -1,0 +1,101 @@
+using System.Buffers;
+using TunnelActors.Framing;
+using Xunit;
+
+namespace TunnelActors.Tests.Framing;
+
+/// <summary>
+/// The codec runs once per datagram on the data path and promises to allocate nothing. Bytes are counted on
+/// this thread after a warm-up, so type loading and first-call work are not charged to the frames.
+/// </summary>
+public sealed class CodecAllocationTests
+{
+    private const int FramesPerPass = 100;
+    private const int WarmUpPasses = 50;
+    private const int MeasuredPasses = 200;
+
+    private static readonly IFrameCodec Codec = LengthPrefixedCodec.Instance;
+
+    [Theory]
+    [InlineData(64)]
+    [InlineData(1200)]
+    [InlineData(8192)]
+    public void Decoding_frames_from_one_segment_allocates_nothing(int payloadLength)
+    {
+        var stream = Stream(payloadLength);
+        // A trailing half frame, so each pass also ends on the incomplete-frame path.
+        var withTail = stream.Concat(stream[..(LengthPrefixedCodec.HeaderLength + payloadLength / 2)]).ToArray();
+        var sequence = new ReadOnlySequence<byte>(withTail);
+
+        AssertAllocatesNothing(() => DecodeAll(sequence));
+    }
+
+    [Theory]
+    [InlineData(64)]
+    [InlineData(1200)]
+    [InlineData(8192)]
+    public void Decoding_frames_whose_headers_and_payloads_straddle_segments_allocates_nothing(int payloadLength)
+    {
+        var stream = Stream(payloadLength);
+        var stride = LengthPrefixedCodec.HeaderLength + payloadLength;
+        var parts = new List<byte[]>();
+        for (var frame = 0; frame < stream.Length; frame += stride)
+        {
+            var middle = frame + LengthPrefixedCodec.HeaderLength + payloadLength / 2;
+            parts.Add(stream[frame..(frame + 1)]);
+            parts.Add(stream[(frame + 1)..middle]);
+            parts.Add(stream[middle..(frame + stride)]);
+        }
+        parts.Add(stream[..1]); // half a header: the incomplete-frame path with a header that isn't whole
+        var sequence = Segments.Of(parts);
+
+        AssertAllocatesNothing(() => DecodeAll(sequence));
+    }
+
+    [Theory]
+    [InlineData(64)]
+    [InlineData(1200)]
+    [InlineData(8192)]
+    public void Encoding_into_a_reused_writer_allocates_nothing(int payloadLength)
+    {
+        var payload = new byte[payloadLength];
+        new Random(payloadLength).NextBytes(payload);
+        var writer = new ArrayBufferWriter<byte>(FramesPerPass * Codec.EncodedLength(payloadLength));
+
+        AssertAllocatesNothing(() =>
+        {
+            writer.ResetWrittenCount();
+            for (var i = 0; i < FramesPerPass; i++) Codec.Write(payload, writer);
+            return writer.WrittenCount == FramesPerPass * Codec.EncodedLength(payloadLength) ? FramesPerPass : -1;
+        });
+    }
+
+    /// <param name="pass">Handles <see cref="FramesPerPass"/> frames and returns how many it handled.</param>
+    private static void AssertAllocatesNothing(Func<int> pass)
+    {
+        for (var i = 0; i < WarmUpPasses; i++) Assert.Equal(FramesPerPass, pass());
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < MeasuredPasses; i++) pass();
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        const int frames = MeasuredPasses * FramesPerPass;
+        Assert.True(allocated == 0, $"{allocated} B allocated over {frames} frames ({(double)allocated / frames:0.##} B/frame)");
+    }
+
+    private static int DecodeAll(ReadOnlySequence<byte> buffer)
+    {
+        var frames = 0;
+        while (Codec.TryRead(ref buffer, out _)) frames++;
+        return frames;
+    }
+
+    private static byte[] Stream(int payloadLength)
+    {
+        var payload = new byte[payloadLength];
+        new Random(payloadLength).NextBytes(payload);
+        var output = new ArrayBufferWriter<byte>();
+        for (var i = 0; i < FramesPerPass; i++) Codec.Write(payload, output);
+        return output.WrittenSpan.ToArray();
+    }
+}
