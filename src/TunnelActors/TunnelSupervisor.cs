@@ -1,6 +1,7 @@
 using System.Net;
 using Akka.Actor;
 using Akka.Event;
+using TunnelActors.Flow;
 using TunnelActors.Framing;
 using TunnelActors.Sessions;
 using TunnelActors.Transport;
@@ -35,7 +36,7 @@ public sealed class TunnelSupervisor : UntypedActor
 
     public TunnelSupervisor(TunnelSettings settings, IFrameCodec codec)
     {
-        _context = new TunnelContext(settings, codec, new TrafficCounters());
+        _context = new TunnelContext(settings, codec, SideResources.For(Context.System).Counters);
     }
 
     public static Props Props(TunnelSettings settings, IFrameCodec? codec = null) =>
@@ -54,7 +55,6 @@ public sealed class TunnelSupervisor : UntypedActor
         // fifty sessions starting their idle timers at once then hold every thread-pool thread the timer
         // thread needs, and the side stalls for seconds. Start it now, before any session exists.
         Context.System.Scheduler.Advanced.ScheduleOnce(TimeSpan.FromMilliseconds(1), () => { });
-        Context.System.EventStream.Subscribe(Self, typeof(DeadLetter));
         var settings = _context.Settings;
         _log.Info("Tunnel side starting: UDP {0} {1}, TCP {2} {3}", settings.Udp.Role.ToString().ToLowerInvariant(),
             settings.Udp.Endpoint, settings.Tcp.Role.ToString().ToLowerInvariant(), settings.Tcp.Endpoint);
@@ -101,11 +101,6 @@ public sealed class TunnelSupervisor : UntypedActor
                 _waiters.Add(Sender);
                 AnswerWaiters();
                 break;
-            case DeadLetter { Message: Akka.IO.Udp.Received or FramingStage.Send or FramingStage.Inbound }:
-                _context.Counters.CountDrop(DropReason.Undelivered);
-                break;
-            case DeadLetter:
-                break;
             case GetCounters:
                 Sender.Tell(_context.Counters);
                 break;
@@ -151,7 +146,6 @@ public sealed class TunnelSupervisor : UntypedActor
 
     protected override void PostStop()
     {
-        Context.System.EventStream.Unsubscribe(Self);
         _log.Info("Tunnel side stopped: {0}", _context.Counters);
     }
 }

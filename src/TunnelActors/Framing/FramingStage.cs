@@ -1,37 +1,60 @@
 using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
+using TunnelActors.Flow;
 using TunnelActors.Sessions;
+using TunnelActors.Transport;
 
 namespace TunnelActors.Framing;
 
 /// <summary>
-/// Handler of one Akka.IO TCP connection. Turns the byte stream into whole datagrams for its owner, and the
-/// owner's datagrams into frames written with acknowledgements, one write in flight, coalescing the rest in a
-/// bounded buffer. Reading is in pull mode: a new segment is read only while fewer than
-/// <c>tcp.inbound-batches-in-flight</c> batches wait for the owner, so a slow UDP side slows the TCP peer
-/// instead of filling a mailbox. The owner may be given later (<see cref="Attach"/>): frames that arrive
-/// before are dropped and counted. The stage stops when the connection closes or its owner stops.
+/// Handler of one Akka.IO TCP connection, and the only actor a datagram crosses on either way through it.
+/// <para>
+/// TCP → UDP: frames are decoded in place from each segment (only an unfinished frame is copied, to be
+/// completed by the next segment) and each datagram is sent at once on its session's <see cref="UdpSink"/>.
+/// Reading is in pull mode: the next segment is asked for when one arrives, so at most one waits here,
+/// and none is read while the datagrams have nowhere to go yet.
+/// </para>
+/// <para>
+/// UDP → TCP: datagrams (<see cref="Udp.Received"/>, from the UDP-listen endpoint or straight from the
+/// session's forward socket) are framed into a <see cref="SendBuffer"/> and written with acknowledgements,
+/// one write in flight, the rest coalescing behind it.
+/// </para>
+/// A pooled connection has no owner yet: what it receives is dropped and counted until a session is
+/// attached; it stops when the connection closes. An owned stage reports the closed connection
+/// (<see cref="ConnectionLost"/>) and stops with its owner; an owner that stops first gets its queue
+/// written and the connection closed.
 /// </summary>
-public sealed class FramingStage : UntypedActor
+public sealed class FramingStage : UntypedActor, IDatagramReceiver
 {
-    /// <summary>Bind the connection to the session that owns it from now on.</summary>
-    public sealed record Attach(IActorRef Owner, TrafficCounters Counters);
+    /// <summary>
+    /// The session that owns the connection from now on: its counters, its activity stamp and, when already
+    /// known, where decoded datagrams go. A session without a sink yet is told <see cref="Activated"/> on the
+    /// first frame and answers with <see cref="SinkReady"/>.
+    /// </summary>
+    public sealed record Attach(IActorRef Owner, TrafficCounters Counters, ActivityStamp Activity, UdpSink? Sink);
 
-    /// <summary>Owner → stage: send one datagram through the tunnel.</summary>
-    public sealed record Send(ByteString Datagram);
+    /// <summary>Owner → stage: decoded datagrams go here from now on.</summary>
+    public sealed record SinkReady(UdpSink Sink);
 
-    /// <summary>Stage → owner: the whole datagrams decoded from one TCP segment. Answer with <see cref="Consumed"/>.</summary>
-    public sealed record Inbound(IReadOnlyList<ByteString> Datagrams);
-
-    /// <summary>Owner → stage: an <see cref="Inbound"/> batch has been handled.</summary>
-    public sealed class Consumed
+    /// <summary>Stage → owner without a sink: the first frame arrived; reading waits for <see cref="SinkReady"/>.</summary>
+    public sealed class Activated
     {
-        public static readonly Consumed Instance = new();
-        private Consumed() { }
+        public static readonly Activated Instance = new();
+        private Activated() { }
     }
 
-    /// <summary>Owner → stage: flush what is queued, close the connection and stop.</summary>
+    /// <summary>
+    /// Stage → owner: the connection is closed (by the peer, an error, or after <see cref="Close"/>). The stage
+    /// stops with its owner: a forward socket it handles must be released first.
+    /// </summary>
+    public sealed class ConnectionLost
+    {
+        public static readonly ConnectionLost Instance = new();
+        private ConnectionLost() { }
+    }
+
+    /// <summary>Owner → stage: write what is queued, then close the connection (FIN).</summary>
     public sealed class Close
     {
         public static readonly Close Instance = new();
@@ -45,32 +68,32 @@ public sealed class FramingStage : UntypedActor
 
     private readonly IActorRef _connection;
     private readonly IFrameCodec _codec;
-    private readonly TunnelSettings _settings;
-    private readonly TrafficCounters _sideCounters;
-    private readonly ReceiveBuffer _received = new();
+    private readonly SideResources _side;
+    private readonly FrameDecoder _decoder;
     private readonly SendBuffer _sendBuffer;
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     private IActorRef? _owner;
     private TrafficCounters _counters;
-    private int _batchesInFlight;
-    private bool _readRequested;
+    private ActivityStamp? _activity;
+    private UdpSink? _sink;
     private bool _writeInFlight;
-    private bool _closing;
+    private bool _ownerGone;
 
-    public FramingStage(IActorRef connection, IFrameCodec codec, TunnelSettings settings, TrafficCounters sideCounters, Attach? attach)
+    public FramingStage(IActorRef connection, IFrameCodec codec, TunnelSettings settings, Attach? attach)
     {
         _connection = connection;
         _codec = codec;
-        _settings = settings;
-        _sideCounters = sideCounters;
-        _counters = sideCounters;
-        _sendBuffer = new SendBuffer(settings.Tcp.SendQueueLimit);
-        if (attach is not null) AttachTo(attach);
+        _decoder = new FrameDecoder(codec);
+        _side = SideResources.For(Context.System);
+        _counters = _side.Counters;
+        _sendBuffer = new SendBuffer(codec, settings.Tcp, _side.Budget);
+        if (attach is null) Become(Pooled);
+        else AttachTo(attach);
     }
 
-    public static Props Props(IActorRef connection, IFrameCodec codec, TunnelSettings settings, TrafficCounters sideCounters, Attach? attach = null) =>
-        Akka.Actor.Props.Create(() => new FramingStage(connection, codec, settings, sideCounters, attach)).WithMailbox(TunnelSettings.Mailbox);
+    public static Props Props(IActorRef connection, IFrameCodec codec, TunnelSettings settings, Attach? attach = null) =>
+        Akka.Actor.Props.Create(() => new FramingStage(connection, codec, settings, attach)).WithMailbox(TunnelSettings.ConnectionMailbox);
 
     protected override void PreStart()
     {
@@ -79,48 +102,132 @@ public sealed class FramingStage : UntypedActor
         RequestRead();
     }
 
-    protected override void OnReceive(object message)
+    protected override void OnReceive(object message) => Unhandled(message);
+
+    /// <summary>No session yet: frames are counted and dropped; reading goes on.</summary>
+    private void Pooled(object message)
     {
         switch (message)
         {
             case Tcp.Received received:
-                OnSegment(received.Data);
-                break;
-            case Consumed:
-                _batchesInFlight--;
-                if (!_readRequested) RequestRead();
-                break;
-            case Send send:
-                Enqueue(send.Datagram);
-                break;
-            case WriteAck:
-                _writeInFlight = false;
-                _sendBuffer.Written();
-                Flush();
+                RequestRead();
+                Decode(received.Data.ToReadOnlySpan());
                 break;
             case Attach attach:
                 AttachTo(attach);
                 break;
+            default:
+                Common(message);
+                break;
+        }
+    }
+
+    /// <summary>Owned, but the datagrams have nowhere to go yet: hold what arrived and read no more.</summary>
+    private void AwaitingSink(object message)
+    {
+        switch (message)
+        {
+            case Tcp.Received received:
+                if (_decoder.HeldBytes == 0) _owner.Tell(Activated.Instance);
+                _decoder.Hold(received.Data.ToReadOnlySpan());
+                break;
+            case SinkReady ready:
+                _sink = ready.Sink;
+                Become(Relaying);
+                RequestRead();
+                DecodeHeld();
+                break;
+            default:
+                Common(message);
+                break;
+        }
+    }
+
+    private void Relaying(object message)
+    {
+        switch (message)
+        {
+            case Tcp.Received received:
+                RequestRead();
+                Decode(received.Data.ToReadOnlySpan());
+                break;
+            case Udp.Received datagram:
+                Enqueue(datagram);
+                break;
+            default:
+                Common(message);
+                break;
+        }
+    }
+
+    /// <summary>The connection is gone; the stage waits to stop with its owner.</summary>
+    private void Lost(object message)
+    {
+        switch (message)
+        {
+            case Udp.Received:
+                _counters.CountDrop(DropReason.Undelivered);
+                break;
+            case Terminated t when t.ActorRef.Equals(_owner):
+                Context.Stop(Self);
+                break;
+        }
+    }
+
+    /// <summary>Writing what is queued before the connection closes; nothing more is read or taken.</summary>
+    private void Closing(object message)
+    {
+        switch (message)
+        {
+            case WriteAck:
+                Written();
+                FlushThenClose();
+                break;
+            case Tcp.Received:
+                break;
+            case Udp.Received:
+                _counters.CountDrop(DropReason.Undelivered);
+                break;
             case Close:
-                _closing = true;
+                break;
+            case Terminated t when t.ActorRef.Equals(_owner):
+                _ownerGone = true;
+                break;
+            default:
+                Common(message);
+                break;
+        }
+    }
+
+    private void Common(object message)
+    {
+        switch (message)
+        {
+            case WriteAck:
+                Written();
                 Flush();
                 break;
-            case Tcp.CommandFailed failed when failed.Cmd is Tcp.Write:
+            case Udp.Received:
+                _counters.CountDrop(DropReason.Undelivered);
+                break;
+            case Close:
+                BeginClosing();
+                break;
+            case Tcp.CommandFailed { Cmd: Tcp.Write } failed:
                 // The socket refused the write: the connection is going down, ConnectionClosed follows.
-                _writeInFlight = false;
-                _sendBuffer.Written();
+                Written();
                 _log.Debug("TCP write failed: {0}", failed.Cause);
                 break;
             case Tcp.ConnectionClosed closed:
                 _log.Debug("TCP connection closed: {0}", closed.GetType().Name);
-                Context.Stop(Self);
+                OnConnectionGone();
                 break;
             case Terminated t when t.ActorRef.Equals(_connection):
-                Context.Stop(Self);
+                OnConnectionGone();
                 break;
             case Terminated t when t.ActorRef.Equals(_owner):
-                _closing = true;
-                Flush();
+                _ownerGone = true;
+                BeginClosing();
                 break;
             default:
                 Unhandled(message);
@@ -132,94 +239,130 @@ public sealed class FramingStage : UntypedActor
     {
         _owner = attach.Owner;
         _counters = attach.Counters;
+        _activity = attach.Activity;
+        _sink = attach.Sink;
         Context.Watch(_owner);
+        Become(_sink is null ? AwaitingSink : Relaying);
     }
 
-    private void OnSegment(ByteString data)
+    private void OnConnectionGone()
     {
-        _readRequested = false;
-        _received.Append(data);
-
-        var readable = _received.Readable;
-        var before = readable.Length;
-        List<ByteString>? datagrams = null;
-        try
+        _sendBuffer.Discard();
+        if (_owner is null || _ownerGone)
         {
-            while (_codec.TryRead(ref readable, out var payload))
-            {
-                if (_owner is null)
-                {
-                    _sideCounters.CountDrop(DropReason.NoPeerBound);
-                    continue;
-                }
-
-                (datagrams ??= []).Add(payload.IsEmpty
-                    ? ByteString.Empty
-                    : ByteString.CopyFrom(_received.Array, _received.OffsetOf(payload), (int)payload.Length));
-            }
-        }
-        catch (FrameFormatException e)
-        {
-            _log.Warning("Closing TCP connection: the peer sent a malformed stream ({0})", e.Message);
-            _connection.Tell(Tcp.Abort.Instance);
             Context.Stop(Self);
             return;
         }
-        _received.Consume(before - readable.Length);
+        _owner.Tell(ConnectionLost.Instance);
+        Become(Lost);
+    }
 
-        if (datagrams is not null && _owner is not null)
+    private void BeginClosing()
+    {
+        Become(Closing);
+        FlushThenClose();
+    }
+
+    private void Written()
+    {
+        _writeInFlight = false;
+        _sendBuffer.Written();
+    }
+
+    private void RequestRead() => _connection.Tell(Tcp.ResumeReading.Instance);
+
+    private void Decode(ReadOnlySpan<byte> segment)
+    {
+        try
         {
-            _owner.Tell(new Inbound(datagrams));
-            _batchesInFlight++;
+            _decoder.Decode(segment, this);
         }
-
-        RequestRead();
-    }
-
-    private void RequestRead()
-    {
-        if (_closing || _batchesInFlight >= _settings.Tcp.InboundBatchesInFlight) return;
-        _readRequested = true;
-        _connection.Tell(Tcp.ResumeReading.Instance);
-    }
-
-    private void Enqueue(ByteString datagram)
-    {
-        if (_closing) return;
-        var encoded = _codec.EncodedLength(datagram.Count);
-        if (datagram.Count > _codec.MaxPayloadLength)
+        catch (FrameFormatException e)
         {
-            _counters.CountDrop(DropReason.Oversize);
+            Malformed(e);
+        }
+        _activity?.Touch();
+    }
+
+    /// <summary>Decodes what was held while the sink was not ready.</summary>
+    private void DecodeHeld()
+    {
+        try
+        {
+            _decoder.DecodeHeld(this);
+        }
+        catch (FrameFormatException e)
+        {
+            Malformed(e);
+        }
+        _activity?.Touch();
+    }
+
+    void IDatagramReceiver.Receive(ReadOnlySpan<byte> datagram)
+    {
+        if (_sink is null) _counters.CountDrop(DropReason.NoPeerBound);
+        else if (datagram.Length > _sink.MaxDatagram) _counters.CountDrop(DropReason.Oversize);
+        else if (_sink.TrySend(datagram)) _counters.CountToUdp(datagram.Length);
+        else _counters.CountDrop(DropReason.UdpSendFailed);
+    }
+
+    private void Malformed(FrameFormatException e)
+    {
+        _log.Warning("Closing TCP connection: the peer sent a malformed stream ({0})", e.Message);
+        _connection.Tell(Tcp.Abort.Instance);
+        Context.Stop(Self);
+    }
+
+    private void Enqueue(Udp.Received received)
+    {
+        if (!received.Sender.Equals(_sink!.Destination))
+        {
+            _counters.CountDrop(DropReason.ForeignSource);
             return;
         }
+        _activity!.Touch();
+        var datagram = received.Data;
+        var encoded = _codec.EncodedLength(datagram.Count);
+        var now = Environment.TickCount64;
         if (!_sendBuffer.HasRoomFor(encoded))
         {
-            _counters.CountDrop(DropReason.TcpSendQueueFull);
+            _counters.CountDrops(DropReason.QueueDelay, _sendBuffer.DropStale(now));
+            if (!_sendBuffer.HasRoomFor(encoded))
+            {
+                _counters.CountDrop(DropReason.TcpSendQueueFull);
+                return;
+            }
+        }
+        if (!_sendBuffer.TryAppend(datagram.ToReadOnlySpan(), now))
+        {
+            _counters.CountDrop(DropReason.SideMemoryFull);
             return;
         }
-
-        _codec.Write(datagram.ToReadOnlySpan(), _sendBuffer.Writer);
-        _counters.CountToTcp(datagram.Count);
         Flush();
     }
 
-    private void Flush()
+    /// <summary>Starts the next write unless one is in flight; true when nothing is left to write.</summary>
+    private bool Flush()
     {
-        if (_writeInFlight) return;
-        if (_sendBuffer.PendingBytes > 0)
-        {
-            _writeInFlight = true;
-            _connection.Tell(Tcp.Write.Create(_sendBuffer.TakeForWrite(), WriteAck.Instance));
-        }
-        else if (_closing)
-        {
-            _connection.Tell(Tcp.Close.Instance);
-        }
+        if (_writeInFlight) return false;
+        var write = _sendBuffer.TakeForWrite(Environment.TickCount64, out var stale);
+        _counters.CountDrops(DropReason.QueueDelay, stale);
+        if (write is not { } frames) return true;
+        _writeInFlight = true;
+        _connection.Tell(Tcp.Write.Create(frames.Data, WriteAck.Instance));
+        _counters.CountToTcp(frames.Datagrams, frames.PayloadBytes);
+        return false;
+    }
+
+    private void FlushThenClose()
+    {
+        if (Flush()) _connection.Tell(Tcp.Close.Instance);
     }
 
     protected override void PostStop()
     {
-        _received.Dispose();
+        _decoder.Dispose();
+        _sendBuffer.Discard();
         base.PostStop();
     }
 }

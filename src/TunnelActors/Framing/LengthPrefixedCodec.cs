@@ -17,6 +17,9 @@ public sealed class LengthPrefixedCodec : IFrameCodec
 
     public int EncodedLength(int payloadLength) => HeaderLength + payloadLength;
 
+    public int FrameLength(ReadOnlySpan<byte> buffer) =>
+        buffer.Length < HeaderLength ? -1 : HeaderLength + BinaryPrimitives.ReadUInt16BigEndian(buffer);
+
     public bool TryRead(ref ReadOnlySequence<byte> buffer, out ReadOnlySequence<byte> payload)
     {
         if (buffer.Length < HeaderLength)
@@ -46,6 +49,20 @@ public sealed class LengthPrefixedCodec : IFrameCodec
 
         payload = buffer.Slice(HeaderLength, length);
         buffer = buffer.Slice(payload.End);
+        return true;
+    }
+
+    public bool TryRead(ref ReadOnlySpan<byte> buffer, out ReadOnlySpan<byte> payload)
+    {
+        var frame = FrameLength(buffer);
+        if (frame < 0 || buffer.Length < frame)
+        {
+            payload = default;
+            return false;
+        }
+
+        payload = buffer[HeaderLength..frame];
+        buffer = buffer[frame..];
         return true;
     }
 

@@ -1,12 +1,12 @@
 using System.Buffers;
-using Akka.IO;
 
 namespace TunnelActors.Framing;
 
 /// <summary>
-/// Accumulates TCP segments until they hold whole frames. Holds at most one partial frame between
-/// segments, so its size is bounded by the codec's largest frame plus one segment. The array is rented
-/// and given back whenever the buffer drains, so idle connections hold no memory.
+/// TCP bytes received but not yet decoded: normally only the start of a frame that the next segment
+/// completes (whole frames are decoded in place, straight from the segment), or one segment held while the
+/// datagrams have nowhere to go yet. Bounded by the codec's largest frame plus one segment. The array is
+/// rented and given back whenever the buffer drains, so idle connections hold no memory.
 /// </summary>
 internal sealed class ReceiveBuffer : IDisposable
 {
@@ -16,23 +16,36 @@ internal sealed class ReceiveBuffer : IDisposable
 
     public int Length => _end - _start;
 
-    public ReadOnlySequence<byte> Readable => new(_array, _start, _end - _start);
+    public ReadOnlySpan<byte> Span => _array.AsSpan(_start, _end - _start);
 
-    public void Append(ByteString data)
+    public void Append(ReadOnlySpan<byte> data)
     {
-        Reserve(data.Count);
-        data.ToReadOnlySpan().CopyTo(_array.AsSpan(_end));
-        _end += data.Count;
+        Reserve(data.Length);
+        data.CopyTo(_array.AsSpan(_end));
+        _end += data.Length;
     }
 
-    /// <summary>The array position of a slice of <see cref="Readable"/>.</summary>
-    public int OffsetOf(ReadOnlySequence<byte> slice) => slice.Start.GetInteger();
-
-    public byte[] Array => _array;
-
-    public void Consume(long count)
+    /// <summary>
+    /// Moves bytes from the front of <paramref name="data"/> until this buffer starts with one whole frame,
+    /// taking no more than that frame needs; false when <paramref name="data"/> ran out first.
+    /// </summary>
+    public bool CompleteFrame(ref ReadOnlySpan<byte> data, IFrameCodec codec)
     {
-        _start += (int)count;
+        while (true)
+        {
+            var frame = codec.FrameLength(Span);
+            var missing = frame < 0 ? 1 : frame - Length;
+            if (missing <= 0) return true;
+            if (data.IsEmpty) return false;
+            var take = Math.Min(missing, data.Length);
+            Append(data[..take]);
+            data = data[take..];
+        }
+    }
+
+    public void Consume(int count)
+    {
+        _start += count;
         if (_start == _end)
             Release();
     }

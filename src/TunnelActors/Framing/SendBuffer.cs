@@ -1,46 +1,215 @@
 using System.Buffers;
-using System.Runtime.InteropServices;
 using Akka.IO;
+using TunnelActors.Flow;
 
 namespace TunnelActors.Framing;
 
 /// <summary>
-/// Encoded frames waiting for the TCP connection, bounded in bytes. Two buffers alternate: one is being
-/// written to the socket (and must not change until the write is acknowledged) while the other fills, so
-/// many small frames coalesce into one write without a copy per flush.
+/// Encoded frames waiting for the TCP connection, bounded in bytes (<c>tcp.send-queue-limit</c>, and the
+/// side's <see cref="ByteBudget"/>) and in age (<c>tcp.max-queue-delay</c>: frames that waited longer are
+/// dropped, not sent late). Two buffers alternate: one is being written to the socket and must not change
+/// until the write is acknowledged, while the other fills, so frames that arrive during a write coalesce
+/// into the next one. A write takes at most <c>tcp.max-write</c> bytes; the rest stays droppable.
 /// </summary>
 internal sealed class SendBuffer
 {
-    private const int InitialCapacity = 4096;
+    /// <summary>One write for the socket: the frames, and how many datagrams and payload bytes they carry.</summary>
+    public readonly record struct Write(ByteString Data, int Datagrams, int PayloadBytes);
 
-    // A buffer grown by a burst is dropped once written rather than kept: thousands of idle connections
-    // would otherwise each hold the largest burst they ever saw.
-    private const int KeepCapacityUpTo = 64 * 1024;
-
+    private readonly IFrameCodec _codec;
     private readonly int _limit;
-    private ArrayBufferWriter<byte> _filling = new(InitialCapacity);
-    private ArrayBufferWriter<byte> _inFlight = new(InitialCapacity);
+    private readonly int _maxWrite;
+    private readonly long _maxDelayMilliseconds;
+    private readonly ByteBudget _budget;
 
-    public SendBuffer(int limit) => _limit = limit;
+    private FrameBuffer _filling = new();
+    private FrameBuffer _inFlight = new();
+    private int _inFlightBytes;
+    private int _fillingFrames;
 
-    public int PendingBytes => _filling.WrittenCount;
+    // Where the frames queued in each millisecond end, oldest first: what is stale can be cut off whole.
+    private readonly List<(int End, long Tick)> _marks = [];
 
-    public bool HasRoomFor(int encodedLength) => _filling.WrittenCount + encodedLength <= _limit;
-
-    public IBufferWriter<byte> Writer => _filling;
-
-    /// <summary>Hands the filled buffer to the socket; it stays untouched until <see cref="Written"/>.</summary>
-    public ByteString TakeForWrite()
+    public SendBuffer(IFrameCodec codec, TcpSettings settings, ByteBudget budget)
     {
-        (_filling, _inFlight) = (_inFlight, _filling);
-        MemoryMarshal.TryGetArray(_inFlight.WrittenMemory, out var segment);
-        return ByteString.FromBytes(segment.Array!, segment.Offset, segment.Count);
+        _codec = codec;
+        _limit = settings.SendQueueLimit;
+        _maxWrite = settings.MaxWrite;
+        _maxDelayMilliseconds = (long)settings.MaxQueueDelay.TotalMilliseconds;
+        _budget = budget;
     }
 
-    /// <summary>The socket acknowledged the last write: its buffer may be reused.</summary>
+    public int PendingBytes => _filling.Count;
+
+    public bool HasRoomFor(int encodedLength) => _filling.Count + encodedLength <= _limit;
+
+    /// <summary>Frames one datagram; false when the side's budget has no room for it.</summary>
+    public bool TryAppend(ReadOnlySpan<byte> payload, long now)
+    {
+        var encoded = _codec.EncodedLength(payload.Length);
+        if (!_budget.TryTake(encoded)) return false;
+        _codec.Write(payload, _filling);
+        _fillingFrames++;
+        if (_maxDelayMilliseconds > 0)
+        {
+            if (_marks.Count > 0 && _marks[^1].Tick == now) _marks[^1] = (_filling.Count, now);
+            else _marks.Add((_filling.Count, now));
+        }
+        return true;
+    }
+
+    /// <summary>Drops the frames that waited longer than <c>tcp.max-queue-delay</c>; returns how many.</summary>
+    public int DropStale(long now)
+    {
+        if (_maxDelayMilliseconds <= 0) return 0;
+        var stale = 0;
+        while (stale < _marks.Count && now - _marks[stale].Tick > _maxDelayMilliseconds) stale++;
+        if (stale == 0) return 0;
+
+        var end = _marks[stale - 1].End;
+        var frames = CountFrames(_filling.Written[..end]);
+        _fillingFrames -= frames;
+        _filling.RemovePrefix(end);
+        _budget.Return(end);
+        _marks.RemoveRange(0, stale);
+        Rebase(end);
+        return frames;
+    }
+
+    /// <summary>
+    /// The next write: whole frames from the front, at most <c>tcp.max-write</c> bytes (at least one frame).
+    /// Null when nothing waits. Stale frames are dropped first (<paramref name="staleFrames"/>).
+    /// </summary>
+    public Write? TakeForWrite(long now, out int staleFrames)
+    {
+        staleFrames = DropStale(now);
+        if (_filling.Count == 0) return null;
+
+        var (take, frames) = _filling.Count <= _maxWrite
+            ? (_filling.Count, _fillingFrames)
+            : WholeFramesWithin(_filling.Written, _maxWrite);
+        (_filling, _inFlight) = (_inFlight, _filling);
+        _fillingFrames -= frames;
+        if (take < _inFlight.Count)
+        {
+            _filling.Write(_inFlight.Written[take..]);
+            _inFlight.Truncate(take);
+            var written = 0;
+            while (written < _marks.Count && _marks[written].End <= take) written++;
+            _marks.RemoveRange(0, written);
+            Rebase(take);
+        }
+        else
+        {
+            _marks.Clear();
+        }
+        _inFlightBytes = take;
+        return new Write(ByteString.FromBytes(_inFlight.Array, 0, take), frames, take - frames * _codec.EncodedLength(0));
+    }
+
+    /// <summary>The socket acknowledged the last write (or refused it): its buffer may be reused.</summary>
     public void Written()
     {
-        if (_inFlight.Capacity > KeepCapacityUpTo) _inFlight = new ArrayBufferWriter<byte>(InitialCapacity);
-        else _inFlight.ResetWrittenCount();
+        _budget.Return(_inFlightBytes);
+        _inFlightBytes = 0;
+        _inFlight.Reset();
+    }
+
+    /// <summary>Gives back to the side's budget whatever is still queued (the connection is gone).</summary>
+    public void Discard()
+    {
+        Written();
+        _budget.Return(_filling.Count);
+        _filling.Reset();
+        _fillingFrames = 0;
+        _marks.Clear();
+    }
+
+    private void Rebase(int removed)
+    {
+        for (var i = 0; i < _marks.Count; i++) _marks[i] = (_marks[i].End - removed, _marks[i].Tick);
+    }
+
+    private int CountFrames(ReadOnlySpan<byte> frames)
+    {
+        var count = 0;
+        while (_codec.TryRead(ref frames, out _)) count++;
+        return count;
+    }
+
+    private (int Bytes, int Frames) WholeFramesWithin(ReadOnlySpan<byte> frames, int max)
+    {
+        var taken = _codec.FrameLength(frames);
+        var count = 1;
+        while (taken < frames.Length)
+        {
+            var next = _codec.FrameLength(frames[taken..]);
+            if (taken + next > max) break;
+            taken += next;
+            count++;
+        }
+        return (taken, count);
+    }
+
+    /// <summary>A growable byte buffer that frames are written into; its array is allocated on first use.</summary>
+    private sealed class FrameBuffer : IBufferWriter<byte>
+    {
+        private const int InitialCapacity = 4096;
+
+        // A buffer grown by a burst is dropped once emptied rather than kept: thousands of idle connections
+        // would otherwise each hold the largest burst they ever saw.
+        private const int KeepCapacityUpTo = 64 * 1024;
+
+        public byte[] Array { get; private set; } = [];
+
+        public int Count { get; private set; }
+
+        public ReadOnlySpan<byte> Written => Array.AsSpan(0, Count);
+
+        public void Advance(int count) => Count += count;
+
+        public Memory<byte> GetMemory(int sizeHint = 0)
+        {
+            var start = Reserve(sizeHint);
+            return Array.AsMemory(start);
+        }
+
+        public Span<byte> GetSpan(int sizeHint = 0)
+        {
+            var start = Reserve(sizeHint);
+            return Array.AsSpan(start);
+        }
+
+        public void Write(ReadOnlySpan<byte> bytes)
+        {
+            bytes.CopyTo(GetSpan(bytes.Length));
+            Advance(bytes.Length);
+        }
+
+        public void RemovePrefix(int count)
+        {
+            Array.AsSpan(count, Count - count).CopyTo(Array);
+            Count -= count;
+        }
+
+        public void Truncate(int count) => Count = count;
+
+        public void Reset()
+        {
+            Count = 0;
+            if (Array.Length > KeepCapacityUpTo) Array = [];
+        }
+
+        private int Reserve(int sizeHint)
+        {
+            var needed = Count + Math.Max(sizeHint, 1);
+            if (needed > Array.Length)
+            {
+                var larger = new byte[Math.Max(needed, Math.Max(InitialCapacity, Array.Length * 2))];
+                Written.CopyTo(larger);
+                Array = larger;
+            }
+            return Count;
+        }
     }
 }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Akka.Configuration;
 using Akka.Configuration.Hocon;
+using TunnelActors.Flow;
 
 namespace TunnelActors;
 
@@ -31,13 +32,14 @@ public static class SettingsReader
             Int(config, "tunnel.session.max-sessions", min: 1));
         var rebind = Backoff(config, "tunnel.rebind");
         var startup = Duration(config, "tunnel.startup-timeout", allowZero: false);
-        Int(config, "tunnel.mailbox.mailbox-capacity", min: 1);
-        Duration(config, "tunnel.mailbox.mailbox-push-timeout-time", allowZero: true);
+        Size(config, "tunnel.mailbox.ingress.queue-limit", min: DatagramMessageQueue.Overhead);
+        Size(config, "tunnel.mailbox.connection.queue-limit", min: DatagramMessageQueue.Overhead);
+        var queueMemory = Size(config, "tunnel.queue-memory", min: LengthPrefixedFrameMax);
 
         if (udp.ForwardBind is { } bind && bind.AddressFamily != udp.Endpoint.AddressFamily && !bind.Address.Equals(IPAddress.Any))
             throw new ConfigurationException("tunnel.udp.forward-bind", $"{bind} is not of the target's address family ({udp.Endpoint})");
 
-        return new TunnelSettings(udp, tcp, session, rebind, startup);
+        return new TunnelSettings(udp, tcp, session, rebind, startup, queueMemory);
     }
 
     private static UdpSettings ReadUdp(Config config)
@@ -72,7 +74,12 @@ public static class SettingsReader
             Duration(config, "tunnel.tcp.connect-timeout", allowZero: false),
             Backoff(config, "tunnel.tcp.reconnect"),
             Size(config, "tunnel.tcp.send-queue-limit", min: LengthPrefixedFrameMax),
-            Int(config, "tunnel.tcp.inbound-batches-in-flight", min: 1),
+            Duration(config, "tunnel.tcp.max-queue-delay", allowZero: true),
+            Size(config, "tunnel.tcp.max-write", min: 1),
+            Size(config, "tunnel.tcp.send-buffer", min: 0),
+            Size(config, "tunnel.tcp.receive-buffer", min: 0),
+            Size(config, "tunnel.tcp.notsent-lowat", min: 0),
+            Duration(config, "tunnel.tcp.close-timeout", allowZero: false),
             keepAlive);
     }
 

@@ -34,23 +34,33 @@ public sealed record TcpSettings(
     TimeSpan ConnectTimeout,
     BackoffSettings Reconnect,
     int SendQueueLimit,
-    int InboundBatchesInFlight,
+    TimeSpan MaxQueueDelay,
+    int MaxWrite,
+    int SendBuffer,
+    int ReceiveBuffer,
+    int NotSentLowWater,
+    TimeSpan CloseTimeout,
     KeepAliveSettings KeepAlive);
 
 public sealed record SessionSettings(TimeSpan IdleTimeout, int QueueLimit, int MaxSessions);
 
 /// <summary>One side of the tunnel, read once from the <c>tunnel</c> block of the configuration.</summary>
+/// <param name="QueueMemory">Bytes of datagrams all queues of the side may hold together (<c>tunnel.queue-memory</c>).</param>
 public sealed record TunnelSettings(
     UdpSettings Udp,
     TcpSettings Tcp,
     SessionSettings Session,
     BackoffSettings Rebind,
-    TimeSpan StartupTimeout)
+    TimeSpan StartupTimeout,
+    long QueueMemory)
 {
-    /// <summary>The largest datagram UDP carries towards the given address family.</summary>
-    /// <summary>The bounded mailbox (<c>tunnel.mailbox</c>) of every actor on the datagram path.</summary>
-    public const string Mailbox = "tunnel.mailbox";
+    /// <summary>The inbox of the UDP-listen endpoint: datagrams of every peer on their way to their connections.</summary>
+    public const string IngressMailbox = "tunnel.mailbox.ingress";
 
+    /// <summary>The inbox of a tunnel connection's stage: datagrams waiting to be framed onto it.</summary>
+    public const string ConnectionMailbox = "tunnel.mailbox.connection";
+
+    /// <summary>The largest datagram UDP carries towards the given address family.</summary>
     public static int MaxUdpPayload(System.Net.Sockets.AddressFamily family) =>
         family == System.Net.Sockets.AddressFamily.InterNetworkV6 ? 65527 : 65507;
 }

@@ -1,28 +1,57 @@
 using Akka.IO;
+using TunnelActors.Flow;
 
 namespace TunnelActors.Sessions;
 
-/// <summary>Datagrams waiting for a link, bounded in bytes (each counts at least one byte).</summary>
-internal sealed class DatagramQueue(int limitBytes)
+/// <summary>
+/// Datagrams of one peer waiting for its tunnel connection, bounded in bytes (<c>session.queue-limit</c>
+/// and the side's <see cref="ByteBudget"/>) and in age: those older than <c>tcp.max-queue-delay</c> when
+/// the connection comes up are dropped, not sent late.
+/// </summary>
+internal sealed class DatagramQueue(int limitBytes, TimeSpan maxDelay, ByteBudget budget)
 {
-    private readonly Queue<ByteString> _items = new();
+    private readonly Queue<(Udp.Received Datagram, long Tick)> _items = new();
     private int _bytes;
 
-    public bool TryEnqueue(ByteString datagram)
+    /// <summary>Queues the datagram, or names why it was refused.</summary>
+    public DropReason? TryEnqueue(Udp.Received datagram)
     {
-        var cost = Math.Max(1, datagram.Count);
-        if (_bytes + cost > limitBytes) return false;
-        _items.Enqueue(datagram);
+        var cost = Cost(datagram);
+        if (_bytes + cost > limitBytes) return DropReason.SessionQueueFull;
+        if (!budget.TryTake(cost)) return DropReason.SideMemoryFull;
+        _items.Enqueue((datagram, Environment.TickCount64));
         _bytes += cost;
-        return true;
+        return null;
     }
 
-    public IEnumerable<ByteString> Drain()
+    /// <summary>Hands every queued datagram to <paramref name="send"/>, in order; returns how many were too old.</summary>
+    public int Drain(Action<Udp.Received> send)
     {
-        while (_items.TryDequeue(out var datagram))
+        var now = Environment.TickCount64;
+        var stale = 0;
+        while (_items.TryDequeue(out var item))
         {
-            _bytes -= Math.Max(1, datagram.Count);
-            yield return datagram;
+            Release(item.Datagram);
+            if (maxDelay > TimeSpan.Zero && now - item.Tick > maxDelay.TotalMilliseconds) stale++;
+            else send(item.Datagram);
         }
+        return stale;
     }
+
+    /// <summary>Gives everything back to the side's budget (the session ended); returns how many were dropped.</summary>
+    public int Discard()
+    {
+        var count = _items.Count;
+        while (_items.TryDequeue(out var item)) Release(item.Datagram);
+        return count;
+    }
+
+    private void Release(Udp.Received datagram)
+    {
+        var cost = Cost(datagram);
+        _bytes -= cost;
+        budget.Return(cost);
+    }
+
+    private static int Cost(Udp.Received datagram) => datagram.Data.Count + DatagramMessageQueue.Overhead;
 }

@@ -11,9 +11,11 @@ namespace TunnelActors.Sessions;
 /// <summary>
 /// One tunnel connection on the UDP-forward side, with a UDP socket of its own towards the fixed target,
 /// so that the target's replies go back on the connection their request came from. The socket is bound
-/// when the first datagram arrives (an idle pooled connection holds none); until it is bound, datagrams
-/// wait in a bounded queue. The session ends when its connection closes or, once it has carried traffic,
-/// after <c>session.idle-timeout</c> without a datagram either way.
+/// when the first frame arrives (an idle pooled connection holds none), with the connection's stage as its
+/// handler: datagrams cross between the socket and the connection without passing through the session.
+/// Until the socket is bound, the stage reads no further. The session ends when its connection closes or,
+/// once it has carried traffic, after <c>session.idle-timeout</c> without a datagram either way; it
+/// releases the socket (acknowledged unbind) before it stops, and its stage stops with it.
 /// </summary>
 public sealed class ForwardSession : UntypedActor, IWithTimers
 {
@@ -28,18 +30,17 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
     /// <summary>Session → parent: the dialed connection is up.</summary>
     public sealed class LinkUp { public static readonly LinkUp Instance = new(); }
 
-    /// <summary>Session → parent: the first datagram arrived; a pooled connection is now in use.</summary>
+    /// <summary>Session → parent: the first frame arrived; a pooled connection is now in use.</summary>
     public sealed class Activated { public static readonly Activated Instance = new(); }
 
-    private sealed class UnbindTimeout { public static readonly UnbindTimeout Instance = new(); }
+    private sealed class EndTimeout { public static readonly EndTimeout Instance = new(); }
 
     private readonly TunnelContext _context;
     private readonly Link _link;
     private readonly IPEndPoint _target;
-    private readonly int _maxDatagram;
     private readonly SocketCapture _socket;
     private readonly TrafficCounters _counters;
-    private readonly DatagramQueue _pending;
+    private readonly ActivityStamp _activity = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     private IActorRef? _framing;
@@ -47,6 +48,7 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
     private bool _binding;
     private bool _active;
     private bool _ending;
+    private bool _connectionDone = true;
     private IdleClock _idle = null!;
     private string _endReason = "stopped";
     private string _connection = "";
@@ -56,20 +58,18 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
         _context = context;
         _link = link;
         _target = context.Settings.Udp.Endpoint;
-        _maxDatagram = TunnelSettings.MaxUdpPayload(_target.AddressFamily);
         _socket = new SocketCapture(context.Settings.Udp);
         _counters = new TrafficCounters(context.Counters);
-        _pending = new DatagramQueue(context.Settings.Session.QueueLimit);
     }
 
     public static Props Props(TunnelContext context, Link link) =>
-        Akka.Actor.Props.Create(() => new ForwardSession(context, link)).WithMailbox(TunnelSettings.Mailbox);
+        Akka.Actor.Props.Create(() => new ForwardSession(context, link));
 
     public ITimerScheduler Timers { get; set; } = null!;
 
     protected override void PreStart()
     {
-        _idle = new IdleClock(_context.Settings.Session.IdleTimeout, Timers);
+        _idle = new IdleClock(_context.Settings.Session.IdleTimeout, Timers, _activity);
         switch (_link)
         {
             case Accepted accepted:
@@ -86,31 +86,21 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
     {
         switch (message)
         {
-            case FramingStage.Inbound inbound:
-                OnFrames(inbound.Datagrams);
-                Sender.Tell(FramingStage.Consumed.Instance);
-                break;
-            case Udp.Received received:
-                if (!received.Sender.Equals(_target))
-                {
-                    _counters.CountDrop(DropReason.ForeignSource);
-                    break;
-                }
-                _idle.Touch();
-                _framing?.Tell(new FramingStage.Send(received.Data));
+            case FramingStage.Activated:
+                Activate();
                 break;
             case Udp.Bound:
                 _binding = false;
                 _socketActor = Sender;
                 if (_ending) _socketActor.Tell(Udp.Unbind.Instance);
-                else foreach (var datagram in _pending.Drain()) SendToTarget(datagram);
+                else _framing?.Tell(new FramingStage.SinkReady(_socket.SinkTo(_target)));
                 break;
             case Udp.CommandFailed { Cmd: Udp.Bind } failed:
                 // Akka.IO then sends a Bound for no address; this session has stopped by the time it lands.
                 _binding = false;
                 if (_ending)
                 {
-                    StopWhenReleased();
+                    StopWhenDone();
                     break;
                 }
                 _log.Warning("Cannot bind the forward socket to {0}: a fixed forward-bind port serves one session at a time",
@@ -132,9 +122,16 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
                 _log.Warning("Connecting to {0} got no answer", ((Dial)_link).Remote);
                 End("connect failed");
                 break;
+            case FramingStage.ConnectionLost:
+                _connectionDone = true;
+                End("tunnel connection closed");
+                StopWhenDone();
+                break;
             case Terminated t when t.ActorRef.Equals(_framing):
                 _framing = null;
+                _connectionDone = true;
                 End("tunnel connection closed");
+                StopWhenDone();
                 break;
             case IdleClock.Check:
                 if (_idle.Expired()) End(_idle.Reason);
@@ -144,9 +141,9 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
                 break;
             case Udp.Unbound:
                 _socketActor = null;
-                StopWhenReleased();
+                StopWhenDone();
                 break;
-            case UnbindTimeout:
+            case EndTimeout:
                 Context.Stop(Self);
                 break;
             default:
@@ -157,26 +154,15 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
 
     private void StartFraming(IActorRef connection)
     {
-        _framing = Context.ActorOf(FramingStage.Props(connection, _context.Codec, _context.Settings, _context.Counters,
-            new FramingStage.Attach(Self, _counters)), "tcp");
+        _framing = Context.ActorOf(FramingStage.Props(connection, _context.Codec, _context.Settings,
+            new FramingStage.Attach(Self, _counters, _activity, Sink: null)), "tcp");
         Context.Watch(_framing);
-    }
-
-    private void OnFrames(IReadOnlyList<ByteString> datagrams)
-    {
-        if (_ending) return;
-        _idle.Touch();
-        if (!_active) Activate();
-
-        foreach (var datagram in datagrams)
-        {
-            if (_socketActor is not null) SendToTarget(datagram);
-            else if (!_pending.TryEnqueue(datagram)) _counters.CountDrop(DropReason.SessionQueueFull);
-        }
+        _connectionDone = false;
     }
 
     private void Activate()
     {
+        if (_active || _ending) return;
         _active = true;
         _log.Info("Session started for tunnel connection {0}, forwarding to {1}", _connection, _target);
         Context.Parent.Tell(Activated.Instance);
@@ -185,41 +171,31 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
         _binding = true;
         var local = _context.Settings.Udp.ForwardBind ?? new IPEndPoint(
             _target.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
-        Context.System.Udp().Tell(new Udp.Bind(Self, local, [_socket]));
+        Context.System.Udp().Tell(new Udp.Bind(_framing!, local, [_socket]), Self);
     }
 
     private static EndPoint Plain(EndPoint endpoint) =>
         endpoint is IPEndPoint { Address.IsIPv4MappedToIPv6: true } ip ? new IPEndPoint(ip.Address.MapToIPv4(), ip.Port) : endpoint;
 
-    private void SendToTarget(ByteString datagram)
-    {
-        if (datagram.Count > _maxDatagram) _counters.CountDrop(DropReason.Oversize);
-        else if (_socket.TrySend(datagram, _target)) _counters.CountToUdp(datagram.Count);
-        else _counters.CountDrop(DropReason.UdpSendFailed);
-    }
-
     /// <summary>
-    /// Releases the UDP socket (acknowledged unbind, or when a bind in flight lands), then stops; the
-    /// connection closes with the stage.
+    /// Writes what the connection still holds and closes it (FIN), releases the UDP socket (acknowledged
+    /// unbind, or when a bind in flight lands), and stops once both are done or after <c>tcp.close-timeout</c>.
+    /// The stage, the socket's handler, stops with the session, after the socket.
     /// </summary>
     private void End(string reason)
     {
         if (_ending) return;
         _ending = true;
         _endReason = reason;
-        if (!_binding && _socketActor is null)
-        {
-            Context.Stop(Self);
-            return;
-        }
+        if (!_connectionDone) _framing?.Tell(FramingStage.Close.Instance);
         _socketActor?.Tell(Udp.Unbind.Instance);
-        _framing?.Tell(FramingStage.Close.Instance);
-        Timers.StartSingleTimer(UnbindTimeout.Instance, UnbindTimeout.Instance, TimeSpan.FromSeconds(2));
+        Timers.StartSingleTimer(EndTimeout.Instance, EndTimeout.Instance, _context.Settings.Tcp.CloseTimeout);
+        StopWhenDone();
     }
 
-    private void StopWhenReleased()
+    private void StopWhenDone()
     {
-        if (_ending && !_binding && _socketActor is null) Context.Stop(Self);
+        if (_ending && _connectionDone && !_binding && _socketActor is null) Context.Stop(Self);
     }
 
     protected override void PostStop()

@@ -4,9 +4,9 @@ namespace TunnelActors.Sessions;
 
 /// <summary>
 /// Ends a session after <c>session.idle-timeout</c> without a datagram either way. Traffic only stamps the
-/// time; one timer checks it and re-arms for the remainder, so the per-datagram cost is one store.
+/// time (<see cref="ActivityStamp"/>); one timer checks it and re-arms for the remainder.
 /// </summary>
-internal sealed class IdleClock(TimeSpan timeout, ITimerScheduler timers)
+internal sealed class IdleClock(TimeSpan timeout, ITimerScheduler timers, ActivityStamp activity)
 {
     /// <summary>The timer's message; hand it to <see cref="Expired"/>.</summary>
     public sealed class Check
@@ -15,22 +15,18 @@ internal sealed class IdleClock(TimeSpan timeout, ITimerScheduler timers)
         private Check() { }
     }
 
-    private long _lastActivity = Environment.TickCount64;
-
     public string Reason => $"idle for {timeout.TotalSeconds:0.#} s";
 
     public void Start()
     {
-        Touch();
+        activity.Touch();
         if (timeout > TimeSpan.Zero) timers.StartSingleTimer(Check.Instance, Check.Instance, timeout);
     }
-
-    public void Touch() => _lastActivity = Environment.TickCount64;
 
     /// <summary>On <see cref="Check"/>: true when the session has been idle for the whole timeout.</summary>
     public bool Expired()
     {
-        var idle = TimeSpan.FromMilliseconds(Environment.TickCount64 - _lastActivity);
+        var idle = TimeSpan.FromMilliseconds(Environment.TickCount64 - activity.Last);
         if (idle >= timeout) return true;
         timers.StartSingleTimer(Check.Instance, Check.Instance, timeout - idle);
         return false;

@@ -3,11 +3,17 @@ namespace TunnelActors.Sessions;
 /// <summary>Why a datagram did not make it across.</summary>
 public enum DropReason
 {
-    /// <summary>The session's queue towards a TCP connection that is not up yet was full.</summary>
+    /// <summary>The session's queue towards a TCP connection that is not up yet was full (<c>session.queue-limit</c>).</summary>
     SessionQueueFull,
-    /// <summary>The TCP connection's bounded send queue was full (slow or stalled peer).</summary>
+    /// <summary>The TCP connection's send queue was full (slow or stalled peer; <c>tcp.send-queue-limit</c>).</summary>
     TcpSendQueueFull,
-    /// <summary>The UDP socket refused the datagram (kernel buffer full, unreachable target).</summary>
+    /// <summary>An actor's inbox already held its <c>queue-limit</c> of datagrams (<c>tunnel.mailbox</c>).</summary>
+    QueueFull,
+    /// <summary>All queues of the side together already held <c>tunnel.queue-memory</c>.</summary>
+    SideMemoryFull,
+    /// <summary>Waited longer than <c>tcp.max-queue-delay</c> for the TCP connection: dropped, not sent late.</summary>
+    QueueDelay,
+    /// <summary>The UDP socket refused the datagram (kernel buffer full).</summary>
     UdpSendFailed,
     /// <summary>A frame longer than UDP can carry on this address family.</summary>
     Oversize,
@@ -17,7 +23,7 @@ public enum DropReason
     NoPeerBound,
     /// <summary>A new peer arrived while <c>session.max-sessions</c> were active.</summary>
     SessionLimit,
-    /// <summary>A datagram behind a full mailbox (<c>tunnel.mailbox</c>), or sent to a session that had just ended.</summary>
+    /// <summary>A datagram still queued for, or sent to, a connection that had just ended.</summary>
     Undelivered,
 }
 
@@ -42,12 +48,12 @@ public sealed class TrafficCounters
     public long Dropped(DropReason reason) => Interlocked.Read(ref _drops[(int)reason]);
     public long TotalDropped => Enum.GetValues<DropReason>().Sum(Dropped);
 
-    /// <summary>A datagram received on UDP and written into the tunnel.</summary>
-    public void CountToTcp(int bytes)
+    /// <summary>Datagrams received on UDP and written into the tunnel (handed to the socket).</summary>
+    public void CountToTcp(int datagrams, int bytes)
     {
-        Interlocked.Increment(ref _toTcpDatagrams);
+        Interlocked.Add(ref _toTcpDatagrams, datagrams);
         Interlocked.Add(ref _toTcpBytes, bytes);
-        _side?.CountToTcp(bytes);
+        _side?.CountToTcp(datagrams, bytes);
     }
 
     /// <summary>A datagram taken out of the tunnel and sent on UDP.</summary>
@@ -62,6 +68,13 @@ public sealed class TrafficCounters
     {
         Interlocked.Increment(ref _drops[(int)reason]);
         _side?.CountDrop(reason);
+    }
+
+    public void CountDrops(DropReason reason, int count)
+    {
+        if (count == 0) return;
+        Interlocked.Add(ref _drops[(int)reason], count);
+        _side?.CountDrops(reason, count);
     }
 
     public override string ToString()

@@ -8,10 +8,12 @@ using TunnelActors.Transport;
 namespace TunnelActors.Sessions;
 
 /// <summary>
-/// One phantom peer on the UDP-listen side: the source address:port that its datagrams came from, the
-/// TCP connection that carries them, and the way back. Datagrams wait in a bounded queue until the
-/// connection is up. The session ends when the peer is idle for <c>session.idle-timeout</c> or its
-/// connection closes; the next datagram from the same peer starts a new session.
+/// One phantom peer on the UDP-listen side: the source address:port its datagrams came from, and so the
+/// way back (a <see cref="UdpSink"/> on the listen socket), and the TCP connection that carries them. It
+/// gets the connection (dials, or leases a pooled one), attaches it to the peer and tells the endpoint,
+/// which from then on routes the peer's datagrams straight to the connection's stage; the session itself
+/// carries none. It ends when the peer is idle for <c>session.idle-timeout</c> or its connection closes;
+/// the next datagram from the same peer starts a new session.
 /// </summary>
 public sealed class UdpSession : UntypedActor, IWithTimers
 {
@@ -24,40 +26,47 @@ public sealed class UdpSession : UntypedActor, IWithTimers
     /// <summary>Take an idle accepted connection from this pool (UDP listen + TCP listen).</summary>
     public sealed record Lease(IActorRef Pool) : LinkSource;
 
+    /// <summary>Session → endpoint: the peer's connection is up; route its datagrams to this stage.</summary>
+    public sealed record Linked(IActorRef Stage);
+
     private sealed class Redial { public static readonly Redial Instance = new(); }
+
+    private sealed class CloseTimeout { public static readonly CloseTimeout Instance = new(); }
 
     private readonly TunnelContext _context;
     private readonly EndPoint _peer;
-    private readonly SocketCapture _replySocket;
+    private readonly SocketCapture _listenSocket;
     private readonly LinkSource _link;
     private readonly TrafficCounters _counters;
-    private readonly DatagramQueue _pending;
+    private readonly ActivityStamp _activity = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     private IActorRef? _framing;
     private IdleClock _idle = null!;
     private int _dialFailures;
     private string _endReason = "stopped";
+    private string? _closingFor;
 
-    public UdpSession(TunnelContext context, EndPoint peer, SocketCapture replySocket, LinkSource link)
+    public UdpSession(TunnelContext context, EndPoint peer, SocketCapture listenSocket, LinkSource link)
     {
         _context = context;
         _peer = peer;
-        _replySocket = replySocket;
+        _listenSocket = listenSocket;
         _link = link;
         _counters = new TrafficCounters(context.Counters);
-        _pending = new DatagramQueue(context.Settings.Session.QueueLimit);
     }
 
-    public static Props Props(TunnelContext context, EndPoint peer, SocketCapture replySocket, LinkSource link) =>
-        Akka.Actor.Props.Create(() => new UdpSession(context, peer, replySocket, link)).WithMailbox(TunnelSettings.Mailbox);
+    public static Props Props(TunnelContext context, EndPoint peer, SocketCapture listenSocket, LinkSource link) =>
+        Akka.Actor.Props.Create(() => new UdpSession(context, peer, listenSocket, link));
 
     public ITimerScheduler Timers { get; set; } = null!;
+
+    private FramingStage.Attach Attachment => new(Self, _counters, _activity, _listenSocket.SinkTo((IPEndPoint)_peer));
 
     protected override void PreStart()
     {
         _log.Info("Session started for peer {0}", _peer);
-        _idle = new IdleClock(_context.Settings.Session.IdleTimeout, Timers);
+        _idle = new IdleClock(_context.Settings.Session.IdleTimeout, Timers, _activity);
         _idle.Start();
         RequestLink();
     }
@@ -70,7 +79,7 @@ public sealed class UdpSession : UntypedActor, IWithTimers
                 TcpDial.Start(Context, Timers, dial.Remote, _context.Settings.Tcp);
                 break;
             case Lease lease:
-                lease.Pool.Tell(new TcpListenEndpoint.Lease(Self, _counters));
+                lease.Pool.Tell(new TcpListenEndpoint.Lease(Attachment));
                 break;
         }
     }
@@ -79,30 +88,13 @@ public sealed class UdpSession : UntypedActor, IWithTimers
     {
         switch (message)
         {
-            case Udp.Received received:
-                _idle.Touch();
-                if (_framing is not null)
-                    _framing.Tell(new FramingStage.Send(received.Data));
-                else if (!_pending.TryEnqueue(received.Data))
-                    _counters.CountDrop(DropReason.SessionQueueFull);
-                break;
-            case FramingStage.Inbound inbound:
-                _idle.Touch();
-                foreach (var datagram in inbound.Datagrams)
-                {
-                    if (_replySocket.TrySend(datagram, _peer)) _counters.CountToUdp(datagram.Count);
-                    else _counters.CountDrop(DropReason.UdpSendFailed);
-                }
-                Sender.Tell(FramingStage.Consumed.Instance);
-                break;
             case Tcp.Connected when _framing is not null:
                 Sender.Tell(Tcp.Abort.Instance);
                 break;
             case Tcp.Connected:
                 TcpDial.Answered(Timers);
                 Timers.Cancel(Redial.Instance);
-                LinkTo(Context.ActorOf(FramingStage.Props(Sender, _context.Codec, _context.Settings, _context.Counters,
-                    new FramingStage.Attach(Self, _counters)), "tcp"));
+                LinkTo(Context.ActorOf(FramingStage.Props(Sender, _context.Codec, _context.Settings, Attachment), "tcp"));
                 break;
             case TcpListenEndpoint.Leased leased:
                 LinkTo(leased.Framing);
@@ -117,14 +109,18 @@ public sealed class UdpSession : UntypedActor, IWithTimers
             case Redial:
                 RequestLink();
                 break;
+            case FramingStage.ConnectionLost:
+            case CloseTimeout:
+                End(_closingFor ?? "tunnel connection closed");
+                break;
             case Terminated t when t.ActorRef.Equals(_framing):
                 End("tunnel connection closed");
                 break;
             case IdleClock.Check:
-                if (_idle.Expired()) End(_idle.Reason);
+                if (_idle.Expired()) CloseThenEnd(_idle.Reason);
                 break;
             case Shutdown:
-                End("shutdown");
+                CloseThenEnd("shutdown");
                 break;
             default:
                 Unhandled(message);
@@ -144,8 +140,21 @@ public sealed class UdpSession : UntypedActor, IWithTimers
     {
         _framing = framing;
         Context.Watch(framing);
-        foreach (var datagram in _pending.Drain())
-            framing.Tell(new FramingStage.Send(datagram));
+        Context.Parent.Tell(new Linked(framing));
+    }
+
+    /// <summary>Writes what the connection still holds and closes it (FIN) before the session stops.</summary>
+    private void CloseThenEnd(string reason)
+    {
+        if (_closingFor is not null) return;
+        if (_framing is null)
+        {
+            End(reason);
+            return;
+        }
+        _closingFor = reason;
+        _framing.Tell(FramingStage.Close.Instance);
+        Timers.StartSingleTimer(CloseTimeout.Instance, CloseTimeout.Instance, _context.Settings.Tcp.CloseTimeout);
     }
 
     private void End(string reason)

@@ -5,10 +5,8 @@ using Akka.IO;
 namespace TunnelActors.Transport;
 
 /// <summary>
-/// A bind option that keeps the socket Akka.IO UDP binds. Datagrams are sent on it directly from the
-/// session that owns the reply path: Akka.IO UDP drops zero-length datagrams instead of sending them, and
-/// its socket actor queues sends without bound. A synchronous non-blocking SendTo fails at once instead
-/// (counted as a drop), which is what UDP would do.
+/// A bind option that sizes the kernel buffers of a UDP socket Akka.IO binds and keeps the socket, so that
+/// the actors carrying datagrams can send on it directly (<see cref="UdpSink"/>).
 /// </summary>
 public sealed class SocketCapture(UdpSettings settings) : Inet.SocketOptionV2
 {
@@ -20,27 +18,9 @@ public sealed class SocketCapture(UdpSettings settings) : Inet.SocketOptionV2
         if (settings.SendBuffer > 0) s.SendBufferSize = settings.SendBuffer;
     }
 
-    public Socket? Socket => _socket;
-
     public override void AfterBind(Socket s) => _socket = s;
 
-    /// <summary>Sends one datagram; false when the socket refused it.</summary>
-    public bool TrySend(ByteString datagram, EndPoint target)
-    {
-        var socket = _socket;
-        if (socket is null) return false;
-        try
-        {
-            socket.SendTo(datagram.ToReadOnlySpan(), SocketFlags.None, target);
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-        catch (ObjectDisposedException)
-        {
-            return false;
-        }
-    }
+    /// <summary>A sink towards <paramref name="destination"/> on the captured socket; only once bound.</summary>
+    public UdpSink SinkTo(IPEndPoint destination) =>
+        new(_socket ?? throw new InvalidOperationException("the socket is not bound yet"), destination);
 }

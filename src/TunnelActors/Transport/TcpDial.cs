@@ -22,7 +22,7 @@ internal static class TcpDial
 
     public static void Start(IActorContext context, ITimerScheduler timers, EndPoint remote, TcpSettings tcp)
     {
-        context.System.Tcp().Tell(new Tcp.Connect(remote, null, TcpKeepAlive.For(tcp), tcp.ConnectTimeout, pullMode: true), context.Self);
+        context.System.Tcp().Tell(new Tcp.Connect(remote, null, TcpTuning.For(tcp), tcp.ConnectTimeout, pullMode: true), context.Self);
         timers.StartSingleTimer(Unanswered.Instance, Unanswered.Instance, tcp.ConnectTimeout + Grace);
     }
 

@@ -17,8 +17,8 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
 {
     public const string Name = "tcp";
 
-    /// <summary>Session → pool: give me an idle connection, now or when one arrives.</summary>
-    public sealed record Lease(IActorRef Session, TrafficCounters Counters);
+    /// <summary>Session → pool: give me an idle connection, now or when one arrives, attached like this.</summary>
+    public sealed record Lease(FramingStage.Attach Attach);
 
     /// <summary>Pool → session: this connection is yours; it is already attached to you.</summary>
     public sealed record Leased(IActorRef Framing);
@@ -38,7 +38,7 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
         _forwardSide = context.Settings.Udp.Role == UdpRole.Forward;
         var tcp = context.Settings.Tcp;
         _listen = new ListenSocket(Name, context.Settings.Rebind, this, _log,
-            () => Context.System.Tcp().Tell(new Tcp.Bind(Self, tcp.Endpoint, tcp.ListenBacklog, TcpKeepAlive.For(tcp), pullMode: false)),
+            () => Context.System.Tcp().Tell(new Tcp.Bind(Self, tcp.Endpoint, tcp.ListenBacklog, TcpTuning.For(tcp), pullMode: true)),
             Tcp.Unbind.Instance);
     }
 
@@ -92,11 +92,11 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
                 break;
             case Shutdown:
                 _shuttingDown = true;
-                foreach (var child in Context.GetChildren())
-                {
-                    if (_forwardSide) child.Tell(Shutdown.Instance);
-                    else Context.Stop(child);
-                }
+                // Forward sessions and leased connections end with their sessions (writing what they hold
+                // first); only idle pooled connections are stopped here.
+                foreach (var child in _forwardSide ? Context.GetChildren() : [])
+                    child.Tell(Shutdown.Instance);
+                foreach (var idle in _idle) Context.Stop(idle);
                 _listen.Release();
                 StopWhenDone();
                 break;
@@ -123,12 +123,12 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
         }
 
         _log.Debug("Tunnel connection from {0} joins the pool", remote);
-        var framing = Context.ActorOf(FramingStage.Props(connection, _context.Codec, _context.Settings, _context.Counters));
+        var framing = Context.ActorOf(FramingStage.Props(connection, _context.Codec, _context.Settings));
         Context.Watch(framing);
         if (_waiting.First is { } waiting)
         {
             _waiting.RemoveFirst();
-            Context.Unwatch(waiting.Value.Session);
+            Context.Unwatch(waiting.Value.Attach.Owner);
             Hand(framing, waiting.Value);
         }
         else
@@ -146,22 +146,22 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
         }
         else
         {
-            Context.Watch(lease.Session);
+            Context.Watch(lease.Attach.Owner);
             _waiting.AddLast(lease);
         }
     }
 
     private static void Hand(IActorRef framing, Lease lease)
     {
-        framing.Tell(new FramingStage.Attach(lease.Session, lease.Counters));
-        lease.Session.Tell(new Leased(framing));
+        framing.Tell(lease.Attach);
+        lease.Attach.Owner.Tell(new Leased(framing));
     }
 
     private void RemoveWaiting(IActorRef session)
     {
         for (var node = _waiting.First; node is not null; node = node.Next)
         {
-            if (!node.Value.Session.Equals(session)) continue;
+            if (!node.Value.Attach.Owner.Equals(session)) continue;
             _waiting.Remove(node);
             return;
         }

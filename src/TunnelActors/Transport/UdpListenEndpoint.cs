@@ -2,24 +2,37 @@ using System.Net;
 using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
+using TunnelActors.Flow;
 using TunnelActors.Sessions;
 
 namespace TunnelActors.Transport;
 
 /// <summary>
-/// The UDP-listen socket. Accepts datagrams from any source and routes each to the <see cref="UdpSession"/>
-/// of its source address:port, creating one for a new peer (up to <c>session.max-sessions</c>).
-/// Sessions are its children: a failing session is stopped alone.
+/// The UDP-listen socket. Accepts datagrams from any source and routes each by its source address:port:
+/// to a new <see cref="UdpSession"/> for a new peer (up to <c>session.max-sessions</c>), into that peer's
+/// bounded queue while its tunnel connection is not up, and, once it is, straight to the connection's
+/// stage. Sole sender towards a peer's connection, it keeps the peer's datagrams in order across the
+/// switch. Sessions are its children: a failing session is stopped alone.
 /// </summary>
 public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
 {
     public const string Name = "udp";
 
+    /// <summary>Where one peer's datagrams go: its queue until the session links a connection, then the stage.</summary>
+    private sealed class Route(IActorRef session, DatagramQueue pending)
+    {
+        public IActorRef Session { get; } = session;
+        public DatagramQueue Pending { get; } = pending;
+        public IActorRef? Stage { get; set; }
+    }
+
     private readonly TunnelContext _context;
     private readonly UdpSession.LinkSource _link;
     private readonly SocketCapture _socket;
-    private readonly Dictionary<EndPoint, IActorRef> _sessions = new();
+    private readonly ByteBudget _budget;
+    private readonly Dictionary<EndPoint, Route> _routes = new();
     private readonly Dictionary<IActorRef, EndPoint> _peers = new();
+    private readonly Dictionary<IActorRef, Route> _linked = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     private readonly ListenSocket _listen;
@@ -31,12 +44,13 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
         _context = context;
         _link = link;
         _socket = new SocketCapture(context.Settings.Udp);
+        _budget = SideResources.For(Context.System).Budget;
         _listen = new ListenSocket(Name, context.Settings.Rebind, this, _log,
             () => Context.System.Udp().Tell(new Udp.Bind(Self, context.Settings.Udp.Endpoint, [_socket])), Udp.Unbind.Instance);
     }
 
     public static Props Props(TunnelContext context, UdpSession.LinkSource link) =>
-        Akka.Actor.Props.Create(() => new UdpListenEndpoint(context, link)).WithMailbox(TunnelSettings.Mailbox);
+        Akka.Actor.Props.Create(() => new UdpListenEndpoint(context, link)).WithMailbox(TunnelSettings.IngressMailbox);
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -56,7 +70,10 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
         switch (message)
         {
             case Udp.Received received:
-                Route(received);
+                RouteDatagram(received);
+                break;
+            case UdpSession.Linked linked:
+                OnLinked(Sender, linked.Stage);
                 break;
             case Udp.Bound bound:
                 if (_listen.Bound(Context, Sender, bound.LocalAddress)) _log.Info("Listening for UDP on {0}", bound.LocalAddress);
@@ -73,8 +90,12 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
                 _listen.Unbound();
                 if (_shuttingDown) StopWhenDone();
                 break;
+            case Terminated t when _linked.Remove(t.ActorRef, out var unlinked):
+                // The connection is gone before its session: hold the peer's datagrams until the session ends.
+                unlinked.Stage = null;
+                break;
             case Terminated t:
-                if (_peers.Remove(t.ActorRef, out var peer)) _sessions.Remove(peer);
+                OnSessionEnded(t.ActorRef);
                 if (_shuttingDown) StopWhenDone();
                 break;
             case Shutdown:
@@ -89,22 +110,56 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
         }
     }
 
-    private void Route(Udp.Received received)
+    private void RouteDatagram(Udp.Received received)
     {
         if (_shuttingDown) return;
-        if (!_sessions.TryGetValue(received.Sender, out var session))
+        if (_routes.TryGetValue(received.Sender, out var route))
         {
-            if (_sessions.Count >= _context.Settings.Session.MaxSessions)
-            {
-                _context.Counters.CountDrop(DropReason.SessionLimit);
-                return;
-            }
-            session = Context.ActorOf(UdpSession.Props(_context, received.Sender, _socket, _link), $"peer-{++_sessionCounter}");
-            Context.Watch(session);
-            _sessions.Add(received.Sender, session);
-            _peers.Add(session, received.Sender);
+            if (route.Stage is not null) route.Stage.Forward(received);
+            else Hold(route, received);
+            return;
         }
-        session.Forward(received);
+
+        if (_routes.Count >= _context.Settings.Session.MaxSessions)
+        {
+            _context.Counters.CountDrop(DropReason.SessionLimit);
+            return;
+        }
+        var settings = _context.Settings;
+        var session = Context.ActorOf(UdpSession.Props(_context, received.Sender, _socket, _link), $"peer-{++_sessionCounter}");
+        Context.Watch(session);
+        route = new Route(session, new DatagramQueue(settings.Session.QueueLimit, settings.Tcp.MaxQueueDelay, _budget));
+        _routes.Add(received.Sender, route);
+        _peers.Add(session, received.Sender);
+        Hold(route, received);
+    }
+
+    private void Hold(Route route, Udp.Received received)
+    {
+        if (route.Pending.TryEnqueue(received) is { } refused) _context.Counters.CountDrop(refused);
+    }
+
+    private void OnLinked(IActorRef session, IActorRef stage)
+    {
+        if (!_peers.TryGetValue(session, out var peer)) return;
+        var route = _routes[peer];
+        route.Stage = stage;
+        _linked[stage] = route;
+        Context.Watch(stage);
+        var stale = route.Pending.Drain(datagram => stage.Tell(datagram, Self));
+        _context.Counters.CountDrops(DropReason.QueueDelay, stale);
+    }
+
+    private void OnSessionEnded(IActorRef session)
+    {
+        if (!_peers.Remove(session, out var peer)) return;
+        _routes.Remove(peer, out var route);
+        if (route!.Stage is { } stage)
+        {
+            _linked.Remove(stage);
+            Context.Unwatch(stage);
+        }
+        _context.Counters.CountDrops(DropReason.Undelivered, route.Pending.Discard());
     }
 
     private void StopWhenDone()
@@ -112,5 +167,9 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
         if (_listen.Released && _peers.Count == 0) Context.Stop(Self);
     }
 
-    protected override void PostStop() => _listen.UnbindOnStop();
+    protected override void PostStop()
+    {
+        foreach (var route in _routes.Values) route.Pending.Discard();
+        _listen.UnbindOnStop();
+    }
 }

@@ -1,35 +1,52 @@
 using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
 using Akka.Actor;
 using Akka.IO;
 using Akka.TestKit.Xunit2;
+using TunnelActors.Flow;
 using TunnelActors.Framing;
 using TunnelActors.Sessions;
 using TunnelActors.Tests.Support;
+using TunnelActors.Transport;
 using Xunit;
 
 namespace TunnelActors.Tests.Framing;
 
-/// <summary>FramingStage against a probe standing in for the Akka.IO connection.</summary>
+/// <summary>
+/// FramingStage against a probe standing in for the Akka.IO connection; the datagrams it decodes go out on a
+/// real UDP socket to a real peer socket.
+/// </summary>
 public sealed class FramingStageTests : TestKit
 {
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
+
     private static readonly TunnelSettings Settings = Sides.Configure(
         ("tunnel.udp.listen", "127.0.0.1:1"), ("tunnel.tcp.listen", "127.0.0.1:2"),
-        ("tunnel.tcp.inbound-batches-in-flight", "2"), ("tunnel.tcp.send-queue-limit", "65537")).Settings;
+        ("tunnel.tcp.send-queue-limit", "65537"),
+        // Age limits are SendBufferTests' subject; here a slow run must not turn queued frames stale.
+        ("tunnel.tcp.max-queue-delay", "0")).Settings;
 
     private readonly Akka.TestKit.TestProbe _connection;
     private readonly Akka.TestKit.TestProbe _owner;
     private readonly TrafficCounters _counters = new();
+    private readonly Socket _listenSocket = Peers.Bind(AddressFamily.InterNetwork);
+    private readonly Socket _peer = Peers.Bind(AddressFamily.InterNetwork);
     private readonly IActorRef _stage;
 
     public FramingStageTests() : base(TunnelConfiguration.Reference)
     {
         _connection = CreateTestProbe();
         _owner = CreateTestProbe();
-        _stage = Sys.ActorOf(FramingStage.Props(_connection.Ref, LengthPrefixedCodec.Instance, Settings, new TrafficCounters(),
-            new FramingStage.Attach(_owner.Ref, _counters)));
+        _stage = Sys.ActorOf(FramingStage.Props(_connection.Ref, LengthPrefixedCodec.Instance, Settings,
+            new FramingStage.Attach(_owner.Ref, _counters, new ActivityStamp(), Sink())));
         _connection.ExpectMsg<Tcp.Register>();
         _connection.ExpectMsg<Tcp.ResumeReading>();
     }
+
+    private UdpSink Sink() => new(_listenSocket, (IPEndPoint)_peer.LocalEndPoint!);
+
+    private IPEndPoint PeerAddress => (IPEndPoint)_peer.LocalEndPoint!;
 
     private static byte[] Frames(params byte[][] payloads)
     {
@@ -38,50 +55,63 @@ public sealed class FramingStageTests : TestKit
         return output.WrittenSpan.ToArray();
     }
 
-    private void Segment(byte[] bytes) => _stage.Tell(new Tcp.Received(ByteString.CopyFrom(bytes)), _connection.Ref);
+    private void Segment(IActorRef stage, byte[] bytes) => stage.Tell(new Tcp.Received(ByteString.CopyFrom(bytes)), _connection.Ref);
 
-    [Fact]
-    public void Segments_split_and_glued_anyhow_come_out_as_whole_datagrams_in_order()
+    private async Task<byte[]> NextDatagramAsync()
     {
-        var stream = Frames([1, 2, 3], [], [4], new byte[1000]);
-        Segment(stream[..1]);
-        _connection.ExpectMsg<Tcp.ResumeReading>();
-        Segment(stream[1..7]);
-        var first = _owner.ExpectMsg<FramingStage.Inbound>();
-        Assert.Equal([[1, 2, 3], []], first.Datagrams.Select(d => d.ToArray()));
-        _connection.ExpectMsg<Tcp.ResumeReading>();
-        _owner.Reply(FramingStage.Consumed.Instance);
-        // A read is already requested: consuming the batch asks for no second one.
-        _connection.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
-
-        Segment(stream[7..]);
-        var second = _owner.ExpectMsg<FramingStage.Inbound>();
-        Assert.Equal([[4], new byte[1000]], second.Datagrams.Select(d => d.ToArray()));
+        var buffer = new byte[65536];
+        var length = await Peers.ReceiveAsync(_peer, buffer, Wait) ?? throw new TimeoutException("no datagram reached the peer");
+        return buffer[..length];
     }
 
     [Fact]
-    public void Reading_pauses_while_the_owner_has_not_consumed_enough_batches()
+    public async Task Segments_split_and_glued_anyhow_reach_the_peer_as_whole_datagrams_in_order()
     {
-        Segment(Frames([1]));
-        _owner.ExpectMsg<FramingStage.Inbound>();
-        _connection.ExpectMsg<Tcp.ResumeReading>();
-        Segment(Frames([2]));
-        _owner.ExpectMsg<FramingStage.Inbound>();
-        _connection.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        var stream = Frames([1, 2, 3], [], [4], new byte[1000]);
+        foreach (var cut in new[] { stream[..1], stream[1..7], stream[7..] })
+        {
+            Segment(_stage, cut);
+            // Each segment asks for the next one at once: reading is paced by the stage, one segment at a time.
+            _connection.ExpectMsg<Tcp.ResumeReading>();
+        }
 
-        _stage.Tell(FramingStage.Consumed.Instance, _owner.Ref);
-        _connection.ExpectMsg<Tcp.ResumeReading>();
+        Assert.Equal(new byte[] { 1, 2, 3 }, await NextDatagramAsync());
+        Assert.Empty(await NextDatagramAsync());
+        Assert.Equal(new byte[] { 4 }, await NextDatagramAsync());
+        Assert.Equal(new byte[1000], await NextDatagramAsync());
+        Assert.Equal(4, _counters.ToUdpDatagrams);
+    }
+
+    [Fact]
+    public async Task Without_a_sink_the_stage_holds_the_segment_reads_no_more_and_delivers_once_it_has_one()
+    {
+        var connection = CreateTestProbe();
+        var owner = CreateTestProbe();
+        var counters = new TrafficCounters();
+        var stage = Sys.ActorOf(FramingStage.Props(connection.Ref, LengthPrefixedCodec.Instance, Settings,
+            new FramingStage.Attach(owner.Ref, counters, new ActivityStamp(), Sink: null)));
+        connection.ExpectMsg<Tcp.Register>();
+        connection.ExpectMsg<Tcp.ResumeReading>();
+
+        stage.Tell(new Tcp.Received(ByteString.CopyFrom(Frames([7], [8, 8]))), connection.Ref);
+        owner.ExpectMsg<FramingStage.Activated>();
+        connection.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+
+        stage.Tell(new FramingStage.SinkReady(Sink()), owner.Ref);
+        connection.ExpectMsg<Tcp.ResumeReading>();
+        Assert.Equal(new byte[] { 7 }, await NextDatagramAsync());
+        Assert.Equal(new byte[] { 8, 8 }, await NextDatagramAsync());
     }
 
     [Fact]
     public void One_write_in_flight_and_the_rest_coalesced_into_the_next()
     {
-        _stage.Tell(new FramingStage.Send(ByteString.FromBytes([1])));
+        _stage.Tell(new Udp.Received(ByteString.FromBytes([1]), PeerAddress));
         var first = _connection.ExpectMsg<Tcp.Write>();
         Assert.Equal(Frames([1]), first.Data.ToArray());
 
-        _stage.Tell(new FramingStage.Send(ByteString.FromBytes([2, 2])));
-        _stage.Tell(new FramingStage.Send(ByteString.Empty));
+        _stage.Tell(new Udp.Received(ByteString.FromBytes([2, 2]), PeerAddress));
+        _stage.Tell(new Udp.Received(ByteString.Empty, PeerAddress));
         _connection.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
 
         _stage.Tell(first.Ack, _connection.Ref);
@@ -93,29 +123,96 @@ public sealed class FramingStageTests : TestKit
     [Fact]
     public void What_does_not_fit_the_send_queue_is_dropped_and_counted()
     {
-        _stage.Tell(new FramingStage.Send(ByteString.FromBytes(new byte[100])));
-        _connection.ExpectMsg<Tcp.Write>();
-        _stage.Tell(new FramingStage.Send(ByteString.FromBytes(new byte[60_000])));
-        _stage.Tell(new FramingStage.Send(ByteString.FromBytes(new byte[6_000])));
-        _stage.Tell(new FramingStage.Send(ByteString.FromBytes(new byte[5_000])));
+        _stage.Tell(new Udp.Received(ByteString.FromBytes(new byte[100]), PeerAddress));
+        var first = _connection.ExpectMsg<Tcp.Write>();
+        _stage.Tell(new Udp.Received(ByteString.FromBytes(new byte[60_000]), PeerAddress));
+        _stage.Tell(new Udp.Received(ByteString.FromBytes(new byte[6_000]), PeerAddress));
+        _stage.Tell(new Udp.Received(ByteString.FromBytes(new byte[5_000]), PeerAddress));
         AwaitCondition(() => _counters.Dropped(DropReason.TcpSendQueueFull) == 1);
+
+        _stage.Tell(first.Ack, _connection.Ref);
+        var second = _connection.ExpectMsg<Tcp.Write>();
+        Assert.Equal(2 + 60_000 + 2 + 5_000, second.Data.Count);
         Assert.Equal(3, _counters.ToTcpDatagrams);
+        Assert.Equal(65_100, _counters.ToTcpBytes);
     }
 
     [Fact]
-    public void The_stage_stops_when_the_connection_closes_and_closes_it_when_the_owner_stops()
+    public void A_datagram_from_another_source_is_dropped_and_counted()
+    {
+        _stage.Tell(new Udp.Received(ByteString.FromBytes([1]), new IPEndPoint(IPAddress.Loopback, PeerAddress.Port + 1)));
+        AwaitCondition(() => _counters.Dropped(DropReason.ForeignSource) == 1);
+        _connection.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
+    public void A_closed_connection_is_reported_to_the_owner_and_the_stage_stops_with_it()
     {
         Watch(_stage);
         _stage.Tell(Tcp.PeerClosed.Instance, _connection.Ref);
-        ExpectTerminated(_stage);
+        _owner.ExpectMsg<FramingStage.ConnectionLost>();
+        ExpectNoMsg(TimeSpan.FromMilliseconds(100));
 
+        _owner.Ref.Tell(PoisonPill.Instance);
+        ExpectTerminated(_stage);
+    }
+
+    [Fact]
+    public void A_pooled_stage_counts_what_it_cannot_deliver_and_stops_when_its_connection_closes()
+    {
         var connection = CreateTestProbe();
-        var owner = CreateTestProbe();
-        Sys.ActorOf(FramingStage.Props(connection.Ref, LengthPrefixedCodec.Instance, Settings, new TrafficCounters(),
-            new FramingStage.Attach(owner.Ref, new TrafficCounters())));
+        var stage = Sys.ActorOf(FramingStage.Props(connection.Ref, LengthPrefixedCodec.Instance, Settings));
         connection.ExpectMsg<Tcp.Register>();
         connection.ExpectMsg<Tcp.ResumeReading>();
-        owner.Ref.Tell(PoisonPill.Instance);
-        connection.ExpectMsg<Tcp.Close>();
+        var side = SideResources.For(Sys).Counters;
+        var before = side.Dropped(DropReason.NoPeerBound);
+
+        stage.Tell(new Tcp.Received(ByteString.CopyFrom(Frames([1], [2]))), connection.Ref);
+        connection.ExpectMsg<Tcp.ResumeReading>();
+        AwaitCondition(() => side.Dropped(DropReason.NoPeerBound) == before + 2);
+
+        Watch(stage);
+        stage.Tell(Tcp.PeerClosed.Instance, connection.Ref);
+        ExpectTerminated(stage);
+    }
+
+    [Fact]
+    public void Close_writes_what_is_queued_then_closes_the_connection()
+    {
+        _stage.Tell(new Udp.Received(ByteString.FromBytes([1]), PeerAddress));
+        var first = _connection.ExpectMsg<Tcp.Write>();
+        _stage.Tell(new Udp.Received(ByteString.FromBytes([2]), PeerAddress));
+        _stage.Tell(FramingStage.Close.Instance, _owner.Ref);
+        _connection.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+
+        _stage.Tell(first.Ack, _connection.Ref);
+        var second = _connection.ExpectMsg<Tcp.Write>();
+        Assert.Equal(Frames([2]), second.Data.ToArray());
+        _stage.Tell(second.Ack, _connection.Ref);
+        _connection.ExpectMsg<Tcp.Close>();
+    }
+
+    [Fact]
+    public void An_owner_that_stops_gets_its_queue_written_and_the_connection_closed()
+    {
+        _stage.Tell(new Udp.Received(ByteString.FromBytes([1]), PeerAddress));
+        var write = _connection.ExpectMsg<Tcp.Write>();
+        _owner.Ref.Tell(PoisonPill.Instance);
+        _stage.Tell(write.Ack, _connection.Ref);
+        _connection.ExpectMsg<Tcp.Close>();
+
+        Watch(_stage);
+        _stage.Tell(Tcp.Closed.Instance, _connection.Ref);
+        ExpectTerminated(_stage);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _listenSocket.Dispose();
+            _peer.Dispose();
+        }
+        base.Dispose(disposing);
     }
 }

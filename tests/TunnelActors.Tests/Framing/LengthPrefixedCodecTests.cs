@@ -126,21 +126,65 @@ public sealed class LengthPrefixedCodecTests
             yield return stream[i..Math.Min(stream.Length, i + size)];
     }
 
-    /// <summary>Feeds segments through the same accumulate-and-decode path as FramingStage.</summary>
+    /// <summary>Feeds segments through FramingStage's decoder.</summary>
     private static List<byte[]> DecodeAll(IEnumerable<byte[]> segments)
     {
-        using var buffer = new ReceiveBuffer();
-        var decoded = new List<byte[]>();
-        foreach (var segment in segments)
-        {
-            buffer.Append(Akka.IO.ByteString.CopyFrom(segment));
-            var readable = buffer.Readable;
-            var before = readable.Length;
-            while (Codec.TryRead(ref readable, out var payload)) decoded.Add(payload.ToArray());
-            buffer.Consume(before - readable.Length);
-        }
-        Assert.Equal(0, buffer.Length);
+        using var decoder = new FrameDecoder(Codec);
+        var decoded = new Collected();
+        foreach (var segment in segments) decoder.Decode(segment, decoded);
+        Assert.Equal(0, decoder.HeldBytes);
         return decoded;
+    }
+
+    private sealed class Collected : List<byte[]>, IDatagramReceiver
+    {
+        public void Receive(ReadOnlySpan<byte> datagram) => Add(datagram.ToArray());
+    }
+
+    [Fact]
+    public void The_decoder_holds_only_the_unfinished_frame_and_completes_it_from_the_next_segment()
+    {
+        using var decoder = new FrameDecoder(Codec);
+        var decoded = new Collected();
+        var stream = Encode([Payload(10, 1), Payload(20, 2), Payload(30, 3)]);
+        decoder.Decode(stream[..17], decoded);
+        Assert.Equal([Payload(10, 1)], decoded);
+        Assert.Equal(5, decoder.HeldBytes);
+
+        decoder.Decode(stream[17..], decoded);
+        Assert.Equal([Payload(10, 1), Payload(20, 2), Payload(30, 3)], decoded);
+        Assert.Equal(0, decoder.HeldBytes);
+    }
+
+    [Fact]
+    public void Held_segments_decode_in_order_once_released()
+    {
+        using var decoder = new FrameDecoder(Codec);
+        var stream = Encode([Payload(10, 1), Payload(20, 2), Payload(30, 3)]);
+        decoder.Hold(stream[..20]);
+        decoder.Hold(stream[20..40]);
+        Assert.Equal(40, decoder.HeldBytes);
+
+        var decoded = new Collected();
+        decoder.DecodeHeld(decoded);
+        Assert.Equal([Payload(10, 1), Payload(20, 2)], decoded);
+        decoder.Decode(stream[40..], decoded);
+        Assert.Equal([Payload(10, 1), Payload(20, 2), Payload(30, 3)], decoded);
+        Assert.Equal(0, decoder.HeldBytes);
+    }
+
+    [Fact]
+    public void Span_and_sequence_reads_agree()
+    {
+        var stream = Encode([Payload(0, 1), Payload(300, 2)]);
+        ReadOnlySpan<byte> span = stream;
+        Assert.True(Codec.TryRead(ref span, out var first));
+        Assert.True(first.IsEmpty);
+        Assert.True(Codec.TryRead(ref span, out var second));
+        Assert.Equal(Payload(300, 2), second.ToArray());
+        Assert.True(span.IsEmpty);
+        Assert.Equal(-1, Codec.FrameLength(stream[..1]));
+        Assert.Equal(2, Codec.FrameLength(stream));
     }
 }
 

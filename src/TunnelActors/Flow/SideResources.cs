@@ -1,0 +1,30 @@
+using Akka.Actor;
+using TunnelActors.Sessions;
+
+namespace TunnelActors.Flow;
+
+/// <summary>
+/// What every queue and actor of one side (one actor system) shares: the side-wide byte budget of its
+/// datagram queues (<c>tunnel.queue-memory</c>) and its side-wide traffic counters. An extension, so that
+/// mailboxes, which Akka creates from configuration, reach the same instance as the actors.
+/// </summary>
+public sealed class SideResources : IExtension
+{
+    public SideResources(ActorSystem system) : this(QueueMemory(system.Settings.Config)) { }
+
+    internal SideResources(long queueMemory) => Budget = new ByteBudget(queueMemory);
+
+    private static long QueueMemory(Akka.Configuration.Config config) =>
+        config.HasPath("tunnel.queue-memory") ? config.GetByteSize("tunnel.queue-memory") ?? long.MaxValue : long.MaxValue;
+
+    public ByteBudget Budget { get; }
+
+    public TrafficCounters Counters { get; } = new();
+
+    public static SideResources For(ActorSystem system) => system.WithExtension<SideResources, SideResourcesProvider>();
+
+    private sealed class SideResourcesProvider : ExtensionIdProvider<SideResources>
+    {
+        public override SideResources CreateExtension(ExtendedActorSystem system) => new(system);
+    }
+}

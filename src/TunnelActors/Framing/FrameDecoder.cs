@@ -1,0 +1,51 @@
+namespace TunnelActors.Framing;
+
+/// <summary>Takes the datagrams a <see cref="FrameDecoder"/> cuts out of the stream, one at a time.</summary>
+internal interface IDatagramReceiver
+{
+    void Receive(ReadOnlySpan<byte> datagram);
+}
+
+/// <summary>
+/// Cuts a TCP byte stream, arriving in segments split and glued anyhow, into whole datagrams. Frames are
+/// decoded in place, straight from the segment; only the start of a frame that the next segment completes
+/// is copied, and only as many bytes of that segment as the frame still needs. A segment can also be held
+/// whole, undecoded, until its datagrams have somewhere to go.
+/// </summary>
+internal sealed class FrameDecoder(IFrameCodec codec) : IDisposable
+{
+    private readonly ReceiveBuffer _held = new();
+
+    /// <summary>Bytes received and not decoded yet.</summary>
+    public int HeldBytes => _held.Length;
+
+    /// <summary>Keeps the segment undecoded.</summary>
+    public void Hold(ReadOnlySpan<byte> segment) => _held.Append(segment);
+
+    /// <summary>Hands every whole frame to <paramref name="receiver"/> and keeps the unfinished rest. Throws <see cref="FrameFormatException"/>.</summary>
+    public void Decode(ReadOnlySpan<byte> segment, IDatagramReceiver receiver)
+    {
+        if (_held.Length > 0)
+        {
+            DecodeHeld(receiver);
+            if (!_held.CompleteFrame(ref segment, codec)) return;
+            var frame = _held.Span;
+            codec.TryRead(ref frame, out var payload);
+            receiver.Receive(payload);
+            _held.Consume(_held.Length);
+        }
+        while (codec.TryRead(ref segment, out var payload)) receiver.Receive(payload);
+        _held.Append(segment);
+    }
+
+    /// <summary>Decodes the whole frames among the held bytes.</summary>
+    public void DecodeHeld(IDatagramReceiver receiver)
+    {
+        var held = _held.Span;
+        var length = held.Length;
+        while (codec.TryRead(ref held, out var payload)) receiver.Receive(payload);
+        _held.Consume(length - held.Length);
+    }
+
+    public void Dispose() => _held.Dispose();
+}

@@ -1,0 +1,71 @@
+using System.Net;
+using Akka.Actor;
+using Akka.Dispatch;
+using Akka.Dispatch.MessageQueues;
+using Akka.IO;
+using TunnelActors.Flow;
+using TunnelActors.Sessions;
+using Xunit;
+
+namespace TunnelActors.Tests.Flow;
+
+/// <summary>The datagram mailbox's queue on its own: what it admits, drops, counts and gives back.</summary>
+public sealed class DatagramMailboxTests
+{
+    private static readonly IPEndPoint Peer = new(IPAddress.Loopback, 5000);
+
+    private static Envelope Datagram(int length) => new(new Udp.Received(ByteString.FromBytes(new byte[length]), Peer), ActorRefs.NoSender);
+
+    private static Envelope Control(object message) => new(message, ActorRefs.NoSender);
+
+    [Fact]
+    public void Datagrams_beyond_the_limit_are_dropped_and_counted_but_control_messages_always_get_in()
+    {
+        var side = new SideResources(long.MaxValue);
+        var queue = new DatagramMessageQueue(limit: 3 * (1000 + DatagramMessageQueue.Overhead), side);
+        for (var i = 0; i < 5; i++) queue.Enqueue(ActorRefs.Nobody, Datagram(1000));
+        for (var i = 0; i < 1000; i++) queue.Enqueue(ActorRefs.Nobody, Control(i));
+
+        Assert.Equal(2, side.Counters.Dropped(DropReason.QueueFull));
+        Assert.Equal(3 + 1000, queue.Count);
+        Assert.Equal(3 * (1000 + DatagramMessageQueue.Overhead), queue.Bytes);
+    }
+
+    [Fact]
+    public void The_side_budget_bounds_all_queues_together()
+    {
+        var side = new SideResources(queueMemory: 2 * (100 + DatagramMessageQueue.Overhead));
+        var first = new DatagramMessageQueue(limit: long.MaxValue, side);
+        var second = new DatagramMessageQueue(limit: long.MaxValue, side);
+        first.Enqueue(ActorRefs.Nobody, Datagram(100));
+        second.Enqueue(ActorRefs.Nobody, Datagram(100));
+        second.Enqueue(ActorRefs.Nobody, Datagram(100));
+        Assert.Equal(1, side.Counters.Dropped(DropReason.SideMemoryFull));
+
+        Assert.True(first.TryDequeue(out _));
+        second.Enqueue(ActorRefs.Nobody, Datagram(100));
+        Assert.Equal(2, second.Count);
+        Assert.Equal(side.Budget.Limit, side.Budget.Used);
+    }
+
+    [Fact]
+    public void Dequeued_and_cleaned_up_datagrams_give_their_bytes_back_and_only_control_messages_become_dead_letters()
+    {
+        var side = new SideResources(long.MaxValue);
+        var queue = new DatagramMessageQueue(limit: long.MaxValue, side);
+        queue.Enqueue(ActorRefs.Nobody, Datagram(10));
+        queue.Enqueue(ActorRefs.Nobody, Control("ack"));
+        queue.Enqueue(ActorRefs.Nobody, Datagram(0));
+        Assert.True(queue.TryDequeue(out var first));
+        Assert.IsType<Udp.Received>(first.Message);
+
+        var deadLetters = new UnboundedMessageQueue();
+        queue.CleanUp(ActorRefs.Nobody, deadLetters);
+        Assert.Equal(1, side.Counters.Dropped(DropReason.Undelivered));
+        Assert.True(deadLetters.TryDequeue(out var dead));
+        Assert.Equal("ack", dead.Message);
+        Assert.False(deadLetters.HasMessages);
+        Assert.Equal(0, queue.Bytes);
+        Assert.Equal(0, side.Budget.Used);
+    }
+}
