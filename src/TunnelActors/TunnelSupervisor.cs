@@ -58,6 +58,7 @@ public sealed class TunnelSupervisor : UntypedActor
         var settings = _context.Settings;
         _log.Info("Tunnel side starting: UDP {0} {1}, TCP {2} {3}", settings.Udp.Role.ToString().ToLowerInvariant(),
             settings.Udp.Endpoint, settings.Tcp.Role.ToString().ToLowerInvariant(), settings.Tcp.Endpoint);
+        SocketBufferReport.Log(settings, _log);
 
         switch (settings.Udp.Role, settings.Tcp.Role)
         {

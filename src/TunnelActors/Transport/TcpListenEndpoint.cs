@@ -38,9 +38,16 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
         _forwardSide = context.Settings.Udp.Role == UdpRole.Forward;
         var tcp = context.Settings.Tcp;
         _listen = new ListenSocket(Name, context.Settings.Rebind, this, _log,
-            () => Context.System.Tcp().Tell(new Tcp.Bind(Self, tcp.Endpoint, tcp.ListenBacklog, TcpTuning.For(tcp), pullMode: true)),
+            () => Context.System.Tcp().Tell(BindCommand(Self, tcp)),
             Tcp.Unbind.Instance);
     }
+
+    /// <summary>
+    /// Listens in pull mode, which Akka.IO passes on to every accepted connection: a connection reads only
+    /// when its stage asks, so a side that cannot pass datagrams on slows the far side down through TCP.
+    /// </summary>
+    public static Tcp.Bind BindCommand(IActorRef handler, TcpSettings tcp) =>
+        new(handler, tcp.Endpoint, tcp.ListenBacklog, TcpTuning.For(tcp), pullMode: true);
 
     public static Props Props(TunnelContext context) => Akka.Actor.Props.Create(() => new TcpListenEndpoint(context));
 

@@ -85,7 +85,7 @@ public sealed class RestartScenarioTests : TestKit
         probe.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
 
         var supervisor = await Sys.ActorSelection("/user/tunnel").ResolveOne(Wait);
-        Assert.True(await supervisor.GracefulStop(Wait, Transport.Shutdown.Instance));
+        Assert.True(await supervisor.GracefulStop(Wait, TunnelActors.Transport.Shutdown.Instance));
         Assert.True(await BoundSockets.EventuallyAsync(() => BoundSockets.Udp(port) == 0, Wait), "the port is still bound after shutdown");
     }
 
