@@ -13,6 +13,7 @@ public sealed class CodecAllocationTests
     private const int FramesPerPass = 100;
     private const int WarmUpPasses = 50;
     private const int MeasuredPasses = 200;
+    private const int Rounds = 5;
 
     private static readonly IFrameCodec Codec = LengthPrefixedCodec.Instance;
 
@@ -71,16 +72,25 @@ public sealed class CodecAllocationTests
     }
 
     /// <param name="pass">Handles <see cref="FramesPerPass"/> frames and returns how many it handled.</param>
+    /// <remarks>
+    /// The runtime itself now and then allocates on a thread that only runs the codec (tiering up the code it
+    /// runs), so the measurement is taken in several rounds and the quietest one counts: an allocation per
+    /// frame shows up in every round.
+    /// </remarks>
     private static void AssertAllocatesNothing(Func<int> pass)
     {
         for (var i = 0; i < WarmUpPasses; i++) Assert.Equal(FramesPerPass, pass());
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < MeasuredPasses; i++) pass();
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        var quietest = long.MaxValue;
+        for (var round = 0; round < Rounds && quietest > 0; round++)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < MeasuredPasses; i++) pass();
+            quietest = Math.Min(quietest, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
 
         const int frames = MeasuredPasses * FramesPerPass;
-        Assert.True(allocated == 0, $"{allocated} B allocated over {frames} frames ({(double)allocated / frames:0.##} B/frame)");
+        Assert.True(quietest == 0, $"{quietest} B allocated over {frames} frames ({(double)quietest / frames:0.##} B/frame) in the quietest of {Rounds} rounds");
     }
 
     private static int DecodeAll(ReadOnlySequence<byte> buffer)
