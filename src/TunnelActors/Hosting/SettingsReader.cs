@@ -29,12 +29,14 @@ public static class SettingsReader
         var session = new SessionSettings(
             Duration(config, "tunnel.session.idle-timeout", allowZero: true),
             Size(config, "tunnel.session.queue-limit", min: 0),
+            Duration(config, "tunnel.session.queue-max-delay", allowZero: true),
             Int(config, "tunnel.session.max-sessions", min: 1));
         var rebind = Backoff(config, "tunnel.rebind");
         var startup = Duration(config, "tunnel.startup-timeout", allowZero: false);
         Size(config, "tunnel.mailbox.ingress.queue-limit", min: DatagramMessageQueue.Overhead);
         Size(config, "tunnel.mailbox.connection.queue-limit", min: DatagramMessageQueue.Overhead);
         var queueMemory = Size(config, "tunnel.queue-memory", min: LengthPrefixedFrameMax);
+        Int(config, "akka.actor.default-dispatcher.dedicated-thread-executor.threads", min: 1);
 
         if (udp.ForwardBind is { } bind && bind.AddressFamily != udp.Endpoint.AddressFamily && !bind.Address.Equals(IPAddress.Any))
             throw new ConfigurationException("tunnel.udp.forward-bind", $"{bind} is not of the target's address family ({udp.Endpoint})");

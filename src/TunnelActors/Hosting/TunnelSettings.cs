@@ -42,7 +42,7 @@ public sealed record TcpSettings(
     TimeSpan CloseTimeout,
     KeepAliveSettings KeepAlive);
 
-public sealed record SessionSettings(TimeSpan IdleTimeout, int QueueLimit, int MaxSessions);
+public sealed record SessionSettings(TimeSpan IdleTimeout, int QueueLimit, TimeSpan QueueMaxDelay, int MaxSessions);
 
 /// <summary>One side of the tunnel, read once from the <c>tunnel</c> block of the configuration.</summary>
 /// <param name="QueueMemory">Bytes of datagrams all queues of the side may hold together (<c>tunnel.queue-memory</c>).</param>

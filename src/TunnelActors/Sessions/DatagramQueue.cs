@@ -5,7 +5,7 @@ namespace TunnelActors.Sessions;
 
 /// <summary>
 /// Datagrams of one peer waiting for its tunnel connection, bounded in bytes (<c>session.queue-limit</c>
-/// and the side's <see cref="ByteBudget"/>) and in age: those older than <c>tcp.max-queue-delay</c> when
+/// and the side's <see cref="ByteBudget"/>) and in age: those older than <c>session.queue-max-delay</c> when
 /// the connection comes up are dropped, not sent late.
 /// </summary>
 internal sealed class DatagramQueue(int limitBytes, TimeSpan maxDelay, ByteBudget budget)

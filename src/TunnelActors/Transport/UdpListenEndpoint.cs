@@ -128,7 +128,7 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
         var settings = _context.Settings;
         var session = Context.ActorOf(UdpSession.Props(_context, received.Sender, _socket, _link), $"peer-{++_sessionCounter}");
         Context.Watch(session);
-        route = new Route(session, new DatagramQueue(settings.Session.QueueLimit, settings.Tcp.MaxQueueDelay, _budget));
+        route = new Route(session, new DatagramQueue(settings.Session.QueueLimit, settings.Session.QueueMaxDelay, _budget));
         _routes.Add(received.Sender, route);
         _peers.Add(session, received.Sender);
         Hold(route, received);
