@@ -36,7 +36,6 @@ public static class SettingsReader
         Size(config, "tunnel.mailbox.ingress.queue-limit", min: DatagramMessageQueue.Overhead);
         Size(config, "tunnel.mailbox.connection.queue-limit", min: DatagramMessageQueue.Overhead);
         var queueMemory = Size(config, "tunnel.queue-memory", min: LengthPrefixedFrameMax);
-        Int(config, "akka.actor.default-dispatcher.dedicated-thread-executor.threads", min: 1);
 
         if (udp.ForwardBind is { } bind && bind.AddressFamily != udp.Endpoint.AddressFamily && !bind.Address.Equals(IPAddress.Any))
             throw new ConfigurationException("tunnel.udp.forward-bind", $"{bind} is not of the target's address family ({udp.Endpoint})");
