@@ -115,11 +115,15 @@ internal sealed class SendBuffer
         _inFlight.Reset();
     }
 
-    /// <summary>Gives back to the side's budget whatever is still queued (the connection is gone).</summary>
+    /// <summary>
+    /// Gives back to the side's budget whatever is still queued (the stage stops). A write still in flight
+    /// keeps its array: the socket may yet read it, so it is left to the garbage collector, not the pool.
+    /// </summary>
     public void Discard()
     {
-        Written();
-        _budget.Return(_filling.Count);
+        _budget.Return(_inFlightBytes + _filling.Count);
+        _inFlightBytes = 0;
+        _inFlight.Abandon();
         _filling.Reset();
         _fillingFrames = 0;
         _marks.Clear();
@@ -151,14 +155,13 @@ internal sealed class SendBuffer
         return (taken, count);
     }
 
-    /// <summary>A growable byte buffer that frames are written into; its array is allocated on first use.</summary>
+    /// <summary>
+    /// A growable byte buffer that frames are written into. Its array is rented on first use and given back
+    /// whenever it empties, so idle connections hold none and busy ones share the pool's arrays.
+    /// </summary>
     private sealed class FrameBuffer : IBufferWriter<byte>
     {
         private const int InitialCapacity = 4096;
-
-        // A buffer grown by a burst is dropped once emptied rather than kept: thousands of idle connections
-        // would otherwise each hold the largest burst they ever saw.
-        private const int KeepCapacityUpTo = 64 * 1024;
 
         public byte[] Array { get; private set; } = [];
 
@@ -190,14 +193,21 @@ internal sealed class SendBuffer
         {
             Array.AsSpan(count, Count - count).CopyTo(Array);
             Count -= count;
+            if (Count == 0) Reset();
         }
 
         public void Truncate(int count) => Count = count;
 
         public void Reset()
         {
+            if (Array.Length > 0) ArrayPool<byte>.Shared.Return(Array);
+            Abandon();
+        }
+
+        public void Abandon()
+        {
             Count = 0;
-            if (Array.Length > KeepCapacityUpTo) Array = [];
+            Array = [];
         }
 
         private int Reserve(int sizeHint)
@@ -205,8 +215,9 @@ internal sealed class SendBuffer
             var needed = Count + Math.Max(sizeHint, 1);
             if (needed > Array.Length)
             {
-                var larger = new byte[Math.Max(needed, Math.Max(InitialCapacity, Array.Length * 2))];
+                var larger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, Math.Max(InitialCapacity, Array.Length * 2)));
                 Written.CopyTo(larger);
+                if (Array.Length > 0) ArrayPool<byte>.Shared.Return(Array);
                 Array = larger;
             }
             return Count;
