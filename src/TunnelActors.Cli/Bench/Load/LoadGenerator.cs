@@ -48,7 +48,9 @@ internal sealed class LoadGenerator : IDisposable
             for (var i = 0; i < _peers.Length; i++)
             {
                 var socket = SocketSetup.Udp(options.PeerEndPoint(i), reuseAddress: options.ReuseAddress);
-                socket.Blocking = false; // a send the kernel refuses is counted (tx_fail), not waited for
+                // Asynchronous receive loops: a send the kernel refuses is counted (tx_fail), not waited for. A thread per
+                // socket blocks in its receive instead, and then in a send the kernel cannot take at once.
+                socket.Blocking = ThreadPerSocket;
                 _peers[i] = new Peer(i, socket, _target, _run, pattern, options.Size, _ring);
             }
         }
@@ -67,16 +69,29 @@ internal sealed class LoadGenerator : IDisposable
 
     public async Task<LoadReport> RunAsync(Action<LoadProgress>? progress, CancellationToken cancellation)
     {
-        // The receive loops run on the thread pool whatever the caller's synchronization context (a test runner's
-        // few threads would starve them); the driver has a thread of its own, as it sleeps between its steps.
-        var receivers = _peers.Select(peer => Task.Run(() => ReceiveLoopAsync(peer))).ToArray();
-        var window = await Task.Factory.StartNew(() => Drive(progress, cancellation),
-            CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+        // The asynchronous receive loops run on the thread pool whatever the caller's synchronization context (a test
+        // runner's few threads would starve them); the driver has a thread of its own, as it sleeps between its steps.
+        var receivers = ThreadPerSocket
+            ? _peers.Select(peer => OwnThread(() => ReceiveLoop(peer))).ToArray()
+            : _peers.Select(peer => Task.Run(() => ReceiveLoopAsync(peer))).ToArray();
+        var window = await OwnThread(() => Drive(progress, cancellation)).ConfigureAwait(false);
         _stopping = true;
         foreach (var peer in _peers) peer.Dispose();
         await Task.WhenAll(receivers).ConfigureAwait(false);
         return Report(window);
     }
+
+    /// <summary>
+    /// Few peers: each socket gets a thread of its own, blocked in its receive and woken straight by the kernel, with
+    /// no event loop and no failed try per datagram: about a quarter more round trips per second for one peer.
+    /// </summary>
+    private bool ThreadPerSocket => _options.Peers <= Environment.ProcessorCount;
+
+    private static Task<T> OwnThread<T>(Func<T> work) =>
+        Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private static Task OwnThread(Action work) =>
+        Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
     private readonly record struct Window(long Start, long End, bool Interrupted);
 
@@ -157,6 +172,26 @@ internal sealed class LoadGenerator : IDisposable
             lock (peer.Gate) peer.Send((int)((count - k + peers - 1) / peers));
         }
         return scheduled + count;
+    }
+
+    private void ReceiveLoop(Peer socketOwner)
+    {
+        var buffer = new byte[_options.Size + 1]; // one byte more: a longer datagram shows as a wrong length
+        var source = new SocketAddress(_options.Target.AddressFamily);
+        while (true)
+        {
+            int length;
+            try
+            {
+                length = socketOwner.Socket.ReceiveFrom(buffer, SocketFlags.None, source);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                if (_stopping) return;
+                continue; // an ICMP error reported on the socket
+            }
+            OnDatagram(socketOwner, buffer.AsSpan(0, length), source, Stopwatch.GetTimestamp());
+        }
     }
 
     private async Task ReceiveLoopAsync(Peer socketOwner)
