@@ -153,7 +153,8 @@ internal sealed class LoadGenerator : IDisposable
                 progress(Progress(phase, Stopwatch.GetElapsedTime(start, now)));
                 lastProgress = now;
             }
-            Thread.Sleep(1);
+            // Open loop: pace in millisecond steps. Closed loop: the replies drive the sends; only sweeps are due here.
+            Thread.Sleep(_options.ClosedLoop ? SweepInterval : TimeSpan.FromMilliseconds(1));
         }
         return new Window(measureStart, measureEnd, interrupted);
     }
