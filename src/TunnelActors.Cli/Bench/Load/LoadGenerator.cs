@@ -137,11 +137,13 @@ internal sealed class LoadGenerator : IDisposable
                 if (phase == LoadPhase.WarmUp) Measure(now);
                 Drain(now);
             }
-            if (phase == LoadPhase.WarmUp && now >= measureAt) Measure(now);
-            if (phase == LoadPhase.Measuring && now >= endAt) Drain(now);
+            // Open loop: whatever was due before a phase ends is sent in that phase, and the phases end on time, however
+            // late this thread woke up. Closed loop: the phases end when this thread sees them end.
+            if (_options.Rate is { } rate && phase != LoadPhase.Draining)
+                scheduled = SendDue(rate, Math.Min(now, phase == LoadPhase.WarmUp ? measureAt : endAt) - start, scheduled);
+            if (phase == LoadPhase.WarmUp && now >= measureAt) Measure(_options.ClosedLoop ? now : measureAt);
+            if (phase == LoadPhase.Measuring && now >= endAt) Drain(_options.ClosedLoop ? now : endAt);
             if (phase == LoadPhase.Draining && (AllAnswered() || now >= drainUntil)) break;
-
-            if (_options.Rate is { } rate && phase != LoadPhase.Draining) scheduled = SendDue(rate, now - start, scheduled);
             if (_options.ClosedLoop && now - lastSweep >= Ticks(SweepInterval))
             {
                 foreach (var peer in _peers)
