@@ -12,8 +12,8 @@ param(
     [double] $Duration = 5,
     [double] $Warmup = 1,
     [int] $Reps = 3,
-    [int[]] $Peers = @(1, 100, 1000),
-    [int[]] $Sizes = @(64, 1200, 8192),
+    [string[]] $Peers = @('1', '100', '1000'),
+    [string[]] $Sizes = @('64', '1200', '8192'),
     [string[]] $Rates = @('max', '10000'),
     [string[]] $Paths = @('direct', 'ta-mullvad', 'ta-seed', 'udptunnel', 'c-relay'),
     [string] $CRelay = ''
@@ -35,6 +35,8 @@ if ($Target -in 'publish', 'all') {
 }
 if ($Target -eq 'demo') { Invoke-Dotnet run --project src/TunnelActors.Cli -c $Configuration -- demo }
 if ($Target -eq 'bench') {
+    # `pwsh -File` hands "1,100" over as one string (which [int[]] would read as 1100): split lists here.
+    $Peers, $Sizes, $Rates, $Paths = @($Peers, $Sizes, $Rates, $Paths) | ForEach-Object { , @($_ -split ',' | Where-Object { $_ }) }
     # Always Release: a benchmark of a Debug build measures the JIT's debug code.
     $published = 'artifacts/bench/tunnelactors'
     Invoke-Dotnet publish src/TunnelActors.Cli -c Release -o $published

@@ -7,7 +7,7 @@ namespace TunnelActors.BenchMatrix;
 /// <summary>Runs <c>tunnelactors bench load --json</c> once and returns its JSON line.</summary>
 internal sealed class LoadRunner(Tools tools, MatrixOptions options)
 {
-    public async Task<JsonObject> RunAsync(RunningPath path, int peers, int size, string rate)
+    public async Task<JsonObject> RunAsync(RunningPath path, int peers, int size, string rate, CancellationToken cancellation)
     {
         string[] args =
         [
@@ -20,7 +20,8 @@ internal sealed class LoadRunner(Tools tools, MatrixOptions options)
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(options.WarmupSeconds + options.DurationSeconds + 60));
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        timeout.CancelAfter(TimeSpan.FromSeconds(options.WarmupSeconds + options.DurationSeconds + 60));
         try
         {
             await process.WaitForExitAsync(timeout.Token);
@@ -28,6 +29,7 @@ internal sealed class LoadRunner(Tools tools, MatrixOptions options)
         catch (OperationCanceledException)
         {
             process.Kill();
+            cancellation.ThrowIfCancellationRequested();
             throw new TimeoutException($"bench load did not finish: {string.Join(' ', args)}");
         }
         var line = (await stdout).Trim();

@@ -7,32 +7,37 @@ namespace TunnelActors.BenchMatrix;
 
 /// <summary>
 /// Every path for every configuration, interleaved (repetition → peers → size → rate → path) so that all paths
-/// see the same machine conditions; fresh processes for every run.
+/// see the same machine conditions; fresh processes for every run. A run that fails is reported and skipped.
 /// </summary>
 internal sealed class MatrixRunner(MatrixOptions options, Tools tools, string resultsFile, TextWriter log)
 {
+    public readonly record struct PlannedRun(int Repetition, int Peers, int Size, string Rate, RelayPath Path);
+
+    /// <summary>The runs in the order they run; the C relay only with one peer and only when its binary was given.</summary>
+    public IReadOnlyList<PlannedRun> Plan() =>
+        (from rep in Enumerable.Range(1, options.Repetitions)
+         from peers in options.Peers
+         from size in options.Sizes
+         from rate in options.Rates
+         from path in options.Paths
+         where path.Serves(peers) && (path != RelayPath.CRelay || tools.CRelay is not null)
+         select new PlannedRun(rep, peers, size, rate, path)).ToList();
+
     public async Task<IReadOnlyList<RunResult>> RunAsync(CancellationToken cancellation)
     {
         var launcher = new PathLauncher(tools, log);
         var load = new LoadRunner(tools, options);
         var results = new List<RunResult>();
-        var paths = options.Paths.Where(p => p != RelayPath.CRelay || tools.CRelay is not null).ToList();
-        var total = options.Repetitions * options.Peers.Count * options.Sizes.Count * options.Rates.Count * paths.Count;
-        var number = 0;
-        for (var rep = 1; rep <= options.Repetitions; rep++)
-        foreach (var peers in options.Peers)
-        foreach (var size in options.Sizes)
-        foreach (var rate in options.Rates)
-        foreach (var path in paths)
+        var plan = Plan();
+        foreach (var (run, number) in plan.Select((r, i) => (r, i + 1)))
         {
-            number++;
-            if (!path.Serves(peers)) continue;
+            var (rep, peers, size, rate, path) = run;
             cancellation.ThrowIfCancellationRequested();
-            var label = $"[{number}/{total}] rep {rep} peers {peers} size {size} rate {rate} {path.Name()}";
+            var label = $"[{number}/{plan.Count}] rep {rep} peers {peers} size {size} rate {rate} {path.Name()}";
             lock (log) log.WriteLine($"=== {label}");
             try
             {
-                var result = await RunOnceAsync(launcher, load, path, rep, peers, size, rate);
+                var result = await RunOnceAsync(launcher, load, run, cancellation);
                 results.Add(result);
                 await File.AppendAllTextAsync(resultsFile, result.ToJsonLine(options.WarmupSeconds + options.DurationSeconds) + "\n", cancellation);
                 var relayCpu = result.RelayCpuMicrosecondsPerDatagram is { } cpu ? string.Create(CultureInfo.InvariantCulture, $" relay {cpu,6:0.0} µs/dgram") : "";
@@ -48,13 +53,14 @@ internal sealed class MatrixRunner(MatrixOptions options, Tools tools, string re
         return results;
     }
 
-    private static async Task<RunResult> RunOnceAsync(PathLauncher launcher, LoadRunner load, RelayPath path, int rep, int peers, int size, string rate)
+    private static async Task<RunResult> RunOnceAsync(PathLauncher launcher, LoadRunner load, PlannedRun run, CancellationToken cancellation)
     {
+        var (rep, peers, size, rate, path) = run;
         await using var running = await launcher.StartAsync(path, peers);
         var relays = new[] { running.Side1, running.Side2 }.OfType<ChildProcess>().ToList();
         var cpuBefore = relays.Sum(r => ProcFs.CpuSeconds(r.Pid));
         var clock = Stopwatch.StartNew();
-        var json = await load.RunAsync(running, peers, size, rate);
+        var json = await load.RunAsync(running, peers, size, rate, cancellation);
         var wall = clock.Elapsed.TotalSeconds;
         var cpu = relays.Count == 0 ? (double?)null : relays.Sum(r => ProcFs.CpuSeconds(r.Pid)) - cpuBefore;
         foreach (var relay in relays)

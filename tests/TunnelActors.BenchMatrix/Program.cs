@@ -47,7 +47,9 @@ root.SetAction(async (parsed, cancellation) =>
     await using var log = new StreamWriter(Path.Combine(runDirectory, "processes.log")) { AutoFlush = true };
     Console.WriteLine($"benchmark matrix: {MarkdownReport.Parameters(options)}");
     Console.WriteLine($"results and logs: {runDirectory}");
-    var runs = await new MatrixRunner(options, tools, Path.Combine(runDirectory, "results.jsonl"), log).RunAsync(cancellation);
+    var runner = new MatrixRunner(options, tools, Path.Combine(runDirectory, "results.jsonl"), log);
+    var expected = runner.Plan().Count;
+    var runs = await runner.RunAsync(cancellation);
 
     var summaries = Summary.Of(runs);
     var reportFile = parsed.GetValue(report)!;
@@ -56,13 +58,16 @@ root.SetAction(async (parsed, cancellation) =>
     var p99Chart = $"{stem}-p99.svg";
     Charts.Throughput(summaries, Path.Combine(reportFile.DirectoryName!, throughputChart));
     Charts.P99(summaries, Path.Combine(reportFile.DirectoryName!, p99Chart));
-    var expected = options.Repetitions * options.Peers.Sum(k => options.Sizes.Count * options.Rates.Count *
-        options.Paths.Count(p => p.Serves(k) && (p != RelayPath.CRelay || relay is not null)));
     var command = parsed.GetValue(reproduce) ?? $"dotnet {string.Join(' ', Environment.GetCommandLineArgs())}";
+    // The raw results travel with the report, so that its figures can be checked and recomputed.
+    var resultsCopy = $"{stem}-results.jsonl";
+    var resultsFile = Path.Combine(runDirectory, "results.jsonl");
+    if (File.Exists(resultsFile)) File.Copy(resultsFile, Path.Combine(reportFile.DirectoryName!, resultsCopy), overwrite: true);
     var shownResults = Path.GetRelativePath(Environment.CurrentDirectory, runDirectory);
-    await File.WriteAllTextAsync(reportFile.FullName, MarkdownReport.Write(options, Machine.Describe(tools), summaries, command, shownResults,
+    await File.WriteAllTextAsync(reportFile.FullName, MarkdownReport.Write(options, Machine.Describe(tools), summaries, command, resultsCopy, shownResults,
         throughputChart, p99Chart, expected - runs.Count, cRelayMissing: relay is null && options.Paths.Contains(RelayPath.CRelay)), cancellation);
-    Console.WriteLine($"wrote {reportFile.FullName}, {throughputChart}, {p99Chart}");
+    Console.WriteLine($"wrote {reportFile.FullName}, {throughputChart}, {p99Chart}, {resultsCopy}");
     return runs.Count == expected ? 0 : 1;
 });
-return await root.Parse(args).InvokeAsync();
+// Ctrl+C or SIGTERM cancels: the run in progress stops and every process it started is stopped by its PID.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(15) });

@@ -8,7 +8,7 @@ namespace TunnelActors.BenchMatrix.Report;
 internal static class MarkdownReport
 {
     public static string Write(MatrixOptions options, Machine machine, IReadOnlyList<Summary> summaries, string reproduce,
-        string resultsDirectory, string throughputChart, string p99Chart, int failedRuns, bool cRelayMissing)
+        string resultsFile, string resultsDirectory, string throughputChart, string p99Chart, int failedRuns, bool cRelayMissing)
     {
         var md = new StringBuilder();
         void Line(string text = "") => md.Append(text).Append('\n');
@@ -59,8 +59,15 @@ internal static class MarkdownReport
         Line();
         Line($"    {reproduce}");
         Line();
-        Line("Raw results (one JSON line per run, udpbench's field names, readable by its `scripts/summarize.py`) and the");
-        Line($"processes' log were written to `{resultsDirectory}`.");
+        Line("(`-CRelay` takes udpbench's binary, built with `cc -O2 -o udpbench udpbench.c -lpthread`.)");
+        Line();
+        Line($"Raw results: [`{resultsFile}`]({resultsFile}), one JSON line per run with udpbench's field names, so its");
+        Line($"`scripts/summarize.py` reads them too; the processes' log stayed in `{resultsDirectory}`.");
+        Line();
+        Line("Reading the figures: in the closed loop every peer keeps W datagrams outstanding, so the round trip is");
+        Line("mostly queueing (Little's law: RTT ≈ outstanding datagrams / throughput); read it together with the");
+        Line("throughput. The open loop's round trips are the latency at a fixed, moderate load. The load paces the open");
+        Line("loop in 1 ms steps (10 datagrams per step at 10,000/s).");
         if (cRelayMissing)
         {
             Line();

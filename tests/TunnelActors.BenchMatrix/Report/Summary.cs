@@ -27,8 +27,8 @@ internal sealed record Summary(Configuration Configuration, RelayPath Path, IRea
     public double? RssSide2Mib => Median(r => r.RssSide2Kib / 1024.0);
 
     public static IReadOnlyList<Summary> Of(IEnumerable<RunResult> results) =>
-        results.GroupBy(r => (new Configuration(r.Peers, r.Size, r.Rate), r.Path))
-            .Select(g => new Summary(g.Key.Item1, g.Key.Path, g.ToList()))
+        results.GroupBy(r => (Configuration: new Configuration(r.Peers, r.Size, r.Rate), r.Path))
+            .Select(g => new Summary(g.Key.Configuration, g.Key.Path, g.ToList()))
             .ToList();
 
     private double? Median(Func<RunResult, double?> value)
