@@ -68,6 +68,27 @@ public sealed class FaultCountingTests
     }
 
     [Fact]
+    public async Task A_lost_datagram_frees_its_window_slot_once_newer_replies_overtake_it_long_before_the_timeout()
+    {
+        var echo = new EchoServer(new EchoOptions(AnyLoopbackPort, DropEvery: 20));
+        LoadReport report;
+        using (echo)
+        {
+            report = await LoadGenerator.RunAsync(new LoadOptions(echo.LocalEndPoint)
+            {
+                Window = 32, Timeout = TimeSpan.FromMinutes(1), Duration = TimeSpan.FromSeconds(0.3), Warmup = TimeSpan.Zero,
+                Drain = TimeSpan.FromMilliseconds(200),
+            });
+            echo.Stop();
+        }
+
+        // Without the write-off, 32 losses would fill the window for a minute; the loop goes on instead.
+        Assert.True(report.Sent > 1000, $"{report.Sent} sent");
+        // Every loss is written off, but the last few, which no newer reply overtook before the end.
+        Assert.InRange(report.WindowExpired, report.Sent / 20 - 10, report.Sent / 20);
+    }
+
+    [Fact]
     public async Task A_clean_path_with_many_peers_loses_misdelivers_and_corrupts_nothing()
     {
         using var echo = new EchoServer(new EchoOptions(AnyLoopbackPort));

@@ -11,15 +11,14 @@ namespace TunnelActors.Cli.Bench.Load;
 /// reply: which peer and datagram it answers, whether it arrived on that peer's socket, intact, once, in order.
 /// Closed loop: each peer keeps at most <see cref="LoadOptions.Window"/> datagrams outstanding and sends a new
 /// one for each answered or written-off one. Open loop: <see cref="LoadOptions.Rate"/> datagrams per second
-/// over all peers in turn, paced by a driver thread in millisecond steps.
-/// Replies are handled by one asynchronous receive loop per socket; the driver moves through the phases.
+/// over all peers in turn, paced by a driver thread in millisecond steps. Each socket has a receive loop (a thread
+/// of its own for a few peers, else asynchronous); the driver moves through the phases.
 /// </summary>
 internal sealed class LoadGenerator : IDisposable
 {
     private static readonly TimeSpan SweepInterval = TimeSpan.FromMilliseconds(5);
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(500);
     private static readonly double NanosecondsPerTick = 1e9 / Stopwatch.Frequency;
-    private const int FairnessBurst = 64;
 
     private readonly LoadOptions _options;
     private readonly Peer[] _peers;
@@ -28,7 +27,6 @@ internal sealed class LoadGenerator : IDisposable
     private readonly ThreadLocal<LatencyHistogram> _rtts = new(() => new LatencyHistogram(), trackAllValues: true);
     private readonly long _timeoutTicks;
     private readonly long _gap;
-    private readonly int _ring;
     private volatile bool _sending;
     private volatile bool _stopping;
 
@@ -40,7 +38,7 @@ internal sealed class LoadGenerator : IDisposable
         _timeoutTicks = Ticks(options.Timeout);
         // A datagram this far behind the newest reply is written off, so that a loss frees its slot quickly.
         _gap = Math.Max(64, 4L * options.Window);
-        _ring = options.ClosedLoop ? (int)Math.Max(256, BitOperations.RoundUpToPowerOf2((uint)options.Window * 8)) : 0;
+        var sendTimeRing = options.ClosedLoop ? (int)Math.Max(256, BitOperations.RoundUpToPowerOf2((uint)options.Window * 8)) : 0;
         var pattern = new PayloadPattern(options.Size - DatagramHeader.Size, (int)_run);
         _peers = new Peer[options.Peers];
         try
@@ -51,7 +49,7 @@ internal sealed class LoadGenerator : IDisposable
                 // Asynchronous receive loops: a send the kernel refuses is counted (tx_fail), not waited for. A thread per
                 // socket blocks in its receive instead, and then in a send the kernel cannot take at once.
                 socket.Blocking = ThreadPerSocket;
-                _peers[i] = new Peer(i, socket, _target, _run, pattern, options.Size, _ring);
+                _peers[i] = new Peer(i, socket, _target, _run, pattern, options.Size, sendTimeRing);
             }
         }
         catch
@@ -69,29 +67,19 @@ internal sealed class LoadGenerator : IDisposable
 
     public async Task<LoadReport> RunAsync(Action<LoadProgress>? progress, CancellationToken cancellation)
     {
-        // The asynchronous receive loops run on the thread pool whatever the caller's synchronization context (a test
-        // runner's few threads would starve them); the driver has a thread of its own, as it sleeps between its steps.
-        var receivers = ThreadPerSocket
-            ? _peers.Select(peer => OwnThread(() => ReceiveLoop(peer))).ToArray()
-            : _peers.Select(peer => Task.Run(() => ReceiveLoopAsync(peer))).ToArray();
-        var window = await OwnThread(() => Drive(progress, cancellation)).ConfigureAwait(false);
+        var loops = new ReceiveLoops(_options.Size, _options.Target.AddressFamily, OnDatagram, () => _stopping);
+        var receivers = _peers.Select(peer => loops.Start(peer, ThreadPerSocket)).ToArray();
+        // The driver has a thread of its own, as it sleeps between its steps.
+        var window = await Task.Factory.StartNew(() => Drive(progress, cancellation),
+            CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
         _stopping = true;
         foreach (var peer in _peers) peer.Dispose();
         await Task.WhenAll(receivers).ConfigureAwait(false);
         return Report(window);
     }
 
-    /// <summary>
-    /// Few peers: each socket gets a thread of its own, blocked in its receive and woken straight by the kernel, with
-    /// no event loop and no failed try per datagram: about a quarter more round trips per second for one peer.
-    /// </summary>
+    /// <summary>As many peers as cores or fewer: each socket gets a thread of its own (see <see cref="ReceiveLoops"/>).</summary>
     private bool ThreadPerSocket => _options.Peers <= Environment.ProcessorCount;
-
-    private static Task<T> OwnThread<T>(Func<T> work) =>
-        Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-
-    private static Task OwnThread(Action work) =>
-        Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
     private readonly record struct Window(long Start, long End, bool Interrupted);
 
@@ -177,57 +165,7 @@ internal sealed class LoadGenerator : IDisposable
         return scheduled + count;
     }
 
-    private void ReceiveLoop(Peer socketOwner)
-    {
-        var buffer = new byte[_options.Size + 1]; // one byte more: a longer datagram shows as a wrong length
-        var source = new SocketAddress(_options.Target.AddressFamily);
-        while (true)
-        {
-            int length;
-            try
-            {
-                length = socketOwner.Socket.ReceiveFrom(buffer, SocketFlags.None, source);
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-                if (_stopping) return;
-                continue; // an ICMP error reported on the socket
-            }
-            OnDatagram(socketOwner, buffer.AsSpan(0, length), source, Stopwatch.GetTimestamp());
-        }
-    }
-
-    private async Task ReceiveLoopAsync(Peer socketOwner)
-    {
-        var buffer = new byte[_options.Size + 1]; // one byte more: a longer datagram shows as a wrong length
-        var source = new SocketAddress(_options.Target.AddressFamily);
-        var inARow = 0;
-        while (true)
-        {
-            int length;
-            try
-            {
-                var receive = socketOwner.Socket.ReceiveFromAsync(buffer, SocketFlags.None, source);
-                // A socket whose replies keep coming completes every receive at once and would keep its thread
-                // forever; now and then let the other sockets' loops run.
-                if (!receive.IsCompleted) inARow = 0;
-                else if (++inARow == FairnessBurst)
-                {
-                    inARow = 0;
-                    await Task.Yield();
-                }
-                length = await receive.ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-                if (_stopping) return;
-                continue; // an ICMP error reported on the socket
-            }
-            OnDatagram(socketOwner, buffer.AsSpan(0, length), source, Stopwatch.GetTimestamp());
-        }
-    }
-
-    private void OnDatagram(Peer socketOwner, ReadOnlySpan<byte> datagram, SocketAddress source, long now)
+    private void OnDatagram(Peer socketOwner, ReadOnlySpan<byte> datagram, SocketAddress source, long receivedAt)
     {
         var arrivals = socketOwner.Arrivals;
         switch (DatagramHeader.TryRead(datagram, out var header))
@@ -250,63 +188,26 @@ internal sealed class LoadGenerator : IDisposable
         if (!source.Equals(_target)) arrivals.ForeignSource++;
 
         var peer = _peers[header.Peer];
-        var sequence = header.Sequence;
         lock (peer.Gate)
         {
-            if (sequence >= peer.NextSequence)
+            switch (peer.Book(header.Sequence, onOwnSocket: peer == socketOwner))
             {
-                arrivals.BadHeader++;
-                return;
+                case Peer.Reply.Unknown:
+                    arrivals.BadHeader++;
+                    return;
+                case Peer.Reply.FirstMeasured:
+                    _rtts.Value!.Record((long)((receivedAt - header.Timestamp) * NanosecondsPerTick));
+                    break;
             }
-            var measured = peer.IsMeasured(sequence);
-            var counters = peer.Counters;
-            if (measured && peer != socketOwner) counters.Misdelivered++;
-            if (peer.Replied.Get(sequence))
-            {
-                if (measured) counters.Duplicated++;
-                return;
-            }
-            peer.Replied.Set(sequence);
-            peer.RepliedAll++;
-            if (sequence >= peer.Cursor && peer.InFlight > 0) peer.InFlight--;
-            if (sequence < peer.MaxReplied)
-            {
-                if (measured) counters.Reordered++;
-            }
-            else
-            {
-                peer.MaxReplied = sequence;
-            }
-            if (measured)
-            {
-                counters.Received++;
-                _rtts.Value!.Record((long)((now - header.Timestamp) * NanosecondsPerTick));
-            }
-            if (_options.ClosedLoop) ExpireAndRefill(peer, now);
+            if (_options.ClosedLoop) ExpireAndRefill(peer, receivedAt);
         }
     }
 
-    /// <summary>
-    /// Closed loop, under the peer's lock: writes off the oldest outstanding datagrams that timed out or that
-    /// much newer replies overtook, then fills the window again.
-    /// </summary>
+    /// <summary>Closed loop, under the peer's lock: frees the slots of overdue datagrams, then fills the window again.</summary>
     private void ExpireAndRefill(Peer peer, long now)
     {
-        while (peer.Cursor < peer.NextSequence)
-        {
-            var sequence = peer.Cursor;
-            if (!peer.Replied.Get(sequence))
-            {
-                var overdue = now - peer.SentAt(sequence) > _timeoutTicks
-                              || peer.MaxReplied >= sequence + _gap
-                              || peer.NextSequence - sequence >= _ring;
-                if (!overdue) break;
-                if (peer.InFlight > 0) peer.InFlight--;
-                peer.Counters.WindowExpired++;
-            }
-            peer.Cursor++;
-        }
-        if (_sending && peer.InFlight < _options.Window) peer.Send(_options.Window - peer.InFlight);
+        peer.WriteOffOverdue(now, _timeoutTicks, _gap);
+        if (_sending) peer.Refill(_options.Window);
     }
 
     private bool AllAnswered()
@@ -326,22 +227,8 @@ internal sealed class LoadGenerator : IDisposable
     {
         var rtts = new LatencyHistogram();
         foreach (var histogram in _rtts.Values) rtts.Add(histogram);
-        var arrivals = new ArrivalCounters();
-        foreach (var a in _peers.Select(p => p.Arrivals))
-        {
-            arrivals.Short += a.Short;
-            arrivals.BadHeader += a.BadHeader;
-            arrivals.BadLength += a.BadLength;
-            arrivals.BadChecksum += a.BadChecksum;
-            arrivals.Stale += a.Stale;
-            arrivals.ForeignSource += a.ForeignSource;
-        }
-        long Sum(Func<PeerCounters, long> count) => _peers.Sum(p => count(p.Counters));
         var seconds = Math.Max(1e-9, Stopwatch.GetElapsedTime(window.Start, window.End).TotalSeconds);
-        return new LoadReport(_options, seconds, window.Interrupted,
-            Sum(c => c.Sent), Sum(c => c.Received), Sum(c => c.Duplicated), Sum(c => c.Reordered), Sum(c => c.Misdelivered),
-            Sum(c => c.TxFail), Sum(c => c.WindowExpired), _peers.Sum(p => p.NextSequence), _peers.Sum(p => p.RepliedAll),
-            arrivals, Latency.From(rtts));
+        return LoadReport.Collect(_options, seconds, window.Interrupted, _peers, rtts);
     }
 
     private static long Ticks(TimeSpan span) => (long)(span.TotalSeconds * Stopwatch.Frequency);

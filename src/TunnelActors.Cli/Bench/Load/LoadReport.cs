@@ -27,6 +27,18 @@ internal sealed record LoadReport(
     public double Megabits => RxPerSecond * Options.Size * 8 / 1e6;
 
     public string RateText => Options.Rate is { } rate ? rate.ToString("0", System.Globalization.CultureInfo.InvariantCulture) : "max";
+
+    /// <summary>The totals over all peers, once their receive loops have stopped.</summary>
+    public static LoadReport Collect(LoadOptions options, double measuredSeconds, bool interrupted, IReadOnlyList<Peer> peers, LatencyHistogram rtts)
+    {
+        var arrivals = new ArrivalCounters();
+        foreach (var peer in peers) arrivals.Add(peer.Arrivals);
+        long Sum(Func<PeerCounters, long> count) => peers.Sum(p => count(p.Counters));
+        return new LoadReport(options, measuredSeconds, interrupted,
+            Sum(c => c.Sent), Sum(c => c.Received), Sum(c => c.Duplicated), Sum(c => c.Reordered), Sum(c => c.Misdelivered),
+            Sum(c => c.TxFail), Sum(c => c.WindowExpired), peers.Sum(p => p.NextSequence), peers.Sum(p => p.RepliedAll),
+            arrivals, Latency.From(rtts));
+    }
 }
 
 /// <summary>Round-trip percentiles, in microseconds.</summary>

@@ -15,4 +15,14 @@ internal sealed class ArrivalCounters
     public long Short, BadHeader, BadLength, BadChecksum, Stale, ForeignSource;
 
     public long Corrupted => Short + BadHeader + BadLength + BadChecksum;
+
+    public void Add(ArrivalCounters other)
+    {
+        Short += other.Short;
+        BadHeader += other.BadHeader;
+        BadLength += other.BadLength;
+        BadChecksum += other.BadChecksum;
+        Stale += other.Stale;
+        ForeignSource += other.ForeignSource;
+    }
 }
