@@ -66,8 +66,8 @@ internal static class MarkdownReport
         Line();
         Line("Reading the figures: in the closed loop every peer keeps W datagrams outstanding, so the round trip is");
         Line("mostly queueing (Little's law: RTT ≈ outstanding datagrams / throughput); read it together with the");
-        Line("throughput. The open loop's round trips are the latency at a fixed, moderate load. The load paces the open");
-        Line("loop in 1 ms steps (10 datagrams per step at 10,000/s).");
+        Line("throughput. The open loop's round trips are the latency at a fixed, moderate load; the load sends each");
+        Line("datagram when it is due (a sub-millisecond sleep between them), spread over the peers in turn.");
         if (cRelayMissing)
         {
             Line();

@@ -11,13 +11,14 @@ namespace TunnelActors.Cli.Bench.Load;
 /// reply: which peer and datagram it answers, whether it arrived on that peer's socket, intact, once, in order.
 /// Closed loop: each peer keeps at most <see cref="LoadOptions.Window"/> datagrams outstanding and sends a new
 /// one for each answered or written-off one. Open loop: <see cref="LoadOptions.Rate"/> datagrams per second
-/// over all peers in turn, paced by a driver thread in millisecond steps. Each socket has a receive loop (a thread
+/// over all peers in turn, each sent when it is due by a driver thread. Each socket has a receive loop (a thread
 /// of its own for a few peers, else asynchronous); the driver moves through the phases.
 /// </summary>
 internal sealed class LoadGenerator : IDisposable
 {
     private static readonly TimeSpan SweepInterval = TimeSpan.FromMilliseconds(5);
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan MaxPacingStep = TimeSpan.FromMilliseconds(1);
     private static readonly double NanosecondsPerTick = 1e9 / Stopwatch.Frequency;
 
     private readonly LoadOptions _options;
@@ -110,6 +111,7 @@ internal sealed class LoadGenerator : IDisposable
             phase = LoadPhase.Draining;
         }
 
+        FineSleep.SharpenThisThread();
         if (_options.Warmup <= TimeSpan.Zero) Measure(start);
         _sending = true;
         if (_options.ClosedLoop)
@@ -143,8 +145,8 @@ internal sealed class LoadGenerator : IDisposable
                 progress(Progress(phase, Stopwatch.GetElapsedTime(start, now)));
                 lastProgress = now;
             }
-            // Open loop: pace in millisecond steps. Closed loop: the replies drive the sends; only sweeps are due here.
-            Thread.Sleep(_options.ClosedLoop ? SweepInterval : TimeSpan.FromMilliseconds(1));
+            if (_options.Rate is { } pps) FineSleep.For(UntilNextDue(pps, start, scheduled));
+            else Thread.Sleep(SweepInterval); // closed loop: the replies drive the sends; only sweeps are due here
         }
         return new Window(measureStart, measureEnd, interrupted);
     }
@@ -163,6 +165,14 @@ internal sealed class LoadGenerator : IDisposable
             lock (peer.Gate) peer.Send((int)((count - k + peers - 1) / peers));
         }
         return scheduled + count;
+    }
+
+    /// <summary>Open loop: how long until the next datagram is due, at most a millisecond (the phases and progress need a look now and then).</summary>
+    private static TimeSpan UntilNextDue(double rate, long start, long scheduled)
+    {
+        var due = start + (long)(scheduled / rate * Stopwatch.Frequency);
+        var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
+        return wait < TimeSpan.Zero ? TimeSpan.Zero : wait > MaxPacingStep ? MaxPacingStep : wait;
     }
 
     private void OnDatagram(Peer socketOwner, ReadOnlySpan<byte> datagram, SocketAddress source, long receivedAt)
