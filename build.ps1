@@ -1,11 +1,22 @@
 #!/usr/bin/env pwsh
-# Build, test and publish TunnelActors.
-#   dotnet tool restore; dotnet pwsh ./build.ps1 [build|test|publish|demo|all] [-Configuration Release] [-Output out]
+# Build, test and publish TunnelActors; measure it side by side with other relays.
+#   dotnet tool restore; dotnet pwsh ./build.ps1 [build|test|publish|demo|bench|all] [-Configuration Release] [-Output out]
+#   dotnet pwsh ./build.ps1 bench [-Duration 5] [-Warmup 1] [-Reps 3] [-Peers 1,100,1000] [-Sizes 64,1200,8192]
+#       [-Rates max,10000] [-Paths direct,ta-mullvad,ta-seed,udptunnel,c-relay] [-CRelay path/to/udpbench]
+#   bench writes docs/benchmarks.md and its charts; raw results and process logs go to artifacts/bench/.
 param(
-    [ValidateSet('build', 'test', 'publish', 'demo', 'all')]
+    [ValidateSet('build', 'test', 'publish', 'demo', 'bench', 'all')]
     [string] $Target = 'all',
     [string] $Configuration = 'Release',
-    [string] $Output = 'artifacts/publish'
+    [string] $Output = 'artifacts/publish',
+    [double] $Duration = 5,
+    [double] $Warmup = 1,
+    [int] $Reps = 3,
+    [string[]] $Peers = @('1', '100', '1000'),
+    [string[]] $Sizes = @('64', '1200', '8192'),
+    [string[]] $Rates = @('max', '10000'),
+    [string[]] $Paths = @('direct', 'ta-mullvad', 'ta-seed', 'udptunnel', 'c-relay'),
+    [string] $CRelay = ''
 )
 
 $ErrorActionPreference = 'Stop'
@@ -23,3 +34,20 @@ if ($Target -in 'publish', 'all') {
     Write-Host "Published: dotnet $Output/tunnelactors.dll"
 }
 if ($Target -eq 'demo') { Invoke-Dotnet run --project src/TunnelActors.Cli -c $Configuration -- demo }
+if ($Target -eq 'bench') {
+    # `pwsh -File` hands "1,100" over as one string (which [int[]] would read as 1100): split lists here.
+    $Peers, $Sizes, $Rates, $Paths = @($Peers, $Sizes, $Rates, $Paths) | ForEach-Object { , @($_ -split ',' | Where-Object { $_ }) }
+    # Always Release: a benchmark of a Debug build measures the JIT's debug code.
+    $published = 'artifacts/bench/tunnelactors'
+    Invoke-Dotnet publish src/TunnelActors.Cli -c Release -o $published
+    $shown = "dotnet tool restore; dotnet pwsh ./build.ps1 bench -Duration $Duration -Warmup $Warmup -Reps $Reps " +
+        "-Peers $($Peers -join ',') -Sizes $($Sizes -join ',') -Rates $($Rates -join ',') -Paths $($Paths -join ',')" +
+        $(if ($CRelay) { " -CRelay $CRelay" } else { '' })
+    $matrix = @(
+        '--tunnelactors', "$published/tunnelactors.dll", '--duration', $Duration, '--warmup', $Warmup, '--reps', $Reps,
+        '--peers', ($Peers -join ','), '--sizes', ($Sizes -join ','), '--rates', ($Rates -join ','), '--paths', ($Paths -join ','),
+        '--report', 'docs/benchmarks.md', '--results', 'artifacts/bench', '--reproduce', $shown
+    )
+    if ($CRelay) { $matrix += @('--c-relay', $CRelay) }
+    Invoke-Dotnet run --project tests/TunnelActors.BenchMatrix -c Release -- @matrix
+}

@@ -3,7 +3,7 @@ using Serilog.Events;
 
 namespace TunnelActors.Cli;
 
-/// <summary>The command line: <c>run</c> one side, or the <c>demo</c> of both sides on loopback.</summary>
+/// <summary>The command line: <c>run</c> one side, the <c>demo</c> of both sides on loopback, or <c>bench</c> a UDP path.</summary>
 internal static class Commands
 {
     public static RootCommand Build()
@@ -11,7 +11,7 @@ internal static class Commands
         var root = new RootCommand("TunnelActors: a bidirectional UDP-over-TCP relay (RFC 4571 framing, udptunnel-compatible).");
         root.Subcommands.Add(RunCommand());
         root.Subcommands.Add(DemoCommand());
-        root.Subcommands.Add(BenchCommand());
+        root.Subcommands.Add(Bench.BenchCommand.Build());
         return root;
     }
 
@@ -51,25 +51,6 @@ internal static class Commands
             logLevel,
         };
         command.SetAction((result, cancellation) => Demo.RunAsync(result.GetValue(logLevel), cancellation));
-        return command;
-    }
-
-    private static Command BenchCommand()
-    {
-        var defaults = new Benchmark.RelayBenchmark.Options();
-        var peers = new Option<int>("--peers") { Description = "concurrent clients", DefaultValueFactory = _ => defaults.Peers };
-        var window = new Option<int>("--window") { Description = "datagrams each client keeps in flight", DefaultValueFactory = _ => defaults.Window };
-        var size = new Option<int>("--size") { Description = "datagram size in bytes", DefaultValueFactory = _ => defaults.Size };
-        var seconds = new Option<double>("--seconds") { Description = "measuring time per path per run", DefaultValueFactory = _ => defaults.Phase.TotalSeconds };
-        var runs = new Option<int>("--runs") { Description = "runs; medians are reported", DefaultValueFactory = _ => defaults.Runs };
-        var command = new Command("bench",
-            "Measure the relay (both sides on loopback) against the direct path to the same echo server, side by side; report ratios and medians.")
-        {
-            peers, window, size, seconds, runs,
-        };
-        command.SetAction((result, cancellation) => Bench.RunAsync(new Benchmark.RelayBenchmark.Options(
-            Math.Max(1, result.GetValue(peers)), Math.Max(1, result.GetValue(window)), Math.Clamp(result.GetValue(size), 8, 65507),
-            TimeSpan.FromSeconds(Math.Max(0.1, result.GetValue(seconds))), Math.Max(1, result.GetValue(runs))), cancellation));
         return command;
     }
 

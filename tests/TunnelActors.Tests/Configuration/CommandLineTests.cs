@@ -117,14 +117,6 @@ public sealed class CommandLineTests
         Assert.Contains("Giving up", outcome.Stderr);
     }
 
-    [Fact]
-    public async Task The_benchmark_measures_both_paths_and_reports_a_ratio()
-    {
-        var outcome = await ProgramProcess.RunAsync(Timeout, "bench", "--peers", "2", "--seconds", "0.3", "--runs", "2");
-        Assert.True(outcome.ExitCode == 0, outcome.Stdout + outcome.Stderr);
-        Assert.Matches(@"median: relay \d+ echoes/s = \d+\.\d\d × direct", outcome.Stdout);
-    }
-
     /// <summary>A HOCON file for one test, deleted after it.</summary>
     private sealed class ConfigFile : IDisposable
     {
