@@ -48,10 +48,6 @@ internal static class LoadCommand
 
     private static async Task<int> RunAsync(LoadOptions options, bool json, bool quiet, CancellationToken cancellation)
     {
-        // Socket continuations run on the socket engine's own thread instead of hopping to the thread pool (read once,
-        // before the first asynchronous socket operation). The reply handlers are short and never block, and on two
-        // cores the hop costs about half of the closed-loop rate.
-        Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
         using var signals = new TerminationSignals(cancellation); // an interrupted run still reports what it measured
         var progress = quiet || Console.IsErrorRedirected ? null : new ProgressLine(Console.Error, options);
         LoadReport report;
