@@ -50,7 +50,7 @@ internal static class Commands
         {
             logLevel,
         };
-        command.SetAction((result, cancellation) => Demo.RunAsync(result.GetValue(logLevel), cancellation));
+        command.SetAction((result, cancellation) => Demo.DemoCommand.RunAsync(result.GetValue(logLevel), cancellation));
         return command;
     }
 

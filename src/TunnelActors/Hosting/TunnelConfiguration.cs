@@ -13,9 +13,6 @@ public sealed record TunnelConfiguration(Config Config, TunnelSettings Settings)
 {
     public static Config Reference { get; } = ConfigurationFactory.ParseString(Embedded("TunnelActors.reference.conf"));
 
-    /// <summary>The configuration <c>tunnelactors demo</c> runs both sides with.</summary>
-    public static string LoopbackDemoHocon { get; } = Embedded("TunnelActors.loopback-demo.hocon");
-
     public static TunnelConfiguration Load(string? file, IReadOnlyDictionary<string, string>? overrides = null)
     {
         var user = file is null ? Config.Empty : ParseFile(file);

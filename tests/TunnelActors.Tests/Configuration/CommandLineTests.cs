@@ -77,7 +77,7 @@ public sealed class CommandLineTests
     [Fact]
     public async Task Two_run_processes_carry_the_seed_deployment()
     {
-        using var echo = new TunnelActors.Demo.UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
+        using var echo = new TunnelActors.Cli.Demo.UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
         var udpPort = BoundSockets.FreeUdpPort();
         var tcpPort = BoundSockets.FreeTcpPort();
         var logs = new System.Text.StringBuilder();

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
-using TunnelActors.Demo;
+using TunnelActors.Cli.Demo;
 using TunnelActors.Framing;
 using TunnelActors.Sessions;
 using TunnelActors.Tests.Support;

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
-using TunnelActors.Demo;
+using TunnelActors.Cli.Demo;
 using TunnelActors.Tests.Support;
 using Xunit;
 

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
-using TunnelActors.Demo;
+using TunnelActors.Cli.Demo;
 using TunnelActors.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;

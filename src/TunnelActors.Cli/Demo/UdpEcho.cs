@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace TunnelActors.Demo;
+namespace TunnelActors.Cli.Demo;
 
 /// <summary>A UDP echo server on a plain socket: the demo's target, and the tests'.</summary>
 public sealed class UdpEcho : IDisposable

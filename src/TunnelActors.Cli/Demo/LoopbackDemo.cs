@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using Akka.Configuration;
 
-namespace TunnelActors.Demo;
+namespace TunnelActors.Cli.Demo;
 
 /// <summary>
 /// Both sides of the seed deployment in one process on loopback: the NAT side (UDP listen + TCP listen),
@@ -21,6 +21,17 @@ public static class LoopbackDemo
         public bool Success => Peers.All(p => p.Error is null && p.Received == p.Sent);
         public int Datagrams => Peers.Sum(p => p.Received);
         public double DatagramsPerSecond => Datagrams / Elapsed.TotalSeconds;
+    }
+
+    /// <summary>The configuration <c>tunnelactors demo</c> runs both sides with.</summary>
+    public static string EmbeddedHocon { get; } = Embedded("TunnelActors.loopback-demo.hocon");
+
+    private static string Embedded(string name)
+    {
+        using var stream = typeof(LoopbackDemo).Assembly.GetManifestResourceStream(name)
+                           ?? throw new InvalidOperationException($"resource {name} is missing from the build");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
     }
 
     public static async Task<Result> RunAsync(string hocon, CancellationToken cancellation = default)

@@ -1,18 +1,17 @@
 using Serilog;
 using Serilog.Events;
-using TunnelActors.Demo;
 
-namespace TunnelActors.Cli;
+namespace TunnelActors.Cli.Demo;
 
 /// <summary><c>tunnelactors demo</c>: the embedded default, printed as one line per phantom peer.</summary>
-internal static class Demo
+internal static class DemoCommand
 {
     public static async Task<int> RunAsync(LogEventLevel level, CancellationToken cancellation)
     {
         TunnelHost.ConfigureLogging(level);
         try
         {
-            var result = await LoopbackDemo.RunAsync(TunnelConfiguration.LoopbackDemoHocon, cancellation);
+            var result = await LoopbackDemo.RunAsync(LoopbackDemo.EmbeddedHocon, cancellation);
             Console.WriteLine();
             Console.WriteLine("peer (phantom port)   sent  echoed      bytes  median RTT");
             foreach (var peer in result.Peers)
