@@ -68,7 +68,6 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver
 
     private readonly IActorRef _connection;
     private readonly IFrameCodec _codec;
-    private readonly SideResources _side;
     private readonly FrameDecoder _decoder;
     private readonly SendBuffer _sendBuffer;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -85,15 +84,16 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver
         _connection = connection;
         _codec = codec;
         _decoder = new FrameDecoder(codec);
-        _side = SideResources.For(Context.System);
-        _counters = _side.Counters;
-        _sendBuffer = new SendBuffer(codec, settings.Tcp, _side.Budget);
+        var side = SideResources.For(Context.System);
+        _counters = side.Counters;
+        _sendBuffer = new SendBuffer(codec, settings.Tcp, side.Budget);
         if (attach is null) Become(Pooled);
         else AttachTo(attach);
     }
 
     public static Props Props(IActorRef connection, IFrameCodec codec, TunnelSettings settings, Attach? attach = null) =>
-        Akka.Actor.Props.Create(() => new FramingStage(connection, codec, settings, attach)).WithMailbox(TunnelSettings.ConnectionMailbox);
+        Akka.Actor.Props.Create(() => new FramingStage(connection, codec, settings, attach))
+            .WithMailbox(TunnelSettings.ConnectionMailbox);
 
     protected override void PreStart()
     {
