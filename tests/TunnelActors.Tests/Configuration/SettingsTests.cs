@@ -67,6 +67,12 @@ public sealed class SettingsTests
     [InlineData("tunnel.tcp.send-queue-limit", "100")]
     [InlineData("tunnel.tcp.reconnect.max-backoff", "10ms")]
     [InlineData("tunnel.tcp.keepalive.enabled", "maybe")]
+    [InlineData("tunnel.tcp.max-queue-delay", "-1s")]
+    [InlineData("tunnel.tcp.notsent-lowat", "lots")]
+    [InlineData("tunnel.tcp.max-write", "0")]
+    [InlineData("tunnel.session.queue-max-delay", "later")]
+    [InlineData("tunnel.queue-memory", "1k")]
+    [InlineData("tunnel.mailbox.connection.queue-limit", "10")]
     public void A_bad_value_names_its_key(string key, string value) =>
         Assert.Equal(key, Rejected([.. Valid, (key, value)]).Key);
 
