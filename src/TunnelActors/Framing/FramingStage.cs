@@ -25,7 +25,7 @@ namespace TunnelActors.Framing;
 /// (<see cref="ConnectionLost"/>) and stops with its owner; an owner that stops first gets its queue
 /// written and the connection closed.
 /// </summary>
-public sealed class FramingStage : UntypedActor, IDatagramReceiver
+public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
 {
     /// <summary>
     /// The session that owns the connection from now on: its counters, its activity stamp and, when already
@@ -66,10 +66,17 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver
         public static readonly WriteAck Instance = new();
     }
 
+    /// <summary>Closing took <c>tcp.close-timeout</c>: the peer does not take what is queued. Reset.</summary>
+    private sealed class CloseDeadline
+    {
+        public static readonly CloseDeadline Instance = new();
+    }
+
     private readonly IActorRef _connection;
     private readonly IFrameCodec _codec;
     private readonly FrameDecoder _decoder;
     private readonly SendBuffer _sendBuffer;
+    private readonly TimeSpan _closeTimeout;
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     private IActorRef? _owner;
@@ -87,6 +94,7 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver
         var side = SideResources.For(Context.System);
         _counters = side.Counters;
         _sendBuffer = new SendBuffer(codec, settings.Tcp, side.Budget);
+        _closeTimeout = settings.Tcp.CloseTimeout;
         if (attach is null) Become(Pooled);
         else AttachTo(attach);
     }
@@ -94,6 +102,8 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver
     public static Props Props(IActorRef connection, IFrameCodec codec, TunnelSettings settings, Attach? attach = null) =>
         Akka.Actor.Props.Create(() => new FramingStage(connection, codec, settings, attach))
             .WithMailbox(TunnelSettings.ConnectionMailbox);
+
+    public ITimerScheduler Timers { get; set; } = null!;
 
     protected override void PreStart()
     {
@@ -193,6 +203,11 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver
             case Terminated t when t.ActorRef.Equals(_owner):
                 _ownerGone = true;
                 break;
+            case CloseDeadline:
+                _log.Debug("TCP connection did not take what was queued within {0}; resetting it", _closeTimeout);
+                _connection.Tell(Tcp.Abort.Instance);
+                OnConnectionGone();
+                break;
             default:
                 Common(message);
                 break;
@@ -247,6 +262,7 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver
 
     private void OnConnectionGone()
     {
+        Timers.Cancel(CloseDeadline.Instance);
         _sendBuffer.Discard();
         if (_owner is null || _ownerGone)
         {
@@ -260,6 +276,7 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver
     private void BeginClosing()
     {
         Become(Closing);
+        Timers.StartSingleTimer(CloseDeadline.Instance, CloseDeadline.Instance, _closeTimeout);
         FlushThenClose();
     }
 
@@ -310,7 +327,8 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver
     {
         _log.Warning("Closing TCP connection: the peer sent a malformed stream ({0})", e.Message);
         _connection.Tell(Tcp.Abort.Instance);
-        Context.Stop(Self);
+        // An owned stage may be a forward socket's handler: it stops with its owner, after the socket.
+        OnConnectionGone();
     }
 
     private void Enqueue(Udp.Received received)

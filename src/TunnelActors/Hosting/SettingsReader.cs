@@ -66,6 +66,10 @@ public static class SettingsReader
             Duration(config, "tunnel.tcp.keepalive.idle", allowZero: false),
             Duration(config, "tunnel.tcp.keepalive.interval", allowZero: false),
             Int(config, "tunnel.tcp.keepalive.count", min: 1));
+        var maxWrite = Size(config, "tunnel.tcp.max-write", min: 1);
+        var frameSize = config.GetByteSize("akka.io.tcp.maximum-frame-size") ?? 4096;
+        if (maxWrite > frameSize)
+            throw new ConfigurationException("tunnel.tcp.max-write", $"{maxWrite} bytes is more than akka.io.tcp.maximum-frame-size ({frameSize}), the most Akka.IO sends at once");
         return new TcpSettings(
             role,
             endpoint,
@@ -76,7 +80,7 @@ public static class SettingsReader
             Backoff(config, "tunnel.tcp.reconnect"),
             Size(config, "tunnel.tcp.send-queue-limit", min: LengthPrefixedFrameMax),
             Duration(config, "tunnel.tcp.max-queue-delay", allowZero: true),
-            Size(config, "tunnel.tcp.max-write", min: 1),
+            maxWrite,
             Size(config, "tunnel.tcp.send-buffer", min: 0),
             Size(config, "tunnel.tcp.receive-buffer", min: 0),
             Size(config, "tunnel.tcp.notsent-lowat", min: 0),

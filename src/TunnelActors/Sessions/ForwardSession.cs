@@ -67,6 +67,9 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    // A restarted stage would come back without its sink and with a stale write acknowledgement in flight.
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
+
     protected override void PreStart()
     {
         _idle = new IdleClock(_context.Settings.Session.IdleTimeout, Timers, _activity);
@@ -89,6 +92,9 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
             case FramingStage.Activated:
                 Activate();
                 break;
+            case Udp.Bound { LocalAddress: null }:
+                // Akka.IO 1.5.74 follows a failed bind's CommandFailed with a Bound for no address.
+                break;
             case Udp.Bound:
                 _binding = false;
                 _socketActor = Sender;
@@ -96,7 +102,6 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
                 else _framing?.Tell(new FramingStage.SinkReady(_socket.SinkTo(_target)));
                 break;
             case Udp.CommandFailed { Cmd: Udp.Bind } failed:
-                // Akka.IO then sends a Bound for no address; this session has stopped by the time it lands.
                 _binding = false;
                 if (_ending)
                 {

@@ -23,7 +23,7 @@ public enum DropReason
     NoPeerBound,
     /// <summary>A new peer arrived while <c>session.max-sessions</c> were active.</summary>
     SessionLimit,
-    /// <summary>A datagram still queued for, or sent to, a connection that had just ended.</summary>
+    /// <summary>A datagram still queued for a connection that had just ended.</summary>
     Undelivered,
 }
 

@@ -61,6 +61,9 @@ public sealed class UdpSession : UntypedActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    // A restarted stage would come back with a stale write acknowledgement in flight.
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
+
     private FramingStage.Attach Attachment => new(Self, _counters, _activity, _listenSocket.SinkTo((IPEndPoint)_peer));
 
     protected override void PreStart()

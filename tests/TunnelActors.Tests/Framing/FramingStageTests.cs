@@ -206,6 +206,31 @@ public sealed class FramingStageTests : TestKit
         ExpectTerminated(_stage);
     }
 
+    [Fact]
+    public void A_connection_that_never_takes_its_queue_is_reset_after_the_close_timeout_and_the_stage_stops()
+    {
+        var settings = Sides.Configure(("tunnel.udp.listen", "127.0.0.1:1"), ("tunnel.tcp.listen", "127.0.0.1:2"),
+            ("tunnel.tcp.max-queue-delay", "0"), ("tunnel.tcp.close-timeout", "300ms")).Settings;
+        var connection = CreateTestProbe();
+        var owner = CreateTestProbe();
+        var stage = Sys.ActorOf(FramingStage.Props(connection.Ref, LengthPrefixedCodec.Instance, settings,
+            new FramingStage.Attach(owner.Ref, new TrafficCounters(), new ActivityStamp(), Sink())));
+        connection.ExpectMsg<Tcp.Register>();
+        connection.ExpectMsg<Tcp.ResumeReading>();
+        var budget = SideResources.For(Sys).Budget;
+        var before = budget.Used;
+
+        stage.Tell(new Udp.Received(ByteString.FromBytes(new byte[1000]), PeerAddress));
+        connection.ExpectMsg<Tcp.Write>(); // never acknowledged: the peer's window stays shut
+        stage.Tell(FramingStage.Close.Instance, owner.Ref);
+        owner.Ref.Tell(PoisonPill.Instance);
+
+        Watch(stage);
+        connection.ExpectMsg<Tcp.Abort>(TimeSpan.FromSeconds(5));
+        ExpectTerminated(stage);
+        Assert.True(budget.Used <= before, $"the stopped stage still holds {budget.Used - before} B of the side's budget");
+    }
+
     protected override void Dispose(bool disposing)
     {
         if (disposing)
