@@ -1,0 +1,106 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace TunnelActors.Auth;
+
+/// <summary>Which end of the TCP connection a side is; part of what each side proves, so no proof can be reflected.</summary>
+public enum HandshakeRole : byte
+{
+    Dialer = (byte)'D',
+    Listener = (byte)'L',
+}
+
+/// <summary>
+/// The mutual challenge-response that opens every tunnel connection when both sides hold a pre-shared key.
+/// Both sides send a greeting at once: magic, version, role and 32 fresh random bytes. Having the other's
+/// greeting, each sends HMAC-SHA256(key, label, version, its own role, the dialer's nonce, the listener's
+/// nonce) and checks the other's proof in constant time. Nothing about the key crosses the wire, and a
+/// recorded handshake proves nothing next time: the other side's nonce is new. After the two proofs the
+/// stream carries plain RFC 4571 frames. A pure state machine over bytes, testable without sockets.
+/// </summary>
+public sealed class Handshake
+{
+    public const byte Version = 1;
+    public const int NonceLength = 32;
+    public const int ProofLength = 32;
+    public const int GreetingLength = 4 + NonceLength;
+
+    private static readonly byte[] Label = Encoding.ASCII.GetBytes("tunnelactors handshake");
+
+    private readonly byte[] _key;
+    private readonly HandshakeRole _role;
+    private readonly byte[] _nonce = RandomNumberGenerator.GetBytes(NonceLength);
+    private readonly byte[] _received = new byte[GreetingLength + ProofLength];
+    private int _receivedLength;
+    private byte[]? _peerNonce;
+
+    public Handshake(byte[] key, HandshakeRole role)
+    {
+        _key = key;
+        _role = role;
+        Greeting = new byte[GreetingLength];
+        Greeting[0] = (byte)'T';
+        Greeting[1] = (byte)'A';
+        Greeting[2] = Version;
+        Greeting[3] = (byte)role;
+        _nonce.CopyTo(Greeting, 4);
+    }
+
+    /// <summary>What this side sends first.</summary>
+    public byte[] Greeting { get; }
+
+    /// <summary>Where the handshake stands after the bytes received so far.</summary>
+    public enum State { InProgress, Done, Failed }
+
+    /// <param name="ProofToSend">Set once, when the peer's greeting has been checked: send it.</param>
+    /// <param name="Surplus">With <see cref="State.Done"/>: how many of the last bytes received follow the
+    /// peer's proof, the start of the frame stream.</param>
+    public readonly record struct Result(State State, byte[]? ProofToSend = null, int Surplus = 0, string? Failure = null);
+
+    /// <summary>Takes received bytes. Bytes after the peer's proof are not consumed (<see cref="Result.Surplus"/>).</summary>
+    public Result Receive(ReadOnlySpan<byte> data)
+    {
+        byte[]? proof = null;
+        if (_peerNonce is null)
+        {
+            var take = Math.Min(GreetingLength - _receivedLength, data.Length);
+            data[..take].CopyTo(_received.AsSpan(_receivedLength));
+            _receivedLength += take;
+            data = data[take..];
+            if (_receivedLength >= 2 && (_received[0] != 'T' || _received[1] != 'A'))
+                return Fail("the peer did not start a TunnelActors handshake (it has no key, or is another program)");
+            if (_receivedLength < GreetingLength) return new Result(State.InProgress);
+            if (_received[2] != Version)
+                return Fail($"the peer speaks handshake version {_received[2]}, this side {Version}");
+            if (_received[3] != (byte)Opposite(_role))
+                return Fail("the peer is the same end of the connection as this side");
+            _peerNonce = _received[4..GreetingLength];
+            proof = Prove(_role);
+        }
+
+        var proofTake = Math.Min(GreetingLength + ProofLength - _receivedLength, data.Length);
+        data[..proofTake].CopyTo(_received.AsSpan(_receivedLength));
+        _receivedLength += proofTake;
+        if (_receivedLength < GreetingLength + ProofLength) return new Result(State.InProgress, proof);
+        return CryptographicOperations.FixedTimeEquals(Prove(Opposite(_role)), _received.AsSpan(GreetingLength, ProofLength))
+            ? new Result(State.Done, proof, data.Length - proofTake)
+            : Fail("the peer's proof does not match this side's key");
+    }
+
+    private static Result Fail(string reason) => new(State.Failed, Failure: reason);
+
+    private byte[] Prove(HandshakeRole sender)
+    {
+        var (dialerNonce, listenerNonce) = _role == HandshakeRole.Dialer ? (_nonce, _peerNonce!) : (_peerNonce!, _nonce);
+        var message = new byte[Label.Length + 2 + 2 * NonceLength];
+        Label.CopyTo(message, 0);
+        message[Label.Length] = Version;
+        message[Label.Length + 1] = (byte)sender;
+        dialerNonce.CopyTo(message, Label.Length + 2);
+        listenerNonce.CopyTo(message, Label.Length + 2 + NonceLength);
+        return HMACSHA256.HashData(_key, message);
+    }
+
+    private static HandshakeRole Opposite(HandshakeRole role) =>
+        role == HandshakeRole.Dialer ? HandshakeRole.Listener : HandshakeRole.Dialer;
+}
