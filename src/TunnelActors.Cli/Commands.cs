@@ -10,6 +10,7 @@ internal static class Commands
     {
         var root = new RootCommand("TunnelActors: a bidirectional UDP-over-TCP relay (RFC 4571 framing, udptunnel-compatible).");
         root.Subcommands.Add(RunCommand());
+        root.Subcommands.Add(KeygenCommand());
         root.Subcommands.Add(DemoCommand());
         root.Subcommands.Add(Bench.BenchCommand.Build());
         return root;
@@ -24,11 +25,15 @@ internal static class Commands
         var tcpConnect = new Option<string?>("--tcp-connect") { Description = "dial the far side at HOST:PORT", HelpName = "HOST:PORT" };
         var poolSize = new Option<string?>("--pool-size") { Description = "idle pre-dialed connections (TCP connect + UDP forward); 0 = one, redialled", HelpName = "N" };
         var idleTimeout = new Option<string?>("--idle-timeout") { Description = "end a session idle this long, e.g. 180s, 5m; 0 = never", HelpName = "DURATION" };
+        var pskFile = new Option<string?>("--psk-file") { Description = "authenticate every tunnel connection with the key in FILE (tunnelactors keygen); both sides need it", HelpName = "FILE" };
+        var noAuth = new Option<bool>("--no-auth") { Description = "let a side that listens on both UDP and TCP start without a key or --tcp-allow" };
+        var tcpAllow = new Option<string[]>("--tcp-allow") { Description = "take tunnel connections only from this network (repeatable)", HelpName = "CIDR", AllowMultipleArgumentsPerToken = false };
+        var udpAllow = new Option<string[]>("--udp-allow") { Description = "take datagrams only from this network (repeatable)", HelpName = "CIDR", AllowMultipleArgumentsPerToken = false };
         var logLevel = LogLevelOption();
 
         var command = new Command("run", "Run one side of the tunnel until interrupted.")
         {
-            config, udpListen, udpForward, tcpListen, tcpConnect, poolSize, idleTimeout, logLevel,
+            config, udpListen, udpForward, tcpListen, tcpConnect, poolSize, idleTimeout, pskFile, noAuth, tcpAllow, udpAllow, logLevel,
         };
         command.SetAction((result, cancellation) =>
         {
@@ -37,7 +42,24 @@ internal static class Commands
             Role(overrides, "tunnel.tcp", "listen", result.GetValue(tcpListen), "connect", result.GetValue(tcpConnect));
             if (result.GetValue(poolSize) is { } pool) overrides["tunnel.tcp.pool-size"] = pool;
             if (result.GetValue(idleTimeout) is { } idle) overrides["tunnel.session.idle-timeout"] = idle;
+            if (result.GetValue(pskFile) is { } key) overrides["tunnel.auth.psk-file"] = Path.GetFullPath(key);
+            if (result.GetValue(noAuth)) overrides["tunnel.auth.allow-unauthenticated"] = "on";
+            if (result.GetValue(tcpAllow) is { Length: > 0 } tcpNetworks) overrides["tunnel.tcp.allow"] = string.Join(',', tcpNetworks);
+            if (result.GetValue(udpAllow) is { Length: > 0 } udpNetworks) overrides["tunnel.udp.allow"] = string.Join(',', udpNetworks);
             return RunSide.RunAsync(result.GetValue(config)?.FullName, overrides, result.GetValue(logLevel), cancellation);
+        });
+        return command;
+    }
+
+    private static Command KeygenCommand()
+    {
+        var command = new Command("keygen",
+            "Print a new 256-bit pre-shared key (64 hexadecimal digits). Save it in a file only the relay's user can read: " +
+            "(umask 077; tunnelactors keygen > tunnel.key), and give that file to both sides with --psk-file.");
+        command.SetAction(_ =>
+        {
+            Console.WriteLine(Auth.PreSharedKey.Generate());
+            return 0;
         });
         return command;
     }

@@ -59,6 +59,7 @@ public sealed class TunnelSupervisor : UntypedActor
         _log.Info("Tunnel side starting: UDP {0} {1}, TCP {2} {3}", settings.Udp.Role.ToString().ToLowerInvariant(),
             settings.Udp.Endpoint, settings.Tcp.Role.ToString().ToLowerInvariant(), settings.Tcp.Endpoint);
         SocketBufferReport.Log(settings, _log);
+        WarnAboutAuthentication(settings);
 
         switch (settings.Udp.Role, settings.Tcp.Role)
         {
@@ -76,6 +77,15 @@ public sealed class TunnelSupervisor : UntypedActor
                 Start(TcpDialPool.Props(_context), TcpDialPool.Name);
                 break;
         }
+    }
+
+    private void WarnAboutAuthentication(TunnelSettings settings)
+    {
+        if (settings.Auth.Key is { ReadableByOthers: true })
+            _log.Warning("The key file is readable by other users (tunnel.auth.psk-file): chmod 600 it");
+        if (settings.Auth.Key is null && settings.Tcp.Role == TcpRole.Listen && !IPAddress.IsLoopback(settings.Tcp.Endpoint.Address))
+            _log.Warning("Tunnel connections on {0} are not authenticated: anyone who reaches it is taken as the far side " +
+                         "(tunnel.auth.psk-file, tunnel.tcp.allow; docs/security.md)", settings.Tcp.Endpoint);
     }
 
     private IActorRef Start(Props props, string name)

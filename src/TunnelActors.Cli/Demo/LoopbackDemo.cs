@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Akka.Configuration;
+using TunnelActors.Auth;
 
 namespace TunnelActors.Cli.Demo;
 
@@ -43,10 +44,27 @@ public static class LoopbackDemo
         var sizes = demo.GetIntList("sizes").Select(s => Math.Max(8, s)).ToArray();
         var replyTimeout = demo.GetTimeSpan("reply-timeout", TimeSpan.FromSeconds(5));
 
-        using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
-        await using var nat = await TunnelSide.StartAsync("nat", TunnelConfiguration.FromHocon(hocon));
+        // Both sides prove a key made for this run, as a deployed NAT box and relay do.
+        var keyFile = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(keyFile, PreSharedKey.Generate(), cancellation);
+            var key = new Dictionary<string, string> { ["tunnel.auth.psk-file"] = keyFile };
+            return await RunSidesAsync(hocon, demo, key, peers, perPeer, sizes, replyTimeout, cancellation);
+        }
+        finally
+        {
+            File.Delete(keyFile);
+        }
+    }
 
-        var relayOverrides = new Dictionary<string, string>
+    private static async Task<Result> RunSidesAsync(string hocon, Config demo, Dictionary<string, string> key, int peers, int perPeer,
+        int[] sizes, TimeSpan replyTimeout, CancellationToken cancellation)
+    {
+        using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
+        await using var nat = await TunnelSide.StartAsync("nat", TunnelConfiguration.FromHocon(hocon, key));
+
+        var relayOverrides = new Dictionary<string, string>(key)
         {
             ["tunnel.tcp.connect"] = nat.TcpEndpoint.ToString(),
             ["tunnel.udp.forward"] = echo.LocalEndPoint.ToString(),

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using TunnelActors.Sessions;
+using TunnelActors.Transport;
 
 namespace TunnelActors.Flow;
 
@@ -20,6 +21,10 @@ public sealed class SideResources : IExtension
     public ByteBudget Budget { get; }
 
     public TrafficCounters Counters { get; } = new();
+
+    public LinkCounters Links { get; } = new();
+
+    public RefusalLog Refusals { get; } = new();
 
     public static SideResources For(ActorSystem system) => system.WithExtension<SideResources, SideResourcesProvider>();
 

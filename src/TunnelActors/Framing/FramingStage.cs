@@ -1,6 +1,8 @@
+using System.Net;
 using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
+using TunnelActors.Auth;
 using TunnelActors.Flow;
 using TunnelActors.Sessions;
 using TunnelActors.Transport;
@@ -66,6 +68,19 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
         public static readonly WriteAck Instance = new();
     }
 
+    /// <summary>Stage → parent of a pooled stage: the connection is ready to be leased (its handshake, if any, passed).</summary>
+    public sealed class Ready
+    {
+        public static readonly Ready Instance = new();
+        private Ready() { }
+    }
+
+    /// <summary>The handshake took longer than <c>auth.handshake-timeout</c>.</summary>
+    private sealed class HandshakeDeadline
+    {
+        public static readonly HandshakeDeadline Instance = new();
+    }
+
     /// <summary>Closing took <c>tcp.close-timeout</c>: the peer does not take what is queued. Reset.</summary>
     private sealed class CloseDeadline
     {
@@ -77,8 +92,12 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
     private readonly FrameDecoder _decoder;
     private readonly SendBuffer _sendBuffer;
     private readonly TimeSpan _closeTimeout;
+    private readonly TimeSpan _handshakeTimeout;
+    private readonly EndPoint _remote;
+    private readonly SideResources _side;
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
+    private Handshake? _handshake;
     private IActorRef? _owner;
     private TrafficCounters _counters;
     private ActivityStamp? _activity;
@@ -86,21 +105,26 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
     private bool _writeInFlight;
     private bool _ownerGone;
 
-    public FramingStage(IActorRef connection, IFrameCodec codec, TunnelSettings settings, Attach? attach)
+    /// <param name="end">Which end of the connection this side is: the handshake proves it.</param>
+    /// <param name="remote">The far end, for what the stage logs.</param>
+    public FramingStage(IActorRef connection, IFrameCodec codec, TunnelSettings settings, HandshakeRole end, EndPoint remote, Attach? attach)
     {
         _connection = connection;
         _codec = codec;
         _decoder = new FrameDecoder(codec);
-        var side = SideResources.For(Context.System);
-        _counters = side.Counters;
-        _sendBuffer = new SendBuffer(codec, settings.Tcp, side.Budget);
+        _side = SideResources.For(Context.System);
+        _counters = _side.Counters;
+        _sendBuffer = new SendBuffer(codec, settings.Tcp, _side.Budget);
         _closeTimeout = settings.Tcp.CloseTimeout;
-        if (attach is null) Become(Pooled);
-        else AttachTo(attach);
+        _handshakeTimeout = settings.Auth.HandshakeTimeout;
+        _remote = remote;
+        if (settings.Auth.Key is { } key) _handshake = new Handshake(key.Key, end);
+        if (attach is not null) Own(attach);
     }
 
-    public static Props Props(IActorRef connection, IFrameCodec codec, TunnelSettings settings, Attach? attach = null) =>
-        Akka.Actor.Props.Create(() => new FramingStage(connection, codec, settings, attach))
+    public static Props Props(IActorRef connection, IFrameCodec codec, TunnelSettings settings, HandshakeRole end, EndPoint remote,
+        Attach? attach = null) =>
+        Akka.Actor.Props.Create(() => new FramingStage(connection, codec, settings, end, remote, attach))
             .WithMailbox(TunnelSettings.ConnectionMailbox);
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -109,7 +133,85 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
     {
         Context.Watch(_connection);
         _connection.Tell(new Tcp.Register(Self, keepOpenOnPeerClosed: false, useResumeWriting: false));
+        if (_handshake is { } handshake)
+        {
+            _connection.Tell(Tcp.Write.Create(ByteString.FromBytes(handshake.Greeting)));
+            Timers.StartSingleTimer(HandshakeDeadline.Instance, HandshakeDeadline.Instance, _handshakeTimeout);
+            Become(Authenticating);
+        }
+        else
+        {
+            BecomeReady();
+        }
         RequestRead();
+    }
+
+    /// <summary>Proving the key both ways; datagrams to send wait in the send queue, no frame is written.</summary>
+    private void Authenticating(object message)
+    {
+        switch (message)
+        {
+            case Tcp.Received received:
+                OnHandshakeBytes(received.Data.ToReadOnlySpan());
+                break;
+            case HandshakeDeadline:
+                Refuse(Refusal.HandshakeTimeout, $"did not finish the handshake within {_handshakeTimeout.TotalSeconds:0.#} s");
+                break;
+            case Udp.Received datagram when _sink is not null:
+                Enqueue(datagram);
+                break;
+            case Attach attach:
+                Own(attach);
+                break;
+            default:
+                Common(message);
+                break;
+        }
+    }
+
+    private void OnHandshakeBytes(ReadOnlySpan<byte> data)
+    {
+        var result = _handshake!.Receive(data);
+        if (result.ProofToSend is { } proof) _connection.Tell(Tcp.Write.Create(ByteString.FromBytes(proof)));
+        switch (result.State)
+        {
+            case Handshake.State.InProgress:
+                RequestRead();
+                break;
+            case Handshake.State.Failed:
+                Refuse(Refusal.HandshakeFailed, result.Failure!);
+                break;
+            case Handshake.State.Done:
+                Timers.Cancel(HandshakeDeadline.Instance);
+                _handshake = null;
+                var ready = BecomeReady();
+                Flush();
+                // What followed the peer's proof is the start of the frame stream.
+                if (result.Surplus == 0) RequestRead();
+                else ready(new Tcp.Received(ByteString.CopyFrom(data[^result.Surplus..].ToArray())));
+                break;
+        }
+    }
+
+    /// <summary>Turns the peer away: counted, logged at most once a minute per source, the connection reset.</summary>
+    private void Refuse(Refusal reason, string why)
+    {
+        _side.Links.CountRefused(reason);
+        _side.Refusals.Warning(_log, _remote, $"Tunnel connection with {Plain(_remote)} refused: {why}");
+        _connection.Tell(Tcp.Abort.Instance);
+        OnConnectionGone();
+    }
+
+    private static EndPoint Plain(EndPoint endpoint) =>
+        endpoint is IPEndPoint { Address.IsIPv4MappedToIPv6: true } ip ? new IPEndPoint(ip.Address.MapToIPv4(), ip.Port) : endpoint;
+
+    /// <summary>Takes up the behaviour the stage's owner calls for; a pooled stage tells its pool it can be leased.</summary>
+    private UntypedReceive BecomeReady()
+    {
+        UntypedReceive ready = _owner is null ? Pooled : _sink is null ? AwaitingSink : Relaying;
+        if (_owner is null) Context.Parent.Tell(Ready.Instance);
+        Become(ready);
+        return ready;
     }
 
     protected override void OnReceive(object message) => Unhandled(message);
@@ -124,7 +226,8 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
                 Decode(received.Data.ToReadOnlySpan());
                 break;
             case Attach attach:
-                AttachTo(attach);
+                Own(attach);
+                BecomeReady();
                 break;
             default:
                 Common(message);
@@ -228,7 +331,7 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
             case Close:
                 BeginClosing();
                 break;
-            case Tcp.CommandFailed { Cmd: Tcp.Write } failed:
+            case Tcp.CommandFailed { Cmd: Tcp.Write { Ack: WriteAck } } failed:
                 // The socket refused the write: the connection is going down, ConnectionClosed follows.
                 Written();
                 _log.Debug("TCP write failed: {0}", failed.Cause);
@@ -250,19 +353,18 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
         }
     }
 
-    private void AttachTo(Attach attach)
+    private void Own(Attach attach)
     {
         _owner = attach.Owner;
         _counters = attach.Counters;
         _activity = attach.Activity;
         _sink = attach.Sink;
         Context.Watch(_owner);
-        Become(_sink is null ? AwaitingSink : Relaying);
     }
 
     private void OnConnectionGone()
     {
-        Timers.Cancel(CloseDeadline.Instance);
+        Timers.CancelAll();
         _sendBuffer.Discard();
         if (_owner is null || _ownerGone)
         {
@@ -362,7 +464,8 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
     /// <summary>Starts the next write unless one is in flight; true when nothing is left to write.</summary>
     private bool Flush()
     {
-        if (_writeInFlight) return false;
+        // No frame may go out before this side's proof: the peer would read it as one.
+        if (_writeInFlight || _handshake is not null) return false;
         var write = _sendBuffer.TakeForWrite(Environment.TickCount64, out var stale);
         _counters.CountDrops(DropReason.QueueDelay, stale);
         if (write is not { } frames) return true;

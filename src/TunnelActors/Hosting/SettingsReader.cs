@@ -2,7 +2,9 @@ using System.Net;
 using System.Net.Sockets;
 using Akka.Configuration;
 using Akka.Configuration.Hocon;
+using TunnelActors.Auth;
 using TunnelActors.Flow;
+using TunnelActors.Transport;
 
 namespace TunnelActors;
 
@@ -40,7 +42,16 @@ public static class SettingsReader
         if (udp.ForwardBind is { } bind && bind.AddressFamily != udp.Endpoint.AddressFamily && !bind.Address.Equals(IPAddress.Any))
             throw new ConfigurationException("tunnel.udp.forward-bind", $"{bind} is not of the target's address family ({udp.Endpoint})");
 
-        return new TunnelSettings(udp, tcp, session, rebind, startup, queueMemory);
+        var auth = new AuthSettings(
+            String(config, "tunnel.auth.psk-file") is { Length: > 0 } keyFile ? PreSharedKey.Load("tunnel.auth.psk-file", Path.GetFullPath(keyFile)) : null,
+            Duration(config, "tunnel.auth.handshake-timeout", allowZero: false),
+            Bool(config, "tunnel.auth.allow-unauthenticated"));
+        if (udp.Role == UdpRole.Listen && tcp.Role == TcpRole.Listen && auth.Key is null && tcp.Allow.IsEmpty && !auth.AllowUnauthenticated)
+            throw new ConfigurationException("tunnel.auth.psk-file",
+                "a side that listens on both UDP and TCP hands each new peer's traffic to whoever connects to it: " +
+                "give it a key (--psk-file, made by tunnelactors keygen), a tcp.allow list (--tcp-allow), or --no-auth");
+
+        return new TunnelSettings(udp, tcp, session, rebind, startup, queueMemory, auth);
     }
 
     private static UdpSettings ReadUdp(Config config)
@@ -52,7 +63,8 @@ public static class SettingsReader
             throw new ConfigurationException("tunnel.udp.forward-bind", "is only used with tunnel.udp.forward");
         return new UdpSettings(role, endpoint, bind,
             Size(config, "tunnel.udp.receive-buffer", min: 0),
-            Size(config, "tunnel.udp.send-buffer", min: 0));
+            Size(config, "tunnel.udp.send-buffer", min: 0),
+            Allow(config, "tunnel.udp.allow"));
     }
 
     private static TcpSettings ReadTcp(Config config)
@@ -85,7 +97,8 @@ public static class SettingsReader
             Size(config, "tunnel.tcp.receive-buffer", min: 0),
             Size(config, "tunnel.tcp.notsent-lowat", min: 0),
             Duration(config, "tunnel.tcp.close-timeout", allowZero: false),
-            keepAlive);
+            keepAlive,
+            Allow(config, "tunnel.tcp.allow"));
     }
 
     // The send queue must hold at least one largest frame, or large datagrams could never pass.
@@ -114,6 +127,23 @@ public static class SettingsReader
         if (factor < 0 || double.IsNaN(factor))
             throw new ConfigurationException($"{block}.random-factor", "must be 0 or more");
         return new BackoffSettings(min, max, factor, Int(config, $"{block}.max-retries", min: 0));
+    }
+
+    /// <summary>A list of CIDR networks, given as a HOCON list or as one comma-separated string.</summary>
+    private static AllowList Allow(Config config, string key)
+    {
+        var entries = Read(config, key, (c, k) => c.GetValue(k) is { } value && value.IsArray()
+            ? c.GetStringList(k).ToList()
+            : (c.GetString(k, "") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList());
+        var networks = new List<IPNetwork>();
+        foreach (var entry in entries)
+        {
+            var text = entry.Contains('/') ? entry : $"{entry}/{(entry.Contains(':') ? 128 : 32)}";
+            if (!IPNetwork.TryParse(text, out var network))
+                throw new ConfigurationException(key, $"'{entry}' is not an address or CIDR network (10.0.0.0/8, 2001:db8::/32)");
+            networks.Add(network);
+        }
+        return new AllowList(networks);
     }
 
     private static string String(Config config, string key) =>

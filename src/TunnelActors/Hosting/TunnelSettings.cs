@@ -1,4 +1,6 @@
 using System.Net;
+using TunnelActors.Auth;
+using TunnelActors.Transport;
 
 namespace TunnelActors;
 
@@ -21,7 +23,8 @@ public sealed record BackoffSettings(TimeSpan MinBackoff, TimeSpan MaxBackoff, d
 
 public sealed record KeepAliveSettings(bool Enabled, TimeSpan Idle, TimeSpan Interval, int Count);
 
-public sealed record UdpSettings(UdpRole Role, IPEndPoint Endpoint, IPEndPoint? ForwardBind, int ReceiveBuffer, int SendBuffer);
+/// <param name="Allow">Sources datagrams are taken from on the UDP-listen socket; empty = any.</param>
+public sealed record UdpSettings(UdpRole Role, IPEndPoint Endpoint, IPEndPoint? ForwardBind, int ReceiveBuffer, int SendBuffer, AllowList Allow);
 
 /// <param name="Endpoint">Where to listen, or the dial target as resolved at start-up.</param>
 /// <param name="DialTarget">Where to dial: a host name stays a name, resolved again on every dial.</param>
@@ -40,7 +43,11 @@ public sealed record TcpSettings(
     int ReceiveBuffer,
     int NotSentLowWater,
     TimeSpan CloseTimeout,
-    KeepAliveSettings KeepAlive);
+    KeepAliveSettings KeepAlive,
+    AllowList Allow);
+
+/// <param name="Key">The pre-shared key every tunnel connection proves (<c>tunnel.auth.psk-file</c>); null = plain RFC 4571.</param>
+public sealed record AuthSettings(PreSharedKey? Key, TimeSpan HandshakeTimeout, bool AllowUnauthenticated);
 
 public sealed record SessionSettings(TimeSpan IdleTimeout, int QueueLimit, TimeSpan QueueMaxDelay, int MaxSessions);
 
@@ -52,7 +59,8 @@ public sealed record TunnelSettings(
     SessionSettings Session,
     BackoffSettings Rebind,
     TimeSpan StartupTimeout,
-    long QueueMemory)
+    long QueueMemory,
+    AuthSettings Auth)
 {
     /// <summary>The inbox of the UDP-listen endpoint: datagrams of every peer on their way to their connections.</summary>
     public const string IngressMailbox = "tunnel.mailbox.ingress";

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
+using TunnelActors.Auth;
 using TunnelActors.Framing;
 using TunnelActors.Transport;
 
@@ -77,7 +78,7 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
         {
             case Accepted accepted:
                 _connection = $"from {Plain(accepted.Remote)}";
-                StartFraming(accepted.Connection);
+                StartFraming(accepted.Connection, HandshakeRole.Listener, accepted.Remote);
                 break;
             case Dial dial:
                 TcpDial.Start(Context, Timers, dial.Remote, _context.Settings.Tcp);
@@ -115,7 +116,7 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
             case Tcp.Connected connected:
                 TcpDial.Answered(Timers);
                 _connection = $"{Plain(connected.LocalAddress)} to {Plain(connected.RemoteAddress)}";
-                StartFraming(Sender);
+                StartFraming(Sender, HandshakeRole.Dialer, connected.RemoteAddress);
                 Context.Parent.Tell(LinkUp.Instance);
                 break;
             case Tcp.CommandFailed { Cmd: Tcp.Connect } failed:
@@ -157,9 +158,9 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
         }
     }
 
-    private void StartFraming(IActorRef connection)
+    private void StartFraming(IActorRef connection, HandshakeRole end, EndPoint remote)
     {
-        _framing = Context.ActorOf(FramingStage.Props(connection, _context.Codec, _context.Settings,
+        _framing = Context.ActorOf(FramingStage.Props(connection, _context.Codec, _context.Settings, end, remote,
             new FramingStage.Attach(Self, _counters, _activity, Sink: null)), "tcp");
         Context.Watch(_framing);
         _connectionDone = false;

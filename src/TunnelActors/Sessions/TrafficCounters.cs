@@ -21,6 +21,8 @@ public enum DropReason
     ForeignSource,
     /// <summary>A frame on an accepted connection that no peer is bound to yet.</summary>
     NoPeerBound,
+    /// <summary>A datagram from a source not on <c>udp.allow</c>.</summary>
+    NotAllowed,
     /// <summary>A new peer arrived while <c>session.max-sessions</c> were active.</summary>
     SessionLimit,
     /// <summary>A datagram still queued for a connection that had just ended.</summary>

@@ -2,6 +2,7 @@ using System.Net;
 using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
+using TunnelActors.Auth;
 using TunnelActors.Framing;
 using TunnelActors.Transport;
 
@@ -94,10 +95,11 @@ public sealed class UdpSession : UntypedActor, IWithTimers
             case Tcp.Connected when _framing is not null:
                 Sender.Tell(Tcp.Abort.Instance);
                 break;
-            case Tcp.Connected:
+            case Tcp.Connected connected:
                 TcpDial.Answered(Timers);
                 Timers.Cancel(Redial.Instance);
-                LinkTo(Context.ActorOf(FramingStage.Props(Sender, _context.Codec, _context.Settings, Attachment), "tcp"));
+                LinkTo(Context.ActorOf(FramingStage.Props(Sender, _context.Codec, _context.Settings, HandshakeRole.Dialer,
+                    connected.RemoteAddress, Attachment), "tcp"));
                 break;
             case TcpListenEndpoint.Leased leased:
                 LinkTo(leased.Framing);

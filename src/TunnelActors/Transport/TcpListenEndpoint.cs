@@ -2,6 +2,8 @@ using System.Net;
 using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
+using TunnelActors.Auth;
+using TunnelActors.Flow;
 using TunnelActors.Framing;
 using TunnelActors.Sessions;
 
@@ -26,6 +28,7 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
     private readonly TunnelContext _context;
     private readonly bool _forwardSide;
     private readonly LinkedList<IActorRef> _idle = new();
+    private readonly HashSet<IActorRef> _handshaking = new();
     private readonly LinkedList<Lease> _waiting = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
@@ -74,6 +77,9 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
             case Lease lease:
                 OnLease(lease);
                 break;
+            case FramingStage.Ready:
+                OnReady(Sender);
+                break;
             case ForwardSession.Activated:
                 // Only a dialing pool replaces activated connections; an accepted one needs nothing.
                 break;
@@ -94,6 +100,7 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
                 break;
             case Terminated t:
                 _idle.Remove(t.ActorRef);
+                _handshaking.Remove(t.ActorRef);
                 RemoveWaiting(t.ActorRef);
                 if (_shuttingDown) StopWhenDone();
                 break;
@@ -103,7 +110,7 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
                 // first); only idle pooled connections are stopped here.
                 foreach (var child in _forwardSide ? Context.GetChildren() : [])
                     child.Tell(Shutdown.Instance);
-                foreach (var idle in _idle) Context.Stop(idle);
+                foreach (var idle in _idle.Concat(_handshaking)) Context.Stop(idle);
                 _listen.Release();
                 StopWhenDone();
                 break;
@@ -123,16 +130,35 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
             return;
         }
 
+        if (!_context.Settings.Tcp.Allow.Allows(remote))
+        {
+            var side = SideResources.For(Context.System);
+            side.Links.CountRefused(Refusal.NotAllowed);
+            side.Refusals.Warning(_log, remote, $"Tunnel connection from {remote} refused: not on tcp.allow");
+            connection.Tell(Tcp.Abort.Instance);
+            return;
+        }
+
         if (_forwardSide)
         {
             Context.Watch(Context.ActorOf(ForwardSession.Props(_context, new ForwardSession.Accepted(connection, remote))));
             return;
         }
 
-        _log.Debug("Tunnel connection from {0} joins the pool", remote);
-        var framing = Context.ActorOf(FramingStage.Props(connection, _context.Codec, _context.Settings));
+        // A pooled connection joins the pool once its handshake, if any, has passed (FramingStage.Ready).
+        var framing = Context.ActorOf(FramingStage.Props(connection, _context.Codec, _context.Settings, HandshakeRole.Listener, remote));
         Context.Watch(framing);
-        if (_waiting.First is { } waiting)
+        _handshaking.Add(framing);
+    }
+
+    private void OnReady(IActorRef framing)
+    {
+        if (!_handshaking.Remove(framing)) return;
+        if (_shuttingDown)
+        {
+            Context.Stop(framing);
+        }
+        else if (_waiting.First is { } waiting)
         {
             _waiting.RemoveFirst();
             Context.Unwatch(waiting.Value.Attach.Owner);

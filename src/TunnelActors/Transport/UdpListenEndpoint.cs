@@ -120,6 +120,11 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
             return;
         }
 
+        if (!_context.Settings.Udp.Allow.Allows(received.Sender))
+        {
+            _context.Counters.CountDrop(DropReason.NotAllowed);
+            return;
+        }
         if (_routes.Count >= _context.Settings.Session.MaxSessions)
         {
             _context.Counters.CountDrop(DropReason.SessionLimit);

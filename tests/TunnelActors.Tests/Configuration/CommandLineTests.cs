@@ -25,7 +25,7 @@ public sealed class CommandLineTests
     [InlineData("tunnel { udp.listen = [1, 2 }", "malformed HOCON")] // Akka's parser never finishes on this one
     public async Task A_bad_file_stops_with_exit_code_2_and_says_why(string hocon, string expected)
     {
-        using var file = new ConfigFile(hocon);
+        using var file = new TempFile(hocon);
         var outcome = await ProgramProcess.RunAsync(Timeout, "run", "--config", file.Path);
         Assert.Equal(2, outcome.ExitCode);
         Assert.Contains(expected, outcome.Stderr);
@@ -49,7 +49,7 @@ public sealed class CommandLineTests
     [InlineData("TERM")]
     public async Task A_signal_stops_the_side_cleanly_with_exit_code_0_and_frees_its_ports(string signal)
     {
-        using var process = ProgramProcess.Start("run", "--udp-listen", "127.0.0.1:0", "--tcp-listen", "127.0.0.1:0");
+        using var process = ProgramProcess.Start("run", "--udp-listen", "127.0.0.1:0", "--tcp-listen", "127.0.0.1:0", "--no-auth");
         var output = new System.Text.StringBuilder();
         var listening = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         process.ErrorDataReceived += (_, e) =>
@@ -89,11 +89,13 @@ public sealed class CommandLineTests
             return process;
         }
 
-        using var nat = Run("run", "--udp-listen", $"127.0.0.1:{udpPort}", "--tcp-listen", $"127.0.0.1:{tcpPort}");
+        var keygen = await ProgramProcess.RunAsync(Timeout, "keygen");
+        using var key = new TempFile(keygen.Stdout);
+        using var nat = Run("run", "--udp-listen", $"127.0.0.1:{udpPort}", "--tcp-listen", $"127.0.0.1:{tcpPort}", "--psk-file", key.Path);
         // Start the relay once the NAT side listens, so that its first dial connects.
         Assert.True(await BoundSockets.EventuallyAsync(() => BoundSockets.Udp(udpPort) == 1 && BoundSockets.TcpListeners(tcpPort) == 1, Timeout),
             $"the NAT side did not bind: {logs}");
-        using var relay = Run("run", "--tcp-connect", $"127.0.0.1:{tcpPort}", "--udp-forward", echo.LocalEndPoint.ToString());
+        using var relay = Run("run", "--tcp-connect", $"127.0.0.1:{tcpPort}", "--udp-forward", echo.LocalEndPoint.ToString(), "--psk-file", key.Path);
         try
         {
             Assert.True(await BoundSockets.EventuallyAsync(() => BoundSockets.KeepAliveTimers(tcpPort).Accepted > 0, Timeout), $"the relay did not connect: {logs}");
@@ -107,28 +109,36 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public async Task Keygen_prints_a_new_256_bit_key_each_time()
+    {
+        var first = (await ProgramProcess.RunAsync(Timeout, "keygen")).Stdout.Trim();
+        var second = (await ProgramProcess.RunAsync(Timeout, "keygen")).Stdout.Trim();
+        Assert.Matches("^[0-9a-f]{64}$", first);
+        Assert.Matches("^[0-9a-f]{64}$", second);
+        Assert.NotEqual(first, second);
+    }
+
+    [Fact]
+    public async Task A_side_listening_on_udp_and_tcp_without_a_key_refuses_to_start_and_says_what_to_set()
+    {
+        var outcome = await ProgramProcess.RunAsync(Timeout, "run", "--udp-listen", "127.0.0.1:0", "--tcp-listen", "127.0.0.1:0");
+        Assert.Equal(2, outcome.ExitCode);
+        var line = Assert.Single(outcome.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("tunnel.auth.psk-file", line);
+        Assert.Contains("--psk-file", line);
+        Assert.Contains("--tcp-allow", line);
+        Assert.Contains("--no-auth", line);
+    }
+
+    [Fact]
     public async Task A_side_that_gives_up_dialing_exits_1()
     {
         var closedPort = BoundSockets.FreeTcpPort();
-        using var file = new ConfigFile("tunnel.tcp.reconnect { min-backoff = 50ms, max-backoff = 100ms, max-retries = 2 }");
+        using var file = new TempFile("tunnel.tcp.reconnect { min-backoff = 50ms, max-backoff = 100ms, max-retries = 2 }");
         var outcome = await ProgramProcess.RunAsync(Timeout, "run", "--config", file.Path,
             "--udp-forward", "127.0.0.1:9", "--tcp-connect", $"127.0.0.1:{closedPort}", "--pool-size", "0");
         Assert.True(outcome.ExitCode == 1, $"exit code {outcome.ExitCode}: {outcome.Stderr}");
         Assert.Contains("Giving up", outcome.Stderr);
-    }
-
-    /// <summary>A HOCON file for one test, deleted after it.</summary>
-    private sealed class ConfigFile : IDisposable
-    {
-        public ConfigFile(string hocon)
-        {
-            Path = System.IO.Path.GetTempFileName();
-            File.WriteAllText(Path, hocon);
-        }
-
-        public string Path { get; }
-
-        public void Dispose() => File.Delete(Path);
     }
 
     [Fact]

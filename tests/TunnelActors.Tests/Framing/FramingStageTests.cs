@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Akka.IO;
 using Akka.TestKit.Xunit2;
+using TunnelActors.Auth;
 using TunnelActors.Flow;
 using TunnelActors.Framing;
 using TunnelActors.Sessions;
@@ -34,11 +35,13 @@ public sealed class FramingStageTests : TestKit
     private readonly Socket _peer = Peers.Bind(AddressFamily.InterNetwork);
     private readonly IActorRef _stage;
 
+    private static readonly IPEndPoint Remote = new(IPAddress.Loopback, 9);
+
     public FramingStageTests() : base(TunnelConfiguration.Reference)
     {
         _connection = CreateTestProbe();
         _owner = CreateTestProbe();
-        _stage = Sys.ActorOf(FramingStage.Props(_connection.Ref, LengthPrefixedCodec.Instance, Settings,
+        _stage = Sys.ActorOf(FramingStage.Props(_connection.Ref, LengthPrefixedCodec.Instance, Settings, HandshakeRole.Listener, Remote,
             new FramingStage.Attach(_owner.Ref, _counters, new ActivityStamp(), Sink())));
         _connection.ExpectMsg<Tcp.Register>();
         _connection.ExpectMsg<Tcp.ResumeReading>();
@@ -88,7 +91,7 @@ public sealed class FramingStageTests : TestKit
         var connection = CreateTestProbe();
         var owner = CreateTestProbe();
         var counters = new TrafficCounters();
-        var stage = Sys.ActorOf(FramingStage.Props(connection.Ref, LengthPrefixedCodec.Instance, Settings,
+        var stage = Sys.ActorOf(FramingStage.Props(connection.Ref, LengthPrefixedCodec.Instance, Settings, HandshakeRole.Listener, Remote,
             new FramingStage.Attach(owner.Ref, counters, new ActivityStamp(), Sink: null)));
         connection.ExpectMsg<Tcp.Register>();
         connection.ExpectMsg<Tcp.ResumeReading>();
@@ -161,7 +164,7 @@ public sealed class FramingStageTests : TestKit
     public void A_pooled_stage_counts_what_it_cannot_deliver_and_stops_when_its_connection_closes()
     {
         var connection = CreateTestProbe();
-        var stage = Sys.ActorOf(FramingStage.Props(connection.Ref, LengthPrefixedCodec.Instance, Settings));
+        var stage = Sys.ActorOf(FramingStage.Props(connection.Ref, LengthPrefixedCodec.Instance, Settings, HandshakeRole.Listener, Remote));
         connection.ExpectMsg<Tcp.Register>();
         connection.ExpectMsg<Tcp.ResumeReading>();
         var side = SideResources.For(Sys).Counters;
@@ -213,7 +216,7 @@ public sealed class FramingStageTests : TestKit
             ("tunnel.tcp.max-queue-delay", "0"), ("tunnel.tcp.close-timeout", "300ms")).Settings;
         var connection = CreateTestProbe();
         var owner = CreateTestProbe();
-        var stage = Sys.ActorOf(FramingStage.Props(connection.Ref, LengthPrefixedCodec.Instance, settings,
+        var stage = Sys.ActorOf(FramingStage.Props(connection.Ref, LengthPrefixedCodec.Instance, settings, HandshakeRole.Listener, Remote,
             new FramingStage.Attach(owner.Ref, new TrafficCounters(), new ActivityStamp(), Sink())));
         connection.ExpectMsg<Tcp.Register>();
         connection.ExpectMsg<Tcp.ResumeReading>();

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Akka.IO;
 using Akka.TestKit.Xunit2;
+using TunnelActors.Auth;
 using TunnelActors.Framing;
 using TunnelActors.Sessions;
 using TunnelActors.Tests.Support;
@@ -16,6 +17,8 @@ public sealed class PullModeTests : TestKit
 {
     private const int FrameLength = 1002;
     private const int WriteCap = 16 << 20;
+
+    private static readonly IPEndPoint Remote = new(IPAddress.Loopback, 9);
 
     public PullModeTests() : base(TunnelConfiguration.Reference) { }
 
@@ -36,7 +39,7 @@ public sealed class PullModeTests : TestKit
         // what it has read until it gets a sink.
         var owner = CreateTestProbe();
         var counters = new TrafficCounters();
-        var stage = Sys.ActorOf(FramingStage.Props(connection, LengthPrefixedCodec.Instance, settings,
+        var stage = Sys.ActorOf(FramingStage.Props(connection, LengthPrefixedCodec.Instance, settings, HandshakeRole.Listener, Remote,
             new FramingStage.Attach(owner.Ref, counters, new ActivityStamp(), Sink: null)));
 
         client.Blocking = false;

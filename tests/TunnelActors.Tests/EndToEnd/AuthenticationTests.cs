@@ -1,0 +1,176 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using TunnelActors.Auth;
+using TunnelActors.Cli.Demo;
+using TunnelActors.Flow;
+using TunnelActors.Sessions;
+using TunnelActors.Tests.Support;
+using TunnelActors.Transport;
+using Xunit;
+
+namespace TunnelActors.Tests.EndToEnd;
+
+/// <summary>Keyed tunnel links, allow-lists and the strangers they keep out, over real loopback sockets.</summary>
+public sealed class AuthenticationTests : IDisposable
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+
+    private readonly TempFile _key = new(PreSharedKey.Generate());
+    private readonly TempFile _otherKey = new(PreSharedKey.Generate());
+    private readonly UdpEcho _echo = new(new IPEndPoint(IPAddress.Loopback, 0));
+
+    private (string, string) Key => ("tunnel.auth.psk-file", _key.Path);
+
+    private Task<TunnelSide> NatAsync(params (string, string)[] settings) =>
+        Sides.StartAsync("nat", [("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.auth.handshake-timeout", "1s"), .. settings]);
+
+    private Task<TunnelSide> RelayAsync(TunnelSide nat, params (string, string)[] settings) =>
+        Sides.StartAsync("relay", [("tunnel.tcp.connect", nat.TcpEndpoint.ToString()), ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()),
+            ("tunnel.tcp.reconnect.min-backoff", "100ms"), ("tunnel.tcp.reconnect.max-backoff", "200ms"), .. settings]);
+
+    private static LinkCounters Links(TunnelSide side) => SideResources.For(side.System).Links;
+
+    [Fact]
+    public async Task Sides_with_the_same_key_carry_every_peer_in_both_orientations()
+    {
+        await using var nat = await NatAsync(Key);
+        await using var relay = await RelayAsync(nat, Key);
+        Assert.Empty(await Peers.EchoAsync(nat.UdpEndpoint, 20, [0, 1, 1200, 9000], rounds: 2));
+
+        await using var server = await Sides.StartAsync("server", ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()), Key);
+        await using var client = await Sides.StartAsync("client", ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.connect", server.TcpEndpoint.ToString()), Key);
+        Assert.Empty(await Peers.EchoAsync(client.UdpEndpoint, 20, [0, 1, 1200, 9000], rounds: 2));
+        Assert.Equal(0, Links(nat).Refused(Refusal.HandshakeFailed) + Links(server).Refused(Refusal.HandshakeFailed));
+    }
+
+    [Fact]
+    public async Task A_stranger_who_connects_first_gets_no_peer_traffic_and_is_closed_while_the_peer_loses_nothing()
+    {
+        await using var nat = await NatAsync(Key);
+        using var stranger = new TcpClient();
+        await stranger.ConnectAsync(nat.TcpEndpoint);
+        var strangerRead = ReadUntilClosedAsync(stranger);
+
+        await using var relay = await RelayAsync(nat, Key);
+        Assert.Empty(await Peers.EchoAsync(nat.UdpEndpoint, 5, [1, 1200], rounds: 3));
+
+        var received = await strangerRead;
+        Assert.True(received <= Handshake.GreetingLength, $"the stranger read {received} bytes, more than the greeting");
+        Assert.True(Links(nat).Refused(Refusal.HandshakeTimeout) >= 1);
+    }
+
+    [Fact]
+    public async Task A_far_side_with_another_key_or_none_is_refused_and_counted()
+    {
+        await using var nat = await NatAsync(Key);
+        await using (await RelayAsync(nat, ("tunnel.auth.psk-file", _otherKey.Path)))
+            Assert.True(await BoundSockets.EventuallyAsync(() => Links(nat).Refused(Refusal.HandshakeFailed) >= 1, Wait));
+
+        var before = Links(nat).Refused(Refusal.HandshakeFailed) + Links(nat).Refused(Refusal.HandshakeTimeout);
+        await using (await RelayAsync(nat, ("tunnel.auth.allow-unauthenticated", "on")))
+            Assert.True(await BoundSockets.EventuallyAsync(() =>
+                Links(nat).Refused(Refusal.HandshakeFailed) + Links(nat).Refused(Refusal.HandshakeTimeout) > before, Wait));
+
+        // No pooled connection passed: a peer's datagram waits, unanswered.
+        using var peer = Peers.Bind(AddressFamily.InterNetwork);
+        await peer.SendToAsync(new byte[] { 1 }, nat.UdpEndpoint);
+        Assert.Null(await Peers.ReceiveAsync(peer, new byte[16], TimeSpan.FromMilliseconds(500)));
+    }
+
+    [Theory]
+    [InlineData("garbage")]
+    [InlineData("truncated")]
+    [InlineData("replayed")]
+    public async Task Hostile_handshakes_are_closed_and_counted_and_the_side_keeps_serving(string kind)
+    {
+        await using var nat = await NatAsync(Key);
+        var bytes = kind switch
+        {
+            "garbage" => RandomNumberGenerator.GetBytes(4096),
+            // A greeting cut short, then silence: the handshake timeout closes it.
+            "truncated" => new Handshake(RandomNumberGenerator.GetBytes(PreSharedKey.Length), HandshakeRole.Dialer).Greeting[..20],
+            // A genuine dialer's greeting and proof, recorded against another listener, sent again.
+            _ => Recorded(),
+        };
+        using (var hostile = new TcpClient())
+        {
+            await hostile.ConnectAsync(nat.TcpEndpoint);
+            await hostile.GetStream().WriteAsync(bytes);
+            Assert.True(await ReadUntilClosedAsync(hostile) <= Handshake.GreetingLength);
+        }
+        Assert.True(Links(nat).Refused(Refusal.HandshakeFailed) + Links(nat).Refused(Refusal.HandshakeTimeout) >= 1);
+
+        await using var relay = await RelayAsync(nat, Key);
+        Assert.Empty(await Peers.EchoAsync(nat.UdpEndpoint, 3, [1, 1200]));
+    }
+
+    [Fact]
+    public async Task Tunnel_connections_from_outside_tcp_allow_are_closed_and_counted()
+    {
+        await using var nat = await NatAsync(("tunnel.tcp.allow", "10.0.0.0/8, 2001:db8::/32"));
+        await using (await RelayAsync(nat))
+            Assert.True(await BoundSockets.EventuallyAsync(() => Links(nat).Refused(Refusal.NotAllowed) >= 1, Wait));
+
+        await using var allowing = await NatAsync(("tunnel.tcp.allow", "127.0.0.0/8"));
+        await using var relay = await RelayAsync(allowing);
+        Assert.Empty(await Peers.EchoAsync(allowing.UdpEndpoint, 3, [1, 1200]));
+        Assert.Equal(0, Links(allowing).Refused(Refusal.NotAllowed));
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1", "127.0.0.0/8", true)]
+    [InlineData("127.0.0.1", "10.0.0.0/8", false)]
+    [InlineData("[::1]", "::1/128", true)]
+    [InlineData("[::1]", "2001:db8::/32", false)]
+    public async Task Datagrams_from_outside_udp_allow_are_dropped_and_counted(string host, string allow, bool allowed)
+    {
+        await using var server = await Sides.StartAsync("server", ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()));
+        await using var client = await Sides.StartAsync("client", ("tunnel.udp.listen", $"{host}:0"),
+            ("tunnel.tcp.connect", server.TcpEndpoint.ToString()), ("tunnel.udp.allow", allow));
+        var failures = await Peers.EchoAsync(client.UdpEndpoint, 1, [1]);
+        var counters = await client.CountersAsync();
+        if (allowed)
+        {
+            Assert.Empty(failures);
+        }
+        else
+        {
+            Assert.NotEmpty(failures);
+            Assert.Equal(1, counters.Dropped(DropReason.NotAllowed));
+        }
+    }
+
+    private static byte[] Recorded()
+    {
+        var key = RandomNumberGenerator.GetBytes(PreSharedKey.Length);
+        var dialer = new Handshake(key, HandshakeRole.Dialer);
+        var proof = dialer.Receive(new Handshake(key, HandshakeRole.Listener).Greeting).ProofToSend!;
+        return [.. dialer.Greeting, .. proof];
+    }
+
+    /// <summary>Reads until the other end closes the connection; returns the bytes read.</summary>
+    private static async Task<int> ReadUntilClosedAsync(TcpClient client)
+    {
+        var buffer = new byte[65536];
+        var total = 0;
+        using var timeout = new CancellationTokenSource(Wait);
+        try
+        {
+            int read;
+            while ((read = await client.GetStream().ReadAsync(buffer, timeout.Token)) > 0) total += read;
+        }
+        catch (IOException)
+        {
+            // Reset by the side: closed as well.
+        }
+        return total;
+    }
+
+    public void Dispose()
+    {
+        _echo.Dispose();
+        _key.Dispose();
+        _otherKey.Dispose();
+    }
+}
