@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Event;
 using TunnelActors.Sessions;
 using TunnelActors.Transport;
 
@@ -24,7 +25,13 @@ public sealed class SideResources : IExtension
 
     public LinkCounters Links { get; } = new();
 
-    public RefusalLog Refusals { get; } = new();
+    /// <summary>Refused connections and failed handshakes: at most a warning per source per minute.</summary>
+    public ThrottledLog Refusals { get; } = new(LogLevel.WarningLevel);
+
+    /// <summary>Sessions started and ended: at most a line of each per source per minute.</summary>
+    public ThrottledLog SessionStarts { get; } = new(LogLevel.InfoLevel);
+
+    public ThrottledLog SessionEnds { get; } = new(LogLevel.InfoLevel);
 
     public static SideResources For(ActorSystem system) => system.WithExtension<SideResources, SideResourcesProvider>();
 

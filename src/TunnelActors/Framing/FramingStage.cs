@@ -75,6 +75,12 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
         private Ready() { }
     }
 
+    /// <summary>An accepted connection sent nothing within <c>tcp.first-frame-timeout</c>.</summary>
+    private sealed class FirstFrameDeadline
+    {
+        public static readonly FirstFrameDeadline Instance = new();
+    }
+
     /// <summary>The handshake took longer than <c>auth.handshake-timeout</c>.</summary>
     private sealed class HandshakeDeadline
     {
@@ -93,6 +99,7 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
     private readonly SendBuffer _sendBuffer;
     private readonly TimeSpan _closeTimeout;
     private readonly TimeSpan _handshakeTimeout;
+    private readonly TimeSpan _firstFrameTimeout;
     private readonly EndPoint _remote;
     private readonly SideResources _side;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -117,6 +124,7 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
         _sendBuffer = new SendBuffer(codec, settings.Tcp, _side.Budget);
         _closeTimeout = settings.Tcp.CloseTimeout;
         _handshakeTimeout = settings.Auth.HandshakeTimeout;
+        _firstFrameTimeout = end == HandshakeRole.Listener ? settings.Tcp.FirstFrameTimeout : TimeSpan.Zero;
         _remote = remote;
         if (settings.Auth.Key is { } key) _handshake = new Handshake(key.Key, end);
         if (attach is not null) Own(attach);
@@ -133,6 +141,8 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
     {
         Context.Watch(_connection);
         _connection.Tell(new Tcp.Register(Self, keepOpenOnPeerClosed: false, useResumeWriting: false));
+        if (_firstFrameTimeout > TimeSpan.Zero)
+            Timers.StartSingleTimer(FirstFrameDeadline.Instance, FirstFrameDeadline.Instance, _firstFrameTimeout);
         if (_handshake is { } handshake)
         {
             _connection.Tell(Tcp.Write.Create(ByteString.FromBytes(handshake.Greeting)));
@@ -152,6 +162,7 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
         switch (message)
         {
             case Tcp.Received received:
+                Heard();
                 OnHandshakeBytes(received.Data.ToReadOnlySpan());
                 break;
             case HandshakeDeadline:
@@ -168,6 +179,9 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
                 break;
         }
     }
+
+    /// <summary>The peer has sent something: the first-frame deadline no longer applies.</summary>
+    private void Heard() => Timers.Cancel(FirstFrameDeadline.Instance);
 
     private void OnHandshakeBytes(ReadOnlySpan<byte> data)
     {
@@ -197,7 +211,7 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
     private void Refuse(Refusal reason, string why)
     {
         _side.Links.CountRefused(reason);
-        _side.Refusals.Warning(_log, _remote, $"Tunnel connection with {Plain(_remote)} refused: {why}");
+        _side.Refusals.Log(_log, _remote, $"Tunnel connection with {Plain(_remote)} refused: {why}");
         _connection.Tell(Tcp.Abort.Instance);
         OnConnectionGone();
     }
@@ -222,6 +236,7 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
         switch (message)
         {
             case Tcp.Received received:
+                Heard();
                 RequestRead();
                 Decode(received.Data.ToReadOnlySpan());
                 break;
@@ -241,6 +256,7 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
         switch (message)
         {
             case Tcp.Received received:
+                Heard();
                 if (_decoder.HeldBytes == 0) _owner.Tell(Activated.Instance);
                 _decoder.Hold(received.Data.ToReadOnlySpan());
                 break;
@@ -261,6 +277,7 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
         switch (message)
         {
             case Tcp.Received received:
+                Heard();
                 RequestRead();
                 Decode(received.Data.ToReadOnlySpan());
                 break;
@@ -321,6 +338,9 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
     {
         switch (message)
         {
+            case FirstFrameDeadline:
+                Refuse(Refusal.Silent, $"sent nothing within {_firstFrameTimeout.TotalSeconds:0.#} s");
+                break;
             case WriteAck:
                 Written();
                 Flush();
@@ -421,7 +441,11 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
     {
         if (_sink is null) _counters.CountDrop(DropReason.NoPeerBound);
         else if (datagram.Length > _sink.MaxDatagram) _counters.CountDrop(DropReason.Oversize);
-        else if (_sink.TrySend(datagram)) _counters.CountToUdp(datagram.Length);
+        else if (_sink.TrySend(datagram))
+        {
+            _counters.CountToUdp(datagram.Length);
+            _activity?.SawFromTunnel();
+        }
         else _counters.CountDrop(DropReason.UdpSendFailed);
     }
 
@@ -441,6 +465,7 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
             return;
         }
         _activity!.Touch();
+        _activity.SawIntoTunnel();
         var datagram = received.Data;
         var encoded = _codec.EncodedLength(datagram.Count);
         var now = Environment.TickCount64;

@@ -32,7 +32,10 @@ public static class SettingsReader
             Duration(config, "tunnel.session.idle-timeout", allowZero: true),
             Size(config, "tunnel.session.queue-limit", min: 0),
             Duration(config, "tunnel.session.queue-max-delay", allowZero: true),
-            Int(config, "tunnel.session.max-sessions", min: 1));
+            Int(config, "tunnel.session.max-sessions", min: 1),
+            Int(config, "tunnel.session.max-per-source", min: 1),
+            Int(config, "tunnel.session.new-per-second", min: 1),
+            Duration(config, "tunnel.session.unanswered-timeout", allowZero: true));
         var rebind = Backoff(config, "tunnel.rebind");
         var startup = Duration(config, "tunnel.startup-timeout", allowZero: false);
         Size(config, "tunnel.mailbox.ingress.queue-limit", min: DatagramMessageQueue.Overhead);
@@ -98,7 +101,8 @@ public static class SettingsReader
             Size(config, "tunnel.tcp.notsent-lowat", min: 0),
             Duration(config, "tunnel.tcp.close-timeout", allowZero: false),
             keepAlive,
-            Allow(config, "tunnel.tcp.allow"));
+            Allow(config, "tunnel.tcp.allow"),
+            Duration(config, "tunnel.tcp.first-frame-timeout", allowZero: true));
     }
 
     // The send queue must hold at least one largest frame, or large datagrams could never pass.

@@ -44,12 +44,17 @@ public sealed record TcpSettings(
     int NotSentLowWater,
     TimeSpan CloseTimeout,
     KeepAliveSettings KeepAlive,
-    AllowList Allow);
+    AllowList Allow,
+    TimeSpan FirstFrameTimeout);
 
 /// <param name="Key">The pre-shared key every tunnel connection proves (<c>tunnel.auth.psk-file</c>); null = plain RFC 4571.</param>
 public sealed record AuthSettings(PreSharedKey? Key, TimeSpan HandshakeTimeout, bool AllowUnauthenticated);
 
-public sealed record SessionSettings(TimeSpan IdleTimeout, int QueueLimit, TimeSpan QueueMaxDelay, int MaxSessions);
+/// <param name="MaxPerSource">Sessions (UDP listen) or connections (TCP listen) one source address may have.</param>
+/// <param name="NewPerSecond">New sessions or accepted connections per second, at most.</param>
+/// <param name="UnansweredTimeout">A session whose far end never answered ends after this; zero = never.</param>
+public sealed record SessionSettings(TimeSpan IdleTimeout, int QueueLimit, TimeSpan QueueMaxDelay, int MaxSessions,
+    int MaxPerSource, int NewPerSecond, TimeSpan UnansweredTimeout);
 
 /// <summary>One side of the tunnel, read once from the <c>tunnel</c> block of the configuration.</summary>
 /// <param name="QueueMemory">Bytes of datagrams all queues of the side may hold together (<c>tunnel.queue-memory</c>).</param>

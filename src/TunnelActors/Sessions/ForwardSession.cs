@@ -4,6 +4,7 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
 using TunnelActors.Auth;
+using TunnelActors.Flow;
 using TunnelActors.Framing;
 using TunnelActors.Transport;
 
@@ -35,6 +36,8 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
     public sealed class Activated { public static readonly Activated Instance = new(); }
 
     private sealed class EndTimeout { public static readonly EndTimeout Instance = new(); }
+
+    private sealed class AnswerCheck { public static readonly AnswerCheck Instance = new(); }
 
     private readonly TunnelContext _context;
     private readonly Link _link;
@@ -142,6 +145,9 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
             case IdleClock.Check:
                 if (_idle.Expired()) End(_idle.Reason);
                 break;
+            case AnswerCheck:
+                if (!_activity.IntoTunnel) End($"the target never answered in {_context.Settings.Session.UnansweredTimeout.TotalSeconds:0.#} s");
+                break;
             case Shutdown:
                 End("shutdown");
                 break;
@@ -170,14 +176,23 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
     {
         if (_active || _ending) return;
         _active = true;
-        _log.Info("Session started for tunnel connection {0}, forwarding to {1}", _connection, _target);
+        Log(SideResources.For(Context.System).SessionStarts, $"Session started for tunnel connection {_connection}, forwarding to {_target}");
         Context.Parent.Tell(Activated.Instance);
         _idle.Start();
+        var unanswered = _context.Settings.Session.UnansweredTimeout;
+        if (unanswered > TimeSpan.Zero) Timers.StartSingleTimer(AnswerCheck.Instance, AnswerCheck.Instance, unanswered);
 
         _binding = true;
         var local = _context.Settings.Udp.ForwardBind ?? new IPEndPoint(
             _target.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
         Context.System.Udp().Tell(new Udp.Bind(_framing!, local, [_socket]), Self);
+    }
+
+    /// <summary>Accepted connections come from anyone: at most one line a minute per address. Dialed ones are this side's own.</summary>
+    private void Log(ThrottledLog throttled, string line)
+    {
+        if (_link is Accepted accepted) throttled.Log(_log, accepted.Remote, line);
+        else _log.Info("{0}", line);
     }
 
     private static EndPoint Plain(EndPoint endpoint) =>
@@ -208,6 +223,6 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
     {
         // Only reached without an acknowledged unbind when the session crashed or timed out unbinding.
         _socketActor?.Tell(Udp.Unbind.Instance);
-        if (_active) _log.Info("Session ended for tunnel connection {0} ({1}): {2}", _connection, _endReason, _counters);
+        if (_active) Log(SideResources.For(Context.System).SessionEnds, $"Session ended for tunnel connection {_connection} ({_endReason}): {_counters}");
     }
 }

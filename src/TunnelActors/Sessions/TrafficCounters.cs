@@ -23,6 +23,10 @@ public enum DropReason
     NoPeerBound,
     /// <summary>A datagram from a source not on <c>udp.allow</c>.</summary>
     NotAllowed,
+    /// <summary>A new peer from a source address that already had <c>session.max-per-source</c> sessions.</summary>
+    SourceLimit,
+    /// <summary>A new peer beyond <c>session.new-per-second</c>.</summary>
+    RateLimit,
     /// <summary>A new peer arrived while <c>session.max-sessions</c> were active.</summary>
     SessionLimit,
     /// <summary>A datagram still queued for a connection that had just ended.</summary>

@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
 using TunnelActors.Auth;
+using TunnelActors.Flow;
 using TunnelActors.Framing;
 using TunnelActors.Transport;
 
@@ -34,12 +35,15 @@ public sealed class UdpSession : UntypedActor, IWithTimers
 
     private sealed class CloseTimeout { public static readonly CloseTimeout Instance = new(); }
 
+    private sealed class AnswerCheck { public static readonly AnswerCheck Instance = new(); }
+
     private readonly TunnelContext _context;
     private readonly EndPoint _peer;
     private readonly SocketCapture _listenSocket;
     private readonly LinkSource _link;
     private readonly TrafficCounters _counters;
     private readonly ActivityStamp _activity = new();
+    private readonly SideResources _side = SideResources.For(Context.System);
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     private IActorRef? _framing;
@@ -69,9 +73,12 @@ public sealed class UdpSession : UntypedActor, IWithTimers
 
     protected override void PreStart()
     {
-        _log.Info("Session started for peer {0}", _peer);
+        // Thousands of spoofed source ports must not mean thousands of lines: at most one a minute per address.
+        _side.SessionStarts.Log(_log, _peer, $"Session started for peer {_peer}");
         _idle = new IdleClock(_context.Settings.Session.IdleTimeout, Timers, _activity);
         _idle.Start();
+        var unanswered = _context.Settings.Session.UnansweredTimeout;
+        if (unanswered > TimeSpan.Zero) Timers.StartSingleTimer(AnswerCheck.Instance, AnswerCheck.Instance, unanswered);
         RequestLink();
     }
 
@@ -124,6 +131,10 @@ public sealed class UdpSession : UntypedActor, IWithTimers
             case IdleClock.Check:
                 if (_idle.Expired()) CloseThenEnd(_idle.Reason);
                 break;
+            case AnswerCheck:
+                if (!_activity.FromTunnel)
+                    CloseThenEnd($"never answered in {_context.Settings.Session.UnansweredTimeout.TotalSeconds:0.#} s");
+                break;
             case Shutdown:
                 CloseThenEnd("shutdown");
                 break;
@@ -170,6 +181,6 @@ public sealed class UdpSession : UntypedActor, IWithTimers
 
     protected override void PostStop()
     {
-        _log.Info("Session ended for peer {0} ({1}): {2}", _peer, _endReason, _counters);
+        _side.SessionEnds.Log(_log, _peer, $"Session ended for peer {_peer} ({_endReason}): {_counters}");
     }
 }

@@ -29,6 +29,8 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
     private readonly bool _forwardSide;
     private readonly LinkedList<IActorRef> _idle = new();
     private readonly HashSet<IActorRef> _handshaking = new();
+    private readonly Dictionary<IActorRef, EndPoint> _sources = new();
+    private readonly AdmissionLimits _admission;
     private readonly LinkedList<Lease> _waiting = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
@@ -39,6 +41,7 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
     {
         _context = context;
         _forwardSide = context.Settings.Udp.Role == UdpRole.Forward;
+        _admission = new AdmissionLimits(context.Settings.Session.MaxPerSource, context.Settings.Session.NewPerSecond);
         var tcp = context.Settings.Tcp;
         _listen = new ListenSocket(Name, context.Settings.Rebind, this, _log,
             () => Context.System.Tcp().Tell(BindCommand(Self, tcp)),
@@ -101,6 +104,7 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
             case Terminated t:
                 _idle.Remove(t.ActorRef);
                 _handshaking.Remove(t.ActorRef);
+                if (_sources.Remove(t.ActorRef, out var source)) _admission.Release(source);
                 RemoveWaiting(t.ActorRef);
                 if (_shuttingDown) StopWhenDone();
                 break;
@@ -122,33 +126,49 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
 
     private void Accept(IActorRef connection, EndPoint remote)
     {
-        if (_shuttingDown || Context.GetChildren().Count() >= _context.Settings.Session.MaxSessions)
+        if (_shuttingDown || _sources.Count >= _context.Settings.Session.MaxSessions)
         {
-            _log.Warning("Refusing tunnel connection from {0}: session.max-sessions reached", remote);
             _context.Counters.CountDrop(DropReason.SessionLimit);
-            connection.Tell(Tcp.Abort.Instance);
+            Refuse(connection, remote, Refusal.SourceLimit, "session.max-sessions reached");
             return;
         }
 
         if (!_context.Settings.Tcp.Allow.Allows(remote))
         {
-            var side = SideResources.For(Context.System);
-            side.Links.CountRefused(Refusal.NotAllowed);
-            side.Refusals.Warning(_log, remote, $"Tunnel connection from {remote} refused: not on tcp.allow");
-            connection.Tell(Tcp.Abort.Instance);
+            Refuse(connection, remote, Refusal.NotAllowed, "not on tcp.allow");
             return;
         }
+        switch (_admission.TryAdmit(remote))
+        {
+            case AdmissionLimits.Verdict.SourceFull:
+                Refuse(connection, remote, Refusal.SourceLimit, "session.max-per-source connections from that address already");
+                return;
+            case AdmissionLimits.Verdict.TooFast:
+                Refuse(connection, remote, Refusal.RateLimit, "new connections faster than session.new-per-second");
+                return;
+        }
 
+        IActorRef child;
         if (_forwardSide)
         {
-            Context.Watch(Context.ActorOf(ForwardSession.Props(_context, new ForwardSession.Accepted(connection, remote))));
-            return;
+            child = Context.ActorOf(ForwardSession.Props(_context, new ForwardSession.Accepted(connection, remote)));
         }
+        else
+        {
+            // A pooled connection joins the pool once its handshake, if any, has passed (FramingStage.Ready).
+            child = Context.ActorOf(FramingStage.Props(connection, _context.Codec, _context.Settings, HandshakeRole.Listener, remote));
+            _handshaking.Add(child);
+        }
+        Context.Watch(child);
+        _sources[child] = remote;
+    }
 
-        // A pooled connection joins the pool once its handshake, if any, has passed (FramingStage.Ready).
-        var framing = Context.ActorOf(FramingStage.Props(connection, _context.Codec, _context.Settings, HandshakeRole.Listener, remote));
-        Context.Watch(framing);
-        _handshaking.Add(framing);
+    private void Refuse(IActorRef connection, EndPoint remote, Refusal reason, string why)
+    {
+        var side = SideResources.For(Context.System);
+        side.Links.CountRefused(reason);
+        side.Refusals.Log(_log, remote, $"Tunnel connection from {remote} refused: {why}");
+        connection.Tell(Tcp.Abort.Instance);
     }
 
     private void OnReady(IActorRef framing)

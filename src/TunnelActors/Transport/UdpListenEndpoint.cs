@@ -36,6 +36,7 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     private readonly ListenSocket _listen;
+    private readonly AdmissionLimits _admission;
     private long _sessionCounter;
     private bool _shuttingDown;
 
@@ -45,6 +46,7 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
         _link = link;
         _socket = new SocketCapture(context.Settings.Udp);
         _budget = SideResources.For(Context.System).Budget;
+        _admission = new AdmissionLimits(context.Settings.Session.MaxPerSource, context.Settings.Session.NewPerSecond);
         _listen = new ListenSocket(Name, context.Settings.Rebind, this, _log,
             () => Context.System.Udp().Tell(new Udp.Bind(Self, context.Settings.Udp.Endpoint, [_socket])), Udp.Unbind.Instance);
     }
@@ -130,6 +132,15 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
             _context.Counters.CountDrop(DropReason.SessionLimit);
             return;
         }
+        switch (_admission.TryAdmit(received.Sender))
+        {
+            case AdmissionLimits.Verdict.SourceFull:
+                _context.Counters.CountDrop(DropReason.SourceLimit);
+                return;
+            case AdmissionLimits.Verdict.TooFast:
+                _context.Counters.CountDrop(DropReason.RateLimit);
+                return;
+        }
         var settings = _context.Settings;
         var session = Context.ActorOf(UdpSession.Props(_context, received.Sender, _socket, _link), $"peer-{++_sessionCounter}");
         Context.Watch(session);
@@ -158,6 +169,7 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
     private void OnSessionEnded(IActorRef session)
     {
         if (!_peers.Remove(session, out var peer)) return;
+        _admission.Release(peer);
         _routes.Remove(peer, out var route);
         if (route!.Stage is { } stage)
         {

@@ -5,18 +5,18 @@ using Akka.Event;
 namespace TunnelActors.Transport;
 
 /// <summary>
-/// Logs refusals and failures at most once per source address per minute, whatever their rate: under a
-/// flood or a scan a line per connection attempt would be the attack's amplifier. What was left out in a
-/// minute is counted and reported with the source's next line.
+/// Logs one kind of line (a refusal, a session started, a session ended) at most once per source address per
+/// minute, whatever the rate: under a flood, a scan or thousands of spoofed ports, a line per attempt would be
+/// the attack's amplifier. What was left out in a minute is counted and reported with the source's next line.
 /// </summary>
-public sealed class RefusalLog
+public sealed class ThrottledLog(LogLevel level)
 {
     private static readonly long Minute = Stopwatch.Frequency * 60;
     private const int MaxSources = 4096;
 
     private readonly Dictionary<IPAddress, (long Since, int Suppressed)> _sources = new();
 
-    public void Warning(ILoggingAdapter log, EndPoint source, string message)
+    public void Log(ILoggingAdapter log, EndPoint source, string message)
     {
         var address = source is IPEndPoint ip ? (ip.Address.IsIPv4MappedToIPv6 ? ip.Address.MapToIPv4() : ip.Address) : IPAddress.None;
         var now = Stopwatch.GetTimestamp();
@@ -32,8 +32,7 @@ public sealed class RefusalLog
             if (_sources.Count >= MaxSources) Forget(now);
             _sources[address] = (now, 0);
         }
-        if (suppressed == 0) log.Warning("{0}", message);
-        else log.Warning("{0} ({1} more from {2} in the minute before, not logged)", message, suppressed, address);
+        log.Log(level, "{0}", [suppressed == 0 ? message : $"{message} ({suppressed} more like it from {address} in the minute before, not logged)"]);
     }
 
     private void Forget(long now)
