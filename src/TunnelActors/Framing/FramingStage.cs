@@ -68,7 +68,10 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
         public static readonly WriteAck Instance = new();
     }
 
-    /// <summary>Stage → parent of a pooled stage: the connection is ready to be leased (its handshake, if any, passed).</summary>
+    /// <summary>
+    /// Stage → owner (or, for a pooled stage, its pool): the connection's handshake, if any, has passed; it
+    /// may carry datagrams now (or be leased).
+    /// </summary>
     public sealed class Ready
     {
         public static readonly Ready Instance = new();
@@ -219,11 +222,11 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
     private static EndPoint Plain(EndPoint endpoint) =>
         endpoint is IPEndPoint { Address.IsIPv4MappedToIPv6: true } ip ? new IPEndPoint(ip.Address.MapToIPv4(), ip.Port) : endpoint;
 
-    /// <summary>Takes up the behaviour the stage's owner calls for; a pooled stage tells its pool it can be leased.</summary>
+    /// <summary>Takes up the behaviour the stage's owner calls for, and tells the owner, or the pool, that it is ready.</summary>
     private UntypedReceive BecomeReady()
     {
         UntypedReceive ready = _owner is null ? Pooled : _sink is null ? AwaitingSink : Relaying;
-        if (_owner is null) Context.Parent.Tell(Ready.Instance);
+        (_owner ?? Context.Parent).Tell(Ready.Instance);
         Become(ready);
         return ready;
     }

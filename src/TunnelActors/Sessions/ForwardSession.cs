@@ -96,6 +96,8 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
             case FramingStage.Activated:
                 Activate();
                 break;
+            case FramingStage.Ready:
+                break;
             case Udp.Bound { LocalAddress: null }:
                 // Akka.IO 1.5.74 follows a failed bind's CommandFailed with a Bound for no address.
                 break;

@@ -47,6 +47,7 @@ public sealed class UdpSession : UntypedActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     private IActorRef? _framing;
+    private bool _linked;
     private IdleClock _idle = null!;
     private int _dialFailures;
     private string _endReason = "stopped";
@@ -105,11 +106,21 @@ public sealed class UdpSession : UntypedActor, IWithTimers
             case Tcp.Connected connected:
                 TcpDial.Answered(Timers);
                 Timers.Cancel(Redial.Instance);
-                LinkTo(Context.ActorOf(FramingStage.Props(Sender, _context.Codec, _context.Settings, HandshakeRole.Dialer,
-                    connected.RemoteAddress, Attachment), "tcp"));
+                // The endpoint routes the peer to the connection once its handshake has passed (Ready): until then
+                // the peer's datagrams wait in its queue, where session.queue-max-delay applies.
+                _framing = Context.ActorOf(FramingStage.Props(Sender, _context.Codec, _context.Settings, HandshakeRole.Dialer,
+                    connected.RemoteAddress, Attachment), "tcp");
+                Context.Watch(_framing);
+                break;
+            case FramingStage.Ready when Sender.Equals(_framing) && !_linked:
+                LinkTo(_framing!);
+                break;
+            case FramingStage.Ready:
                 break;
             case TcpListenEndpoint.Leased leased:
-                LinkTo(leased.Framing);
+                _framing = leased.Framing;
+                Context.Watch(_framing);
+                LinkTo(_framing);
                 break;
             case Tcp.CommandFailed { Cmd: Tcp.Connect } failed:
                 TcpDial.Answered(Timers);
@@ -154,8 +165,7 @@ public sealed class UdpSession : UntypedActor, IWithTimers
 
     private void LinkTo(IActorRef framing)
     {
-        _framing = framing;
-        Context.Watch(framing);
+        _linked = true;
         Context.Parent.Tell(new Linked(framing));
     }
 

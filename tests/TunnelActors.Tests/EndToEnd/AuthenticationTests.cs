@@ -31,16 +31,18 @@ public sealed class AuthenticationTests : IDisposable
 
     private static LinkCounters Links(TunnelSide side) => SideResources.For(side.System).Links;
 
+    // Datagrams of up to 1,200 bytes: twenty peers' 9,000-byte echoes at once overflow the test echo's
+    // default kernel buffer, which loses them as UDP does (the data path's own tests cover large datagrams).
     [Fact]
     public async Task Sides_with_the_same_key_carry_every_peer_in_both_orientations()
     {
         await using var nat = await NatAsync(Key);
         await using var relay = await RelayAsync(nat, Key);
-        Assert.Empty(await Peers.EchoAsync(nat.UdpEndpoint, 20, [0, 1, 1200, 9000], rounds: 2));
+        Assert.Empty(await Peers.EchoAsync(nat.UdpEndpoint, 20, [0, 1, 1200], rounds: 2));
 
         await using var server = await Sides.StartAsync("server", ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()), Key);
         await using var client = await Sides.StartAsync("client", ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.connect", server.TcpEndpoint.ToString()), Key);
-        Assert.Empty(await Peers.EchoAsync(client.UdpEndpoint, 20, [0, 1, 1200, 9000], rounds: 2));
+        Assert.Empty(await Peers.EchoAsync(client.UdpEndpoint, 20, [0, 1, 1200], rounds: 2));
         Assert.Equal(0, Links(nat).Refused(Refusal.HandshakeFailed) + Links(server).Refused(Refusal.HandshakeFailed));
     }
 

@@ -45,6 +45,7 @@ public sealed class FramingStageTests : TestKit
             new FramingStage.Attach(_owner.Ref, _counters, new ActivityStamp(), Sink())));
         _connection.ExpectMsg<Tcp.Register>();
         _connection.ExpectMsg<Tcp.ResumeReading>();
+        _owner.ExpectMsg<FramingStage.Ready>();
     }
 
     private UdpSink Sink() => new(_listenSocket, (IPEndPoint)_peer.LocalEndPoint!);
@@ -95,6 +96,7 @@ public sealed class FramingStageTests : TestKit
             new FramingStage.Attach(owner.Ref, counters, new ActivityStamp(), Sink: null)));
         connection.ExpectMsg<Tcp.Register>();
         connection.ExpectMsg<Tcp.ResumeReading>();
+        owner.ExpectMsg<FramingStage.Ready>();
 
         stage.Tell(new Tcp.Received(ByteString.CopyFrom(Frames([7], [8, 8]))), connection.Ref);
         owner.ExpectMsg<FramingStage.Activated>();

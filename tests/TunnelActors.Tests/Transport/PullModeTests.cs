@@ -47,6 +47,7 @@ public sealed class PullModeTests : TestKit
         var written = writer.WriteUntilStalled(WriteCap);
         Assert.True(written < WriteCap, $"the connection kept reading: {written} bytes written without a stall");
         Assert.True(written < 2 << 20, $"{written} bytes went in before the writes stalled");
+        owner.ExpectMsg<FramingStage.Ready>();
         owner.ExpectMsg<FramingStage.Activated>();
         owner.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
 

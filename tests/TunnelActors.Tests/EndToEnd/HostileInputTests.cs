@@ -1,0 +1,174 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using TunnelActors.Cli.Demo;
+using TunnelActors.Sessions;
+using TunnelActors.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace TunnelActors.Tests.EndToEnd;
+
+/// <summary>
+/// Floods and garbage from one loopback address while a legitimate peer on another runs alongside: the side
+/// stays up, its memory bounded, and the peer loses nothing. Figures go to the test output.
+/// </summary>
+public sealed class HostileInputTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+    private static readonly IPAddress Attacker = IPAddress.Parse("127.0.0.3");
+    private static readonly IPAddress Vandal = IPAddress.Parse("127.0.0.4");
+    private static readonly IPAddress Legitimate = IPAddress.Parse("127.0.0.2");
+
+    [Fact]
+    public async Task Sixty_thousand_phantom_ports_from_one_address_are_capped_and_a_peer_from_another_loses_nothing()
+    {
+        using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
+        await using var server = await Sides.StartAsync("server", ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", echo.LocalEndPoint.ToString()));
+        await using var client = await Sides.StartAsync("client", ("tunnel.udp.listen", "0.0.0.0:0"),
+            ("tunnel.tcp.connect", server.TcpEndpoint.ToString()), ("tunnel.session.max-per-source", "200"));
+        var tunnel = new IPEndPoint(IPAddress.Loopback, client.UdpEndpoint.Port);
+        // Resident memory, as an operator sees it (the heap counts each connection's large receive buffer in
+        // full, though only the pages reads fill are resident).
+        GC.Collect();
+        var before = Environment.WorkingSet;
+
+        var flood = Task.Run(() => SendFromEveryPort(Attacker, tunnel, first: 2000, last: 62000, perSecond: 20_000));
+        var lost = await EchoOneAtATimeAsync(Legitimate, tunnel, count: 1000);
+        var sent = await flood;
+
+        var counters = await client.CountersAsync();
+        GC.Collect();
+        var after = Environment.WorkingSet;
+        output.WriteLine($"{sent} phantom ports sent from {Attacker}; refused at the per-source cap: {counters.Dropped(DropReason.SourceLimit)}, " +
+                         $"over the rate: {counters.Dropped(DropReason.RateLimit)}; resident memory {(after - before) >> 20:+0;-0} MiB; legitimate peer lost {lost} of 1000; {counters}");
+        Assert.Equal(0, lost);
+        Assert.True(sent > 55_000, $"only {sent} ports could be bound");
+        Assert.True(counters.Dropped(DropReason.SourceLimit) >= sent - 200 - counters.Dropped(DropReason.RateLimit));
+        Assert.True(after - before < 50 << 20, $"resident memory grew by {(after - before) >> 20} MiB");
+    }
+
+    [Fact]
+    public async Task Abandoned_connections_garbage_and_stalled_frames_leave_the_process_up_its_memory_bounded_and_a_peer_whole()
+    {
+        using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
+        var tcpPort = BoundSockets.FreeTcpPort();
+        var stderr = new System.Text.StringBuilder();
+        using var config = new TempFile("tunnel.tcp.first-frame-timeout = 2s");
+        using var server = ProgramProcess.Start("run", "--tcp-listen", $"127.0.0.1:{tcpPort}", "--udp-forward", echo.LocalEndPoint.ToString(),
+            "--log-level", "Warning", "--config", config.Path);
+        server.ErrorDataReceived += (_, e) => { lock (stderr) stderr.AppendLine(e.Data); };
+        server.BeginErrorReadLine();
+        try
+        {
+            Assert.True(await BoundSockets.EventuallyAsync(() => BoundSockets.TcpListeners(tcpPort) == 1, Wait), $"the side did not listen: {stderr}");
+            await using var client = await Sides.StartAsync("client", ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.connect", $"127.0.0.1:{tcpPort}"));
+            Assert.Equal(0, await EchoOneAtATimeAsync(IPAddress.Loopback, client.UdpEndpoint, count: 50));
+            var rssBefore = Rss(server);
+
+            var connections = new List<TcpClient>();
+            var refused = 0;
+            try
+            {
+                // Random bytes, a half frame that stalls, frames longer than any UDP datagram.
+                foreach (var garbage in new[] { RandomNumberGenerator.GetBytes(64 * 1024), [0xFF], [0xFF, 0xFF, 1, 2, 3], Oversize() })
+                {
+                    var connection = await ConnectAsync(Vandal, tcpPort);
+                    connections.Add(connection!);
+                    try { await connection!.GetStream().WriteAsync(garbage); } catch (IOException) { }
+                }
+                // 3,000 connections opened and left silent; those beyond the per-source cap are refused.
+                for (var i = 0; i < 3000; i++)
+                {
+                    if (await ConnectAsync(Attacker, tcpPort) is { } connection) connections.Add(connection);
+                    else refused++;
+                }
+                var lost = await EchoOneAtATimeAsync(IPAddress.Loopback, client.UdpEndpoint, count: 1000);
+                var rssDuring = Rss(server);
+                output.WriteLine($"3,000 silent connections ({refused} refused while connecting) and 4 garbage ones: legitimate peer lost {lost} of 1000 " +
+                                 $"during the attack; RSS {rssBefore >> 20} -> {rssDuring >> 20} MiB");
+                Assert.Equal(0, lost);
+                Assert.False(server.HasExited, $"the side exited: {stderr}");
+                Assert.True(rssDuring - rssBefore < 50 << 20, $"RSS grew from {rssBefore >> 20} to {rssDuring >> 20} MiB");
+            }
+            finally
+            {
+                foreach (var connection in connections) connection.Dispose();
+            }
+        }
+        finally
+        {
+            if (!server.HasExited) server.Kill();
+        }
+    }
+
+    private static byte[] Oversize()
+    {
+        var frame = new byte[2 + 65535];
+        frame[0] = frame[1] = 0xFF;
+        return frame;
+    }
+
+    /// <summary>A connection from <paramref name="from"/>, or null when the side refused it while it was being made.</summary>
+    private static async Task<TcpClient?> ConnectAsync(IPAddress from, int port)
+    {
+        var client = new TcpClient(new IPEndPoint(from, 0));
+        try
+        {
+            await client.ConnectAsync(IPAddress.Loopback, port);
+            return client;
+        }
+        catch (SocketException)
+        {
+            client.Dispose();
+            return null;
+        }
+    }
+
+    private static long Rss(Process process) =>
+        long.Parse(File.ReadLines($"/proc/{process.Id}/status").First(l => l.StartsWith("VmRSS:")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+
+    /// <summary>Sends one datagram from each port in the range on <paramref name="address"/>, at most <paramref name="perSecond"/>; returns how many went out.</summary>
+    private static int SendFromEveryPort(IPAddress address, IPEndPoint target, int first, int last, int perSecond)
+    {
+        var sent = 0;
+        var datagram = new byte[32];
+        var clock = Stopwatch.StartNew();
+        for (var port = first; port < last; port++)
+        {
+            // Paced (a flood beyond what the side can read fills the socket's kernel buffer, and the kernel then
+            // drops every source's datagrams alike, as it would for any UDP server).
+            while (sent > perSecond * clock.Elapsed.TotalSeconds) Thread.Sleep(1);
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            try
+            {
+                socket.Bind(new IPEndPoint(address, port));
+                socket.SendTo(datagram, target);
+                sent++;
+            }
+            catch (SocketException)
+            {
+                // The port is in use on this machine: skip it.
+            }
+        }
+        return sent;
+    }
+
+    /// <summary>A peer on <paramref name="address"/> sends datagrams one at a time and waits for each echo; returns how many never came back.</summary>
+    private static async Task<int> EchoOneAtATimeAsync(IPAddress address, IPEndPoint tunnel, int count)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(address, 0));
+        var buffer = new byte[2048];
+        var lost = 0;
+        for (var i = 0; i < count; i++)
+        {
+            var datagram = BitConverter.GetBytes(i);
+            await socket.SendToAsync(datagram, tunnel);
+            var length = await Peers.ReceiveAsync(socket, buffer, TimeSpan.FromSeconds(5));
+            if (length != 4 || BitConverter.ToInt32(buffer) != i) lost++;
+        }
+        return lost;
+    }
+}
