@@ -12,9 +12,20 @@ namespace TunnelActors.Flow;
 /// </summary>
 public sealed class SideResources : IExtension
 {
-    public SideResources(ActorSystem system) : this(QueueMemory(system.Settings.Config)) { }
+    public SideResources(ActorSystem system) : this(QueueMemory(system.Settings.Config), RedactAddresses(system.Settings.Config)) { }
 
-    internal SideResources(long queueMemory) => Budget = new ByteBudget(queueMemory);
+    internal SideResources(long queueMemory, bool redactAddresses = false)
+    {
+        Budget = new ByteBudget(queueMemory);
+        Addresses = new AddressDisplay(redactAddresses);
+        Refusals = new ThrottledLog(LogLevel.WarningLevel, Addresses);
+        DialFailures = new ThrottledLog(LogLevel.WarningLevel, Addresses);
+        SessionStarts = new ThrottledLog(LogLevel.InfoLevel, Addresses);
+        SessionEnds = new ThrottledLog(LogLevel.InfoLevel, Addresses);
+    }
+
+    private static bool RedactAddresses(Akka.Configuration.Config config) =>
+        config.HasPath("tunnel.log.redact-addresses") && config.GetBoolean("tunnel.log.redact-addresses");
 
     private static long QueueMemory(Akka.Configuration.Config config) =>
         config.HasPath("tunnel.queue-memory") ? config.GetByteSize("tunnel.queue-memory") ?? long.MaxValue : long.MaxValue;
@@ -25,13 +36,19 @@ public sealed class SideResources : IExtension
 
     public LinkCounters Links { get; } = new();
 
+    /// <summary>How peer addresses appear in logs (<c>tunnel.log.redact-addresses</c>).</summary>
+    public AddressDisplay Addresses { get; }
+
     /// <summary>Refused connections and failed handshakes: at most a warning per source per minute.</summary>
-    public ThrottledLog Refusals { get; } = new(LogLevel.WarningLevel);
+    public ThrottledLog Refusals { get; }
+
+    /// <summary>Failed dials: at most a warning per target per minute.</summary>
+    public ThrottledLog DialFailures { get; }
 
     /// <summary>Sessions started and ended: at most a line of each per source per minute.</summary>
-    public ThrottledLog SessionStarts { get; } = new(LogLevel.InfoLevel);
+    public ThrottledLog SessionStarts { get; }
 
-    public ThrottledLog SessionEnds { get; } = new(LogLevel.InfoLevel);
+    public ThrottledLog SessionEnds { get; }
 
     public static SideResources For(ActorSystem system) => system.WithExtension<SideResources, SideResourcesProvider>();
 

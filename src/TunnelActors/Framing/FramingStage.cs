@@ -214,13 +214,10 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
     private void Refuse(Refusal reason, string why)
     {
         _side.Links.CountRefused(reason);
-        _side.Refusals.Log(_log, _remote, $"Tunnel connection with {Plain(_remote)} refused: {why}");
+        _side.Refusals.Log(_log, _remote, $"Tunnel connection with {_side.Addresses.Show(_remote)} refused: {why}");
         _connection.Tell(Tcp.Abort.Instance);
         OnConnectionGone();
     }
-
-    private static EndPoint Plain(EndPoint endpoint) =>
-        endpoint is IPEndPoint { Address.IsIPv4MappedToIPv6: true } ip ? new IPEndPoint(ip.Address.MapToIPv4(), ip.Port) : endpoint;
 
     /// <summary>Takes up the behaviour the stage's owner calls for, and tells the owner, or the pool, that it is ready.</summary>
     private UntypedReceive BecomeReady()
@@ -452,13 +449,7 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
         else _counters.CountDrop(DropReason.UdpSendFailed);
     }
 
-    private void Malformed(FrameFormatException e)
-    {
-        _log.Warning("Closing TCP connection: the peer sent a malformed stream ({0})", e.Message);
-        _connection.Tell(Tcp.Abort.Instance);
-        // An owned stage may be a forward socket's handler: it stops with its owner, after the socket.
-        OnConnectionGone();
-    }
+    private void Malformed(FrameFormatException e) => Refuse(Refusal.Malformed, $"malformed stream ({e.Message})");
 
     private void Enqueue(Udp.Received received)
     {

@@ -41,6 +41,7 @@ public static class SettingsReader
         Size(config, "tunnel.mailbox.ingress.queue-limit", min: DatagramMessageQueue.Overhead);
         Size(config, "tunnel.mailbox.connection.queue-limit", min: DatagramMessageQueue.Overhead);
         var queueMemory = Size(config, "tunnel.queue-memory", min: LengthPrefixedFrameMax);
+        Bool(config, "tunnel.log.redact-addresses");
 
         if (udp.ForwardBind is { } bind && bind.AddressFamily != udp.Endpoint.AddressFamily && !bind.Address.Equals(IPAddress.Any))
             throw new ConfigurationException("tunnel.udp.forward-bind", $"{bind} is not of the target's address family ({udp.Endpoint})");

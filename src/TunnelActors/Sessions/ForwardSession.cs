@@ -80,7 +80,7 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
         switch (_link)
         {
             case Accepted accepted:
-                _connection = $"from {Plain(accepted.Remote)}";
+                _connection = $"from {SideResources.For(Context.System).Addresses.Show(accepted.Remote)}";
                 StartFraming(accepted.Connection, HandshakeRole.Listener, accepted.Remote);
                 break;
             case Dial dial:
@@ -120,17 +120,18 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
                 break;
             case Tcp.Connected connected:
                 TcpDial.Answered(Timers);
-                _connection = $"{Plain(connected.LocalAddress)} to {Plain(connected.RemoteAddress)}";
+                var addresses = SideResources.For(Context.System).Addresses;
+                _connection = $"{addresses.Show(connected.LocalAddress)} to {addresses.Show(connected.RemoteAddress)}";
                 StartFraming(Sender, HandshakeRole.Dialer, connected.RemoteAddress);
                 Context.Parent.Tell(LinkUp.Instance);
                 break;
             case Tcp.CommandFailed { Cmd: Tcp.Connect } failed:
                 TcpDial.Answered(Timers);
-                _log.Warning("Cannot connect to {0}: {1}", ((Tcp.Connect)failed.Cmd).RemoteAddress, TcpDial.Reason(failed));
+                DialFailed($"Cannot connect to {((Dial)_link).Remote}: {TcpDial.Reason(failed)}");
                 End("connect failed");
                 break;
             case TcpDial.Unanswered:
-                _log.Warning("Connecting to {0} got no answer", ((Dial)_link).Remote);
+                DialFailed($"Connecting to {((Dial)_link).Remote} got no answer");
                 End("connect failed");
                 break;
             case FramingStage.ConnectionLost:
@@ -191,14 +192,14 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
     }
 
     /// <summary>Accepted connections come from anyone: at most one line a minute per address. Dialed ones are this side's own.</summary>
+    /// <summary>A pool redials with backoff while its target is down: a warning per target per minute is enough.</summary>
+    private void DialFailed(string line) => SideResources.For(Context.System).DialFailures.Log(_log, ((Dial)_link).Remote, line);
+
     private void Log(ThrottledLog throttled, string line)
     {
         if (_link is Accepted accepted) throttled.Log(_log, accepted.Remote, line);
         else _log.Info("{0}", line);
     }
-
-    private static EndPoint Plain(EndPoint endpoint) =>
-        endpoint is IPEndPoint { Address.IsIPv4MappedToIPv6: true } ip ? new IPEndPoint(ip.Address.MapToIPv4(), ip.Port) : endpoint;
 
     /// <summary>
     /// Writes what the connection still holds and closes it (FIN), releases the UDP socket (acknowledged

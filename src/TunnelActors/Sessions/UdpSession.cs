@@ -75,7 +75,7 @@ public sealed class UdpSession : UntypedActor, IWithTimers
     protected override void PreStart()
     {
         // Thousands of spoofed source ports must not mean thousands of lines: at most one a minute per address.
-        _side.SessionStarts.Log(_log, _peer, $"Session started for peer {_peer}");
+        _side.SessionStarts.Log(_log, _peer, $"Session started for peer {_side.Addresses.Show(_peer)}");
         _idle = new IdleClock(_context.Settings.Session.IdleTimeout, Timers, _activity);
         _idle.Start();
         var unanswered = _context.Settings.Session.UnansweredTimeout;
@@ -159,7 +159,9 @@ public sealed class UdpSession : UntypedActor, IWithTimers
     {
         var dial = (Dial)_link;
         var delay = _context.Settings.Tcp.Reconnect.Delay(_dialFailures++);
-        _log.Warning("Peer {0}: cannot connect to {1} ({2}); retrying in {3:0.0} s", _peer, dial.Remote, reason, delay.TotalSeconds);
+        // Every new peer dials: a far side that is down must not mean a line per peer per retry.
+        _side.DialFailures.Log(_log, dial.Remote,
+            $"Peer {_side.Addresses.Show(_peer)}: cannot connect to {dial.Remote} ({reason}); retrying in {delay.TotalSeconds:0.0} s");
         Timers.StartSingleTimer(Redial.Instance, Redial.Instance, delay);
     }
 
@@ -191,6 +193,6 @@ public sealed class UdpSession : UntypedActor, IWithTimers
 
     protected override void PostStop()
     {
-        _side.SessionEnds.Log(_log, _peer, $"Session ended for peer {_peer} ({_endReason}): {_counters}");
+        _side.SessionEnds.Log(_log, _peer, $"Session ended for peer {_side.Addresses.Show(_peer)} ({_endReason}): {_counters}");
     }
 }

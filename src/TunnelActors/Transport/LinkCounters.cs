@@ -9,12 +9,16 @@ public enum Refusal
     HandshakeFailed,
     /// <summary>The peer did not finish the handshake within <c>auth.handshake-timeout</c>.</summary>
     HandshakeTimeout,
-    /// <summary>The source address already had <c>tcp.max-connections-per-source</c> connections.</summary>
+    /// <summary>The source address already had <c>session.max-per-source</c> connections.</summary>
     SourceLimit,
+    /// <summary>The side already had <c>session.max-sessions</c> connections, or was shutting down.</summary>
+    SideLimit,
     /// <summary>New connections came faster than <c>session.new-per-second</c>.</summary>
     RateLimit,
     /// <summary>An accepted connection sent nothing within <c>tcp.first-frame-timeout</c>.</summary>
     Silent,
+    /// <summary>The peer sent bytes that the wire format cannot read as frames.</summary>
+    Malformed,
 }
 
 /// <summary>Refused connections and datagrams of one side, by reason. Thread-safe.</summary>

@@ -97,7 +97,7 @@ public sealed class TcpDialPool : UntypedActor, IWithTimers
             return;
         }
         var delay = Tcp.Reconnect.Delay(_failures - 1);
-        _log.Info("Redialing {0} in {1:0.0} s", Tcp.DialTarget, delay.TotalSeconds);
+        _log.Debug("Redialing {0} in {1:0.0} s", Tcp.DialTarget, delay.TotalSeconds);
         Timers.StartSingleTimer(Refill.Instance, Refill.Instance, delay);
     }
 

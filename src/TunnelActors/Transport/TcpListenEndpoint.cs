@@ -129,7 +129,7 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
         if (_shuttingDown || _sources.Count >= _context.Settings.Session.MaxSessions)
         {
             _context.Counters.CountDrop(DropReason.SessionLimit);
-            Refuse(connection, remote, Refusal.SourceLimit, "session.max-sessions reached");
+            Refuse(connection, remote, Refusal.SideLimit, _shuttingDown ? "shutting down" : "session.max-sessions reached");
             return;
         }
 
@@ -167,7 +167,7 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
     {
         var side = SideResources.For(Context.System);
         side.Links.CountRefused(reason);
-        side.Refusals.Log(_log, remote, $"Tunnel connection from {remote} refused: {why}");
+        side.Refusals.Log(_log, remote, $"Tunnel connection from {side.Addresses.Show(remote)} refused: {why}");
         connection.Tell(Tcp.Abort.Instance);
     }
 

@@ -107,14 +107,20 @@ public sealed class AuthenticationTests : IDisposable
         Assert.Empty(await Peers.EchoAsync(nat.UdpEndpoint, 3, [1, 1200]));
     }
 
-    [Fact]
-    public async Task Tunnel_connections_from_outside_tcp_allow_are_closed_and_counted()
+    [Theory]
+    [InlineData("127.0.0.1", "127.0.0.0/8", "10.0.0.0/8, 2001:db8::/32")]
+    [InlineData("[::1]", "::1", "2001:db8::/32, 127.0.0.0/8")]
+    public async Task Tunnel_connections_from_outside_tcp_allow_are_closed_and_counted(string host, string allow, string elsewhere)
     {
-        await using var nat = await NatAsync(("tunnel.tcp.allow", "10.0.0.0/8, 2001:db8::/32"));
+        Task<TunnelSide> Nat(string networks) => Sides.StartAsync("nat", ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.listen", $"{host}:0"),
+            ("tunnel.tcp.allow", networks));
+
+        await using var nat = await Nat(elsewhere);
         await using (await RelayAsync(nat))
             Assert.True(await BoundSockets.EventuallyAsync(() => Links(nat).Refused(Refusal.NotAllowed) >= 1, Wait));
+        Assert.Equal(0, Links(nat).Refused(Refusal.HandshakeFailed) + Links(nat).Refused(Refusal.HandshakeTimeout));
 
-        await using var allowing = await NatAsync(("tunnel.tcp.allow", "127.0.0.0/8"));
+        await using var allowing = await Nat(allow);
         await using var relay = await RelayAsync(allowing);
         Assert.Empty(await Peers.EchoAsync(allowing.UdpEndpoint, 3, [1, 1200]));
         Assert.Equal(0, Links(allowing).Refused(Refusal.NotAllowed));

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
+using Akka.Configuration;
 using Akka.TestKit.Xunit2;
 using TunnelActors.Cli.Demo;
 using TunnelActors.Tests.Support;
@@ -17,7 +18,9 @@ public sealed class RestartScenarioTests : TestKit
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
 
-    public RestartScenarioTests(ITestOutputHelper output) : base(TunnelConfiguration.Reference, output: output) { }
+    // Debug: the pool's redials are logged at debug level (a dial failure is a warning once a minute).
+    public RestartScenarioTests(ITestOutputHelper output)
+        : base(ConfigurationFactory.ParseString("akka.loglevel = DEBUG").WithFallback(TunnelConfiguration.Reference), output: output) { }
 
     private async Task<IReadOnlyDictionary<string, EndPoint>> StartAsync(params (string, string)[] settings)
     {
@@ -165,7 +168,7 @@ public sealed class RestartScenarioTests : TestKit
     {
         var port = BoundSockets.FreeTcpPort();
         // Several rounds of dials are refused before the far side starts listening.
-        await EventFilter.Info(contains: "Redialing").ExpectAsync(3, async () =>
+        await EventFilter.Debug(contains: "Redialing").ExpectAsync(3, async () =>
             await StartAsync(("tunnel.tcp.connect", $"127.0.0.1:{port}"), ("tunnel.tcp.reconnect.min-backoff", "100ms"),
                 ("tunnel.tcp.reconnect.max-backoff", "500ms"), ("tunnel.udp.forward", "127.0.0.1:9")), Wait);
 
