@@ -223,6 +223,9 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
     private UntypedReceive BecomeReady()
     {
         UntypedReceive ready = _owner is null ? Pooled : _sink is null ? AwaitingSink : Relaying;
+        // A pooled connection on the NAT box is silent until a peer comes: once admitted (handshake or
+        // tcp.allow), it is not held to the first-frame deadline.
+        if (_owner is null) Timers.Cancel(FirstFrameDeadline.Instance);
         (_owner ?? Context.Parent).Tell(Ready.Instance);
         Become(ready);
         return ready;

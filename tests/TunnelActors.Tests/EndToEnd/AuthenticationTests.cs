@@ -149,6 +149,29 @@ public sealed class AuthenticationTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task An_accepted_connection_that_sends_nothing_is_closed_at_the_first_frame_deadline_but_pooled_ones_wait()
+    {
+        const string deadline = "300ms";
+        // The NAT box's pooled connections, silent until a peer comes, are admitted first: their deadline,
+        // if they had one, would pass before the forward side's.
+        await using var nat = await NatAsync(("tunnel.tcp.allow", "127.0.0.1"), ("tunnel.tcp.first-frame-timeout", deadline));
+        await using var relay = await RelayAsync(nat, ("tunnel.tcp.pool-size", "2"));
+        Assert.True(await BoundSockets.EventuallyAsync(() => BoundSockets.KeepAliveTimers(nat.TcpEndpoint.Port).Accepted >= 2, Wait));
+
+        await using var server = await Sides.StartAsync("server", ("tunnel.tcp.listen", "127.0.0.1:0"),
+            ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()), ("tunnel.tcp.first-frame-timeout", deadline));
+        using (var silent = new TcpClient())
+        {
+            await silent.ConnectAsync(server.TcpEndpoint);
+            Assert.Equal(0, await ReadUntilClosedAsync(silent));
+        }
+        Assert.Equal(1, Links(server).Refused(Refusal.Silent));
+
+        Assert.Empty(await Peers.EchoAsync(nat.UdpEndpoint, 2, [1, 1200]));
+        Assert.Equal(0, Links(nat).Refused(Refusal.Silent));
+    }
+
     private static byte[] Recorded()
     {
         var key = RandomNumberGenerator.GetBytes(PreSharedKey.Length);
