@@ -1,6 +1,7 @@
 using System.Net;
 using Akka.Actor;
 using Akka.Event;
+using TunnelActors.Auth;
 using TunnelActors.Flow;
 using TunnelActors.Framing;
 using TunnelActors.Sessions;
@@ -59,7 +60,7 @@ public sealed class TunnelSupervisor : UntypedActor
         _log.Info("Tunnel side starting: UDP {0} {1}, TCP {2} {3}", settings.Udp.Role.ToString().ToLowerInvariant(),
             settings.Udp.Endpoint, settings.Tcp.Role.ToString().ToLowerInvariant(), settings.Tcp.Endpoint);
         SocketBufferReport.Log(settings, _log);
-        WarnAboutAuthentication(settings);
+        foreach (var warning in ExposureWarnings.For(settings)) _log.Warning("{0}", warning);
 
         switch (settings.Udp.Role, settings.Tcp.Role)
         {
@@ -77,15 +78,6 @@ public sealed class TunnelSupervisor : UntypedActor
                 Start(TcpDialPool.Props(_context), TcpDialPool.Name);
                 break;
         }
-    }
-
-    private void WarnAboutAuthentication(TunnelSettings settings)
-    {
-        if (settings.Auth.Key is { ReadableByOthers: true })
-            _log.Warning("The key file is readable by other users (tunnel.auth.psk-file): chmod 600 it");
-        if (settings.Auth.Key is null && settings.Tcp.Role == TcpRole.Listen && !IPAddress.IsLoopback(settings.Tcp.Endpoint.Address))
-            _log.Warning("Tunnel connections on {0} are not authenticated: anyone who reaches it is taken as the far side " +
-                         "(tunnel.auth.psk-file, tunnel.tcp.allow; docs/security.md)", settings.Tcp.Endpoint);
     }
 
     private IActorRef Start(Props props, string name)

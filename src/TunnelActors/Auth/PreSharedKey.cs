@@ -38,6 +38,8 @@ public sealed class PreSharedKey
             throw new ConfigurationException(key, $"cannot read the key file '{path}' ({e.Message})");
         }
 
+        if (text.Length == 0)
+            throw new ConfigurationException(key, $"'{path}' is empty: expected {2 * Length} hexadecimal digits (tunnelactors keygen)");
         byte[] bytes;
         try
         {

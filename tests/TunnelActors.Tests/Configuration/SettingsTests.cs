@@ -73,6 +73,16 @@ public sealed class SettingsTests
     [InlineData("tunnel.session.queue-max-delay", "later")]
     [InlineData("tunnel.queue-memory", "1k")]
     [InlineData("tunnel.mailbox.connection.queue-limit", "10")]
+    [InlineData("tunnel.log.redact-addresses", "sometimes")]
+    [InlineData("tunnel.tcp.allow", "10.0.0.0/33")]
+    [InlineData("tunnel.udp.allow", "[a-network]")]
+    [InlineData("tunnel.tcp.first-frame-timeout", "-1s")]
+    [InlineData("tunnel.session.max-per-source", "0")]
+    [InlineData("tunnel.session.new-per-second", "fast")]
+    [InlineData("tunnel.session.unanswered-timeout", "never")]
+    [InlineData("tunnel.auth.handshake-timeout", "0s")]
+    [InlineData("tunnel.auth.allow-unauthenticated", "perhaps")]
+    [InlineData("tunnel.auth.psk-file", "/nonexistent/tunnel.key")]
     public void A_bad_value_names_its_key(string key, string value) =>
         Assert.Equal(key, Rejected([.. Valid, (key, value)]).Key);
 
