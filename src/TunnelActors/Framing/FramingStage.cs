@@ -169,7 +169,8 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
                 OnHandshakeBytes(received.Data.ToReadOnlySpan());
                 break;
             case HandshakeDeadline:
-                Refuse(Refusal.HandshakeTimeout, $"did not finish the handshake within {_handshakeTimeout.TotalSeconds:0.#} s");
+                Refuse(Refusal.HandshakeTimeout, $"did not finish the handshake within {_handshakeTimeout.TotalSeconds:0.#} s " +
+                    "(a far side without a key waits in silence: give both sides the same tunnel.auth.psk-file)");
                 break;
             case Udp.Received datagram when _sink is not null:
                 Enqueue(datagram);
