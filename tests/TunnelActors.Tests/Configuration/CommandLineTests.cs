@@ -113,62 +113,37 @@ public sealed class CommandLineTests
     {
         var keygen = await ProgramProcess.RunAsync(Timeout, "keygen");
         using var key = new TempFile(keygen.Stdout);
-        using var process = ProgramProcess.Start("run", "--udp-listen", "127.0.0.1:0", "--tcp-listen", "127.0.0.1:0",
+        await using var side = SideProcess.Start("--udp-listen", "127.0.0.1:0", "--tcp-listen", "127.0.0.1:0",
             "--psk-file", key.Path, "--redact-addresses");
-        var output = new System.Text.StringBuilder();
-        var udpPort = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var tcpPort = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var sessionLogged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        process.ErrorDataReceived += (_, e) =>
+        var tunnel = new IPEndPoint(IPAddress.Loopback, await side.TcpPortAsync());
+        // Five connections from one source that fail the handshake: five refusals counted, one line.
+        for (var i = 0; i < 5; i++)
         {
-            if (e.Data is null) return;
-            lock (output) output.AppendLine(e.Data);
-            if (PortAfter(e.Data, "Listening for UDP on 127.0.0.1:") is { } udp) udpPort.TrySetResult(udp);
-            if (PortAfter(e.Data, "Listening for tunnel connections on 127.0.0.1:") is { } tcp) tcpPort.TrySetResult(tcp);
-            if (e.Data.Contains("Session started for peer")) sessionLogged.TrySetResult();
-        };
-        process.BeginErrorReadLine();
-        try
-        {
-            var tunnel = new IPEndPoint(IPAddress.Loopback, await tcpPort.Task.WaitAsync(Timeout));
-            // Five connections from one source that fail the handshake: five refusals counted, one line.
-            for (var i = 0; i < 5; i++)
-            {
-                using var hostile = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                hostile.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.5"), 0));
-                await hostile.ConnectAsync(tunnel);
-                await hostile.SendAsync(new byte[200].Select((_, n) => (byte)(n * 7 + 1)).ToArray());
-                var buffer = new byte[4096];
-                using var cancel = new CancellationTokenSource(Timeout);
-                try
-                {
-                    while (await hostile.ReceiveAsync(buffer, SocketFlags.None, cancel.Token) > 0) { }
-                }
-                catch (SocketException) { } // reset: refused
-            }
-            using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-            peer.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.6"), 0));
-            await peer.SendToAsync(new byte[] { 1, 2, 3 }, new IPEndPoint(IPAddress.Loopback, await udpPort.Task.WaitAsync(Timeout)));
-            await sessionLogged.Task.WaitAsync(Timeout);
-        }
-        finally
-        {
-            using (var term = System.Diagnostics.Process.Start("kill", ["-TERM", process.Id.ToString()]))
-                await term.WaitForExitAsync();
+            using var hostile = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            hostile.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.5"), 0));
+            await hostile.ConnectAsync(tunnel);
+            await hostile.SendAsync(Enumerable.Range(1, 200).Select(n => (byte)n).ToArray());
+            var buffer = new byte[4096];
             using var cancel = new CancellationTokenSource(Timeout);
-            await process.WaitForExitAsync(cancel.Token);
+            try
+            {
+                while (await hostile.ReceiveAsync(buffer, SocketFlags.None, cancel.Token) > 0) { }
+            }
+            catch (SocketException) { } // reset: refused
         }
+        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        peer.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.6"), 0));
+        await peer.SendToAsync(new byte[] { 1, 2, 3 }, new IPEndPoint(IPAddress.Loopback, await side.UdpPortAsync()));
+        await side.LoggedAsync("Session started for peer");
+        await side.StopAsync();
 
-        var lines = output.ToString().Split('\n');
+        var lines = side.Log.Split('\n');
         var refusal = Assert.Single(lines, line => line.Contains("refused"));
         Assert.Matches(@"peer-[0-9a-f]{8}:\d+", refusal);
         Assert.Matches(@"peer-[0-9a-f]{8}:\d+", Assert.Single(lines, line => line.Contains("Session started for peer")));
-        Assert.DoesNotContain("127.0.0.5", output.ToString());
-        Assert.DoesNotContain("127.0.0.6", output.ToString());
+        Assert.DoesNotContain("127.0.0.5", side.Log);
+        Assert.DoesNotContain("127.0.0.6", side.Log);
     }
-
-    private static int? PortAfter(string line, string marker) =>
-        line.IndexOf(marker, StringComparison.Ordinal) is var at and >= 0 ? int.Parse(line[(at + marker.Length)..].Trim()) : null;
 
     [Fact]
     public async Task Keygen_prints_a_new_256_bit_key_each_time()

@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace TunnelActors.Tests.Support;
+
+/// <summary>
+/// <c>tunnelactors run</c> as a real process: the ports it bound (read from its log, so it can bind port 0),
+/// its log, its resident memory, and a stop by SIGTERM that waits for its last lines.
+/// </summary>
+public sealed class SideProcess : IAsyncDisposable
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
+    private const string UdpMarker = "Listening for UDP on ";
+    private const string TcpMarker = "Listening for tunnel connections on ";
+
+    private readonly Process _process;
+    private readonly StringBuilder _log = new();
+    private readonly TaskCompletionSource<int> _udpPort = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<int> _tcpPort = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<(string Text, TaskCompletionSource Seen)> _awaited = [];
+
+    private SideProcess(string[] args)
+    {
+        _process = ProgramProcess.Start(["run", .. args]);
+        _process.ErrorDataReceived += (_, e) => OnLine(e.Data);
+        _process.BeginErrorReadLine();
+        _process.OutputDataReceived += (_, e) => OnLine(e.Data);
+        _process.BeginOutputReadLine();
+    }
+
+    /// <summary>Starts <c>tunnelactors run</c> with <paramref name="args"/>.</summary>
+    public static SideProcess Start(params string[] args) => new(args);
+
+    public string Log
+    {
+        get { lock (_log) return _log.ToString(); }
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>The UDP port the side listens on, once it has said so.</summary>
+    public Task<int> UdpPortAsync() => WithLog(_udpPort.Task.WaitAsync(Wait), "listen on UDP");
+
+    /// <summary>The TCP port the side takes tunnel connections on, once it has said so.</summary>
+    public Task<int> TcpPortAsync() => WithLog(_tcpPort.Task.WaitAsync(Wait), "listen on TCP");
+
+    /// <summary>Completes when a line containing <paramref name="text"/> has been logged.</summary>
+    public Task LoggedAsync(string text)
+    {
+        var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_log)
+        {
+            if (_log.ToString().Contains(text, StringComparison.Ordinal)) seen.TrySetResult();
+            else _awaited.Add((text, seen));
+        }
+        return WithLog(seen.Task.WaitAsync(Wait), $"log \"{text}\"");
+    }
+
+    public long ResidentBytes =>
+        long.Parse(File.ReadLines($"/proc/{_process.Id}/status").First(l => l.StartsWith("VmRSS:")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+
+    /// <summary>SIGTERM, then waits for the exit: the side logs its counters as it stops.</summary>
+    public async Task StopAsync()
+    {
+        if (_process.HasExited) return;
+        using (var term = Process.Start("kill", ["-TERM", _process.Id.ToString()]))
+            await term.WaitForExitAsync();
+        using var cancel = new CancellationTokenSource(Wait);
+        try
+        {
+            await _process.WaitForExitAsync(cancel.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            _process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"the side did not stop within {Wait} of SIGTERM: {Log}");
+        }
+    }
+
+    private void OnLine(string? line)
+    {
+        if (line is null) return;
+        lock (_log)
+        {
+            _log.AppendLine(line);
+            if (PortAfter(line, UdpMarker) is { } udp) _udpPort.TrySetResult(udp);
+            if (PortAfter(line, TcpMarker) is { } tcp) _tcpPort.TrySetResult(tcp);
+            foreach (var awaited in _awaited.Where(a => line.Contains(a.Text, StringComparison.Ordinal)).ToList())
+            {
+                awaited.Seen.TrySetResult();
+                _awaited.Remove(awaited);
+            }
+        }
+    }
+
+    private static int? PortAfter(string line, string marker)
+    {
+        var at = line.IndexOf(marker, StringComparison.Ordinal);
+        if (at < 0) return null;
+        var endpoint = line[(at + marker.Length)..].Trim();
+        return int.Parse(endpoint[(endpoint.LastIndexOf(':') + 1)..]);
+    }
+
+    private async Task<T> WithLog<T>(Task<T> task, string what)
+    {
+        try
+        {
+            return await task;
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"the side did not {what}: {Log}");
+        }
+    }
+
+    private async Task WithLog(Task task, string what)
+    {
+        try
+        {
+            await task;
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"the side did not {what}: {Log}");
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await StopAsync();
+        }
+        finally
+        {
+            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+            _process.Dispose();
+        }
+    }
+}
