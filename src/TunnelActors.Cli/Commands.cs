@@ -29,12 +29,13 @@ internal static class Commands
         var noAuth = new Option<bool>("--no-auth") { Description = "let a side that listens on both UDP and TCP start without a key or --tcp-allow" };
         var tcpAllow = new Option<string[]>("--tcp-allow") { Description = "take tunnel connections only from this network (repeatable)", HelpName = "CIDR", AllowMultipleArgumentsPerToken = false };
         var udpAllow = new Option<string[]>("--udp-allow") { Description = "take datagrams only from this network (repeatable)", HelpName = "CIDR", AllowMultipleArgumentsPerToken = false };
+        var metrics = new Option<string>("--metrics") { Description = "serve /metrics (Prometheus) and /healthz on this address", HelpName = "ADDR:PORT" };
         var redact = new Option<bool>("--redact-addresses") { Description = "show peer addresses in logs as a short hash, the same for the same peer" };
         var logLevel = LogLevelOption();
 
         var command = new Command("run", "Run one side of the tunnel until interrupted.")
         {
-            config, udpListen, udpForward, tcpListen, tcpConnect, poolSize, idleTimeout, pskFile, noAuth, tcpAllow, udpAllow, redact, logLevel,
+            config, udpListen, udpForward, tcpListen, tcpConnect, poolSize, idleTimeout, pskFile, noAuth, tcpAllow, udpAllow, redact, metrics, logLevel,
         };
         command.SetAction((result, cancellation) =>
         {
@@ -46,6 +47,7 @@ internal static class Commands
             if (result.GetValue(pskFile) is { } key) overrides["tunnel.auth.psk-file"] = Path.GetFullPath(key);
             if (result.GetValue(noAuth)) overrides["tunnel.auth.allow-unauthenticated"] = "on";
             if (result.GetValue(redact)) overrides["tunnel.log.redact-addresses"] = "on";
+            if (result.GetValue(metrics) is { } metricsListen) overrides["tunnel.metrics.listen"] = metricsListen;
             if (result.GetValue(tcpAllow) is { Length: > 0 } tcpNetworks) overrides["tunnel.tcp.allow"] = string.Join(',', tcpNetworks);
             if (result.GetValue(udpAllow) is { Length: > 0 } udpNetworks) overrides["tunnel.udp.allow"] = string.Join(',', udpNetworks);
             return RunSide.RunAsync(result.GetValue(config)?.FullName, overrides, result.GetValue(logLevel), cancellation);

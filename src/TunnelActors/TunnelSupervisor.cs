@@ -4,6 +4,7 @@ using Akka.Event;
 using TunnelActors.Auth;
 using TunnelActors.Flow;
 using TunnelActors.Framing;
+using TunnelActors.Observability;
 using TunnelActors.Sessions;
 using TunnelActors.Transport;
 
@@ -32,12 +33,15 @@ public sealed class TunnelSupervisor : UntypedActor
     private readonly List<IActorRef> _waiters = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly HashSet<string> _expected = new();
+    private readonly SideResources _side = SideResources.For(Context.System);
     private string? _startFailure;
     private bool _shuttingDown;
+    private TunnelMetrics? _metrics;
+    private MetricsServer? _metricsServer;
 
     public TunnelSupervisor(TunnelSettings settings, IFrameCodec codec)
     {
-        _context = new TunnelContext(settings, codec, SideResources.For(Context.System).Counters);
+        _context = new TunnelContext(settings, codec, _side.Counters);
     }
 
     public static Props Props(TunnelSettings settings, IFrameCodec? codec = null) =>
@@ -61,6 +65,8 @@ public sealed class TunnelSupervisor : UntypedActor
             settings.Udp.Endpoint, settings.Tcp.Role.ToString().ToLowerInvariant(), settings.Tcp.Endpoint);
         SocketBufferReport.Log(settings, _log);
         foreach (var warning in ExposureWarnings.For(settings)) _log.Warning("{0}", warning);
+        _metrics = new TunnelMetrics(_side, Context.System.Name, settings.Orientation);
+        ServeMetrics(settings);
 
         switch (settings.Udp.Role, settings.Tcp.Role)
         {
@@ -80,9 +86,25 @@ public sealed class TunnelSupervisor : UntypedActor
         }
     }
 
+    /// <summary>Serves /metrics and /healthz when asked to; a port it cannot take fails the start, like any other.</summary>
+    private void ServeMetrics(TunnelSettings settings)
+    {
+        if (settings.MetricsListen is not { } listen) return;
+        try
+        {
+            _metricsServer = MetricsServer.Start(listen, _side.Endpoints);
+            _log.Info("Serving metrics on http://{0}/metrics and health on /healthz", _metricsServer.Endpoint);
+        }
+        catch (Exception e) when (e is System.Net.HttpListenerException or System.Net.Sockets.SocketException)
+        {
+            _startFailure = $"tunnel.metrics.listen: cannot listen on {listen} ({e.Message})";
+        }
+    }
+
     private IActorRef Start(Props props, string name)
     {
         _expected.Add(name);
+        _side.Endpoints.Set(name, false);
         return Context.Watch(Context.ActorOf(props, name));
     }
 
@@ -92,13 +114,16 @@ public sealed class TunnelSupervisor : UntypedActor
         {
             case EndpointBound bound:
                 _bound[bound.Name] = bound.LocalAddress;
+                if (!_shuttingDown) _side.Endpoints.Set(bound.Name, true);
                 AnswerWaiters();
                 break;
             case EndpointBindFailed failed when _bound.Count < _expected.Count && _startFailure is null:
+                _side.Endpoints.Set(failed.Name, false);
                 _startFailure = failed.Reason;
                 AnswerWaiters();
                 break;
-            case EndpointBindFailed:
+            case EndpointBindFailed failed:
+                _side.Endpoints.Set(failed.Name, false);
                 break;
             case AwaitReady:
                 _waiters.Add(Sender);
@@ -138,6 +163,7 @@ public sealed class TunnelSupervisor : UntypedActor
     private void BeginShutdown()
     {
         _shuttingDown = true;
+        _side.Endpoints.Down();
         foreach (var child in Context.GetChildren()) child.Tell(Shutdown.Instance);
         StopWhenDone();
     }
@@ -149,6 +175,9 @@ public sealed class TunnelSupervisor : UntypedActor
 
     protected override void PostStop()
     {
+        _side.Endpoints.Down();
+        _metricsServer?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(5));
+        _metrics?.Dispose();
         _log.Info("Tunnel side stopped: {0}", _context.Counters);
     }
 }

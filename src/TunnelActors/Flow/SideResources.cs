@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using TunnelActors.Observability;
 using TunnelActors.Sessions;
 using TunnelActors.Transport;
 
@@ -35,6 +36,11 @@ public sealed class SideResources : IExtension
     public TrafficCounters Counters { get; } = new();
 
     public LinkCounters Links { get; } = new();
+
+    public SessionCounters Sessions { get; } = new();
+
+    /// <summary>Whether every endpoint of the side is bound: what <c>/healthz</c> answers.</summary>
+    public EndpointHealth Endpoints { get; } = new();
 
     /// <summary>How peer addresses appear in logs (<c>tunnel.log.redact-addresses</c>).</summary>
     public AddressDisplay Addresses { get; }

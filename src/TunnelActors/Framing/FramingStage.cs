@@ -103,6 +103,7 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
     private readonly TimeSpan _closeTimeout;
     private readonly TimeSpan _handshakeTimeout;
     private readonly TimeSpan _firstFrameTimeout;
+    private readonly LinkOrigin _origin;
     private readonly EndPoint _remote;
     private readonly SideResources _side;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -129,6 +130,7 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
         _handshakeTimeout = settings.Auth.HandshakeTimeout;
         _firstFrameTimeout = end == HandshakeRole.Listener ? settings.Tcp.FirstFrameTimeout : TimeSpan.Zero;
         _remote = remote;
+        _origin = end == HandshakeRole.Listener ? LinkOrigin.Accepted : LinkOrigin.Dialed;
         if (settings.Auth.Key is { } key) _handshake = new Handshake(key.Key, end);
         if (attach is not null) Own(attach);
     }
@@ -142,6 +144,7 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
 
     protected override void PreStart()
     {
+        _side.Links.CountOpened(_origin);
         Context.Watch(_connection);
         _connection.Tell(new Tcp.Register(Self, keepOpenOnPeerClosed: false, useResumeWriting: false));
         if (_firstFrameTimeout > TimeSpan.Zero)
@@ -505,6 +508,7 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
 
     protected override void PostStop()
     {
+        _side.Links.CountClosed();
         _decoder.Dispose();
         _sendBuffer.Discard();
         base.PostStop();

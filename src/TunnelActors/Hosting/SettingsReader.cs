@@ -55,7 +55,11 @@ public static class SettingsReader
                 "a side that listens on both UDP and TCP hands each new peer's traffic to whoever connects to it: " +
                 "give it a key (--psk-file, made by tunnelactors keygen), a tcp.allow list (--tcp-allow), or --no-auth");
 
-        return new TunnelSettings(udp, tcp, session, rebind, startup, queueMemory, auth);
+        var metrics = String(config, "tunnel.metrics.listen") is { Length: > 0 } metricsListen
+            ? EndpointParser.Parse("tunnel.metrics.listen", metricsListen)
+            : null;
+
+        return new TunnelSettings(udp, tcp, session, rebind, startup, queueMemory, auth, metrics);
     }
 
     private static UdpSettings ReadUdp(Config config)

@@ -58,6 +58,7 @@ public sealed record SessionSettings(TimeSpan IdleTimeout, int QueueLimit, TimeS
 
 /// <summary>One side of the tunnel, read once from the <c>tunnel</c> block of the configuration.</summary>
 /// <param name="QueueMemory">Bytes of datagrams all queues of the side may hold together (<c>tunnel.queue-memory</c>).</param>
+/// <param name="MetricsListen">Where to serve <c>/metrics</c> and <c>/healthz</c>; null = not served.</param>
 public sealed record TunnelSettings(
     UdpSettings Udp,
     TcpSettings Tcp,
@@ -65,8 +66,12 @@ public sealed record TunnelSettings(
     BackoffSettings Rebind,
     TimeSpan StartupTimeout,
     long QueueMemory,
-    AuthSettings Auth)
+    AuthSettings Auth,
+    IPEndPoint? MetricsListen)
 {
+    /// <summary>The roles, as the metrics' <c>orientation</c> tag: <c>udp-listen/tcp-connect</c>.</summary>
+    public string Orientation => $"udp-{Udp.Role.ToString().ToLowerInvariant()}/tcp-{Tcp.Role.ToString().ToLowerInvariant()}";
+
     /// <summary>The inbox of the UDP-listen endpoint: datagrams of every peer on their way to their connections.</summary>
     public const string IngressMailbox = "tunnel.mailbox.ingress";
 

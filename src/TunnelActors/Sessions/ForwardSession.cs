@@ -54,7 +54,7 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
     private bool _ending;
     private bool _connectionDone = true;
     private IdleClock _idle = null!;
-    private string _endReason = "stopped";
+    private (SessionEndReason Reason, string Text) _end = (SessionEndReason.Stopped, "stopped");
     private string _connection = "";
 
     public ForwardSession(TunnelContext context, Link link)
@@ -116,7 +116,7 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
                 }
                 _log.Warning("Cannot bind the forward socket to {0}: a fixed forward-bind port serves one session at a time",
                     ((Udp.Bind)failed.Cmd).LocalAddress);
-                End("forward socket bind failed");
+                End(SessionEndReason.BindFailed, "forward socket bind failed");
                 break;
             case Tcp.Connected connected:
                 TcpDial.Answered(Timers);
@@ -128,31 +128,32 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
             case Tcp.CommandFailed { Cmd: Tcp.Connect } failed:
                 TcpDial.Answered(Timers);
                 DialFailed($"Cannot connect to {((Dial)_link).Remote}: {TcpDial.Reason(failed)}");
-                End("connect failed");
+                End(SessionEndReason.ConnectionLost, "connect failed");
                 break;
             case TcpDial.Unanswered:
                 DialFailed($"Connecting to {((Dial)_link).Remote} got no answer");
-                End("connect failed");
+                End(SessionEndReason.ConnectionLost, "connect failed");
                 break;
             case FramingStage.ConnectionLost:
                 _connectionDone = true;
-                End("tunnel connection closed");
+                End(SessionEndReason.ConnectionLost, "tunnel connection closed");
                 StopWhenDone();
                 break;
             case Terminated t when t.ActorRef.Equals(_framing):
                 _framing = null;
                 _connectionDone = true;
-                End("tunnel connection closed");
+                End(SessionEndReason.ConnectionLost, "tunnel connection closed");
                 StopWhenDone();
                 break;
             case IdleClock.Check:
-                if (_idle.Expired()) End(_idle.Reason);
+                if (_idle.Expired()) End(SessionEndReason.Idle, _idle.Reason);
                 break;
             case AnswerCheck:
-                if (!_activity.IntoTunnel) End($"the target never answered in {_context.Settings.Session.UnansweredTimeout.TotalSeconds:0.#} s");
+                if (!_activity.IntoTunnel)
+                    End(SessionEndReason.Unanswered, $"the target never answered in {_context.Settings.Session.UnansweredTimeout.TotalSeconds:0.#} s");
                 break;
             case Shutdown:
-                End("shutdown");
+                End(SessionEndReason.Shutdown, "shutdown");
                 break;
             case Udp.Unbound:
                 _socketActor = null;
@@ -179,6 +180,7 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
     {
         if (_active || _ending) return;
         _active = true;
+        SideResources.For(Context.System).Sessions.CountStarted();
         Log(SideResources.For(Context.System).SessionStarts, $"Session started for tunnel connection {_connection}, forwarding to {_target}");
         Context.Parent.Tell(Activated.Instance);
         _idle.Start();
@@ -191,10 +193,10 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
         Context.System.Udp().Tell(new Udp.Bind(_framing!, local, [_socket]), Self);
     }
 
-    /// <summary>Accepted connections come from anyone: at most one line a minute per address. Dialed ones are this side's own.</summary>
     /// <summary>A pool redials with backoff while its target is down: a warning per target per minute is enough.</summary>
     private void DialFailed(string line) => SideResources.For(Context.System).DialFailures.Log(_log, ((Dial)_link).Remote, line);
 
+    /// <summary>Accepted connections come from anyone: at most one line a minute per address. Dialed ones are this side's own.</summary>
     private void Log(ThrottledLog throttled, string line)
     {
         if (_link is Accepted accepted) throttled.Log(_log, accepted.Remote, line);
@@ -206,11 +208,11 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
     /// unbind, or when a bind in flight lands), and stops once both are done or after <c>tcp.close-timeout</c>.
     /// The stage, the socket's handler, stops with the session, after the socket.
     /// </summary>
-    private void End(string reason)
+    private void End(SessionEndReason reason, string text)
     {
         if (_ending) return;
         _ending = true;
-        _endReason = reason;
+        _end = (reason, text);
         if (!_connectionDone) _framing?.Tell(FramingStage.Close.Instance);
         _socketActor?.Tell(Udp.Unbind.Instance);
         Timers.StartSingleTimer(EndTimeout.Instance, EndTimeout.Instance, _context.Settings.Tcp.CloseTimeout);
@@ -226,6 +228,8 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
     {
         // Only reached without an acknowledged unbind when the session crashed or timed out unbinding.
         _socketActor?.Tell(Udp.Unbind.Instance);
-        if (_active) Log(SideResources.For(Context.System).SessionEnds, $"Session ended for tunnel connection {_connection} ({_endReason}): {_counters}");
+        if (!_active) return;
+        SideResources.For(Context.System).Sessions.CountEnded(_end.Reason);
+        Log(SideResources.For(Context.System).SessionEnds, $"Session ended for tunnel connection {_connection} ({_end.Text}): {_counters}");
     }
 }

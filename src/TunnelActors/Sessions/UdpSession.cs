@@ -50,8 +50,8 @@ public sealed class UdpSession : UntypedActor, IWithTimers
     private bool _linked;
     private IdleClock _idle = null!;
     private int _dialFailures;
-    private string _endReason = "stopped";
-    private string? _closingFor;
+    private (SessionEndReason Reason, string Text) _end = (SessionEndReason.Stopped, "stopped");
+    private (SessionEndReason Reason, string Text)? _closingFor;
 
     public UdpSession(TunnelContext context, EndPoint peer, SocketCapture listenSocket, LinkSource link)
     {
@@ -75,6 +75,7 @@ public sealed class UdpSession : UntypedActor, IWithTimers
     protected override void PreStart()
     {
         // Thousands of spoofed source ports must not mean thousands of lines: at most one a minute per address.
+        _side.Sessions.CountStarted();
         _side.SessionStarts.Log(_log, _peer, $"Session started for peer {_side.Addresses.Show(_peer)}");
         _idle = new IdleClock(_context.Settings.Session.IdleTimeout, Timers, _activity);
         _idle.Start();
@@ -134,20 +135,20 @@ public sealed class UdpSession : UntypedActor, IWithTimers
                 break;
             case FramingStage.ConnectionLost:
             case CloseTimeout:
-                End(_closingFor ?? "tunnel connection closed");
+                End(_closingFor ?? (SessionEndReason.ConnectionLost, "tunnel connection closed"));
                 break;
             case Terminated t when t.ActorRef.Equals(_framing):
-                End("tunnel connection closed");
+                End((SessionEndReason.ConnectionLost, "tunnel connection closed"));
                 break;
             case IdleClock.Check:
-                if (_idle.Expired()) CloseThenEnd(_idle.Reason);
+                if (_idle.Expired()) CloseThenEnd((SessionEndReason.Idle, _idle.Reason));
                 break;
             case AnswerCheck:
                 if (!_activity.FromTunnel)
-                    CloseThenEnd($"never answered in {_context.Settings.Session.UnansweredTimeout.TotalSeconds:0.#} s");
+                    CloseThenEnd((SessionEndReason.Unanswered, $"never answered in {_context.Settings.Session.UnansweredTimeout.TotalSeconds:0.#} s"));
                 break;
             case Shutdown:
-                CloseThenEnd("shutdown");
+                CloseThenEnd((SessionEndReason.Shutdown, "shutdown"));
                 break;
             default:
                 Unhandled(message);
@@ -172,7 +173,7 @@ public sealed class UdpSession : UntypedActor, IWithTimers
     }
 
     /// <summary>Writes what the connection still holds and closes it (FIN) before the session stops.</summary>
-    private void CloseThenEnd(string reason)
+    private void CloseThenEnd((SessionEndReason Reason, string Text) reason)
     {
         if (_closingFor is not null) return;
         if (_framing is null)
@@ -185,14 +186,15 @@ public sealed class UdpSession : UntypedActor, IWithTimers
         Timers.StartSingleTimer(CloseTimeout.Instance, CloseTimeout.Instance, _context.Settings.Tcp.CloseTimeout);
     }
 
-    private void End(string reason)
+    private void End((SessionEndReason Reason, string Text) reason)
     {
-        _endReason = reason;
+        _end = reason;
         Context.Stop(Self);
     }
 
     protected override void PostStop()
     {
-        _side.SessionEnds.Log(_log, _peer, $"Session ended for peer {_side.Addresses.Show(_peer)} ({_endReason}): {_counters}");
+        _side.Sessions.CountEnded(_end.Reason);
+        _side.SessionEnds.Log(_log, _peer, $"Session ended for peer {_side.Addresses.Show(_peer)} ({_end.Text}): {_counters}");
     }
 }

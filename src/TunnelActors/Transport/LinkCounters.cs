@@ -21,12 +21,27 @@ public enum Refusal
     Malformed,
 }
 
-/// <summary>Refused connections and datagrams of one side, by reason. Thread-safe.</summary>
+/// <summary>How a tunnel connection came to be.</summary>
+public enum LinkOrigin { Accepted, Dialed }
+
+/// <summary>Tunnel connections of one side: opened by origin, closed, and refused by reason. Thread-safe.</summary>
 public sealed class LinkCounters
 {
     private readonly long[] _refused = new long[Enum.GetValues<Refusal>().Length];
+    private readonly long[] _opened = new long[Enum.GetValues<LinkOrigin>().Length];
+    private long _closed;
 
     public long Refused(Refusal reason) => Interlocked.Read(ref _refused[(int)reason]);
 
+    public long Opened(LinkOrigin origin) => Interlocked.Read(ref _opened[(int)origin]);
+
+    public long Closed => Interlocked.Read(ref _closed);
+
+    public long Active => Opened(LinkOrigin.Accepted) + Opened(LinkOrigin.Dialed) - Closed;
+
     public void CountRefused(Refusal reason) => Interlocked.Increment(ref _refused[(int)reason]);
+
+    public void CountOpened(LinkOrigin origin) => Interlocked.Increment(ref _opened[(int)origin]);
+
+    public void CountClosed() => Interlocked.Increment(ref _closed);
 }

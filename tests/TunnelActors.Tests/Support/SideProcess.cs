@@ -12,11 +12,13 @@ public sealed class SideProcess : IAsyncDisposable
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
     private const string UdpMarker = "Listening for UDP on ";
     private const string TcpMarker = "Listening for tunnel connections on ";
+    private const string MetricsMarker = "Serving metrics on http://";
 
     private readonly Process _process;
     private readonly StringBuilder _log = new();
     private readonly TaskCompletionSource<int> _udpPort = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<int> _tcpPort = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<string> _metrics = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<(string Text, TaskCompletionSource Seen)> _awaited = [];
 
     private SideProcess(string[] args)
@@ -38,6 +40,8 @@ public sealed class SideProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    public int ProcessId => _process.Id;
+
     public int ExitCode => _process.ExitCode;
 
     /// <summary>The UDP port the side listens on, once it has said so.</summary>
@@ -45,6 +49,9 @@ public sealed class SideProcess : IAsyncDisposable
 
     /// <summary>The TCP port the side takes tunnel connections on, once it has said so.</summary>
     public Task<int> TcpPortAsync() => WithLog(_tcpPort.Task.WaitAsync(Wait), "listen on TCP");
+
+    /// <summary>Where the side serves /metrics and /healthz (address:port), once it has said so.</summary>
+    public Task<string> MetricsEndpointAsync() => WithLog(_metrics.Task.WaitAsync(Wait), "serve metrics");
 
     /// <summary>Completes when a line containing <paramref name="text"/> has been logged.</summary>
     public Task LoggedAsync(string text)
@@ -87,6 +94,8 @@ public sealed class SideProcess : IAsyncDisposable
             _log.AppendLine(line);
             if (PortAfter(line, UdpMarker) is { } udp) _udpPort.TrySetResult(udp);
             if (PortAfter(line, TcpMarker) is { } tcp) _tcpPort.TrySetResult(tcp);
+            if (line.IndexOf(MetricsMarker, StringComparison.Ordinal) is var at and >= 0)
+                _metrics.TrySetResult(line[(at + MetricsMarker.Length)..].Split('/')[0]);
             foreach (var awaited in _awaited.Where(a => line.Contains(a.Text, StringComparison.Ordinal)).ToList())
             {
                 awaited.Seen.TrySetResult();
