@@ -305,6 +305,10 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
             case Udp.Received:
                 _counters.CountDrop(DropReason.Undelivered);
                 break;
+            case Close:
+                // Asked to close after the connection went: it is closed already.
+                _owner?.Tell(ConnectionLost.Instance);
+                break;
             case Terminated t when t.ActorRef.Equals(_owner):
                 Context.Stop(Self);
                 break;

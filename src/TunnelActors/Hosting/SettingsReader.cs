@@ -35,7 +35,8 @@ public static class SettingsReader
             Int(config, "tunnel.session.max-sessions", min: 1),
             Int(config, "tunnel.session.max-per-source", min: 1),
             Int(config, "tunnel.session.new-per-second", min: 1),
-            Duration(config, "tunnel.session.unanswered-timeout", allowZero: true));
+            Duration(config, "tunnel.session.unanswered-timeout", allowZero: true),
+            Duration(config, "tunnel.session.reconnect-grace", allowZero: true));
         var rebind = Backoff(config, "tunnel.rebind");
         var startup = Duration(config, "tunnel.startup-timeout", allowZero: false);
         Size(config, "tunnel.mailbox.ingress.queue-limit", min: DatagramMessageQueue.Overhead);

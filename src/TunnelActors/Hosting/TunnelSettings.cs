@@ -53,8 +53,9 @@ public sealed record AuthSettings(PreSharedKey? Key, TimeSpan HandshakeTimeout, 
 /// <param name="MaxPerSource">Sessions (UDP listen) or connections (TCP listen) one source address may have.</param>
 /// <param name="NewPerSecond">New sessions or accepted connections per second, at most.</param>
 /// <param name="UnansweredTimeout">A session whose far end never answered ends after this; zero = never.</param>
+/// <param name="ReconnectGrace">How long a UDP-listen session outlives its lost connection while it gets another; zero = not at all.</param>
 public sealed record SessionSettings(TimeSpan IdleTimeout, int QueueLimit, TimeSpan QueueMaxDelay, int MaxSessions,
-    int MaxPerSource, int NewPerSecond, TimeSpan UnansweredTimeout);
+    int MaxPerSource, int NewPerSecond, TimeSpan UnansweredTimeout, TimeSpan ReconnectGrace);
 
 /// <summary>One side of the tunnel, read once from the <c>tunnel</c> block of the configuration.</summary>
 /// <param name="QueueMemory">Bytes of datagrams all queues of the side may hold together (<c>tunnel.queue-memory</c>).</param>

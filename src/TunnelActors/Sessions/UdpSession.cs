@@ -14,8 +14,10 @@ namespace TunnelActors.Sessions;
 /// way back (a <see cref="UdpSink"/> on the listen socket), and the TCP connection that carries them. It
 /// gets the connection (dials, or leases a pooled one), attaches it to the peer and tells the endpoint,
 /// which from then on routes the peer's datagrams straight to the connection's stage; the session itself
-/// carries none. It ends when the peer is idle for <c>session.idle-timeout</c> or its connection closes;
-/// the next datagram from the same peer starts a new session.
+/// carries none. When the connection is lost, the session keeps the peer for <c>session.reconnect-grace</c>
+/// while it gets another (the endpoint holds the peer's datagrams meanwhile), so the peer sees a pause, not a
+/// reset. It ends when the peer is idle for <c>session.idle-timeout</c>, or no connection came back in time;
+/// the next datagram from the same peer then starts a new session.
 /// </summary>
 public sealed class UdpSession : UntypedActor, IWithTimers
 {
@@ -31,11 +33,25 @@ public sealed class UdpSession : UntypedActor, IWithTimers
     /// <summary>Session → endpoint: the peer's connection is up; route its datagrams to this stage.</summary>
     public sealed record Linked(IActorRef Stage);
 
+    /// <summary>
+    /// Session → endpoint: the connection is gone and another is on its way; hold the peer's datagrams, and
+    /// stop the old stage after the last one routed to it (so none goes to a dead letter).
+    /// </summary>
+    public sealed class Unlinked { public static readonly Unlinked Instance = new(); }
+
+    /// <summary>
+    /// Session → endpoint: the session is ending; route nothing more to it, and tell the stage to close
+    /// (write what it holds, then FIN) after the last datagram routed to it.
+    /// </summary>
+    public sealed class Ending { public static readonly Ending Instance = new(); }
+
     private sealed class Redial { public static readonly Redial Instance = new(); }
 
     private sealed class CloseTimeout { public static readonly CloseTimeout Instance = new(); }
 
     private sealed class AnswerCheck { public static readonly AnswerCheck Instance = new(); }
+
+    private sealed class GraceOver { public static readonly GraceOver Instance = new(); }
 
     private readonly TunnelContext _context;
     private readonly EndPoint _peer;
@@ -47,11 +63,11 @@ public sealed class UdpSession : UntypedActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     private IActorRef? _framing;
-    private bool _linked;
+    private bool _routed;
     private IdleClock _idle = null!;
     private int _dialFailures;
+    private bool _reconnecting;
     private (SessionEndReason Reason, string Text) _end = (SessionEndReason.Stopped, "stopped");
-    private (SessionEndReason Reason, string Text)? _closingFor;
 
     public UdpSession(TunnelContext context, EndPoint peer, SocketCapture listenSocket, LinkSource link)
     {
@@ -72,17 +88,22 @@ public sealed class UdpSession : UntypedActor, IWithTimers
 
     private FramingStage.Attach Attachment => new(Self, _counters, _activity, _listenSocket.SinkTo((IPEndPoint)_peer));
 
+    private TimeSpan Grace => _context.Settings.Session.ReconnectGrace;
+
     protected override void PreStart()
     {
-        // Thousands of spoofed source ports must not mean thousands of lines: at most one a minute per address.
         _side.Sessions.CountStarted();
+        // Thousands of spoofed source ports must not mean thousands of lines: at most one a minute per address.
         _side.SessionStarts.Log(_log, _peer, $"Session started for peer {_side.Addresses.Show(_peer)}");
         _idle = new IdleClock(_context.Settings.Session.IdleTimeout, Timers, _activity);
         _idle.Start();
         var unanswered = _context.Settings.Session.UnansweredTimeout;
         if (unanswered > TimeSpan.Zero) Timers.StartSingleTimer(AnswerCheck.Instance, AnswerCheck.Instance, unanswered);
         RequestLink();
+        Become(Connecting);
     }
+
+    protected override void OnReceive(object message) => Unhandled(message);
 
     private void RequestLink()
     {
@@ -97,7 +118,8 @@ public sealed class UdpSession : UntypedActor, IWithTimers
         }
     }
 
-    protected override void OnReceive(object message)
+    /// <summary>Waiting for a connection (a dial, a lease, a handshake); the endpoint holds the peer's datagrams.</summary>
+    private void Connecting(object message)
     {
         switch (message)
         {
@@ -110,13 +132,11 @@ public sealed class UdpSession : UntypedActor, IWithTimers
                 // The endpoint routes the peer to the connection once its handshake has passed (Ready): until then
                 // the peer's datagrams wait in its queue, where session.queue-max-delay applies.
                 _framing = Context.ActorOf(FramingStage.Props(Sender, _context.Codec, _context.Settings, HandshakeRole.Dialer,
-                    connected.RemoteAddress, Attachment), "tcp");
+                    connected.RemoteAddress, Attachment));
                 Context.Watch(_framing);
                 break;
-            case FramingStage.Ready when Sender.Equals(_framing) && !_linked:
+            case FramingStage.Ready when Sender.Equals(_framing):
                 LinkTo(_framing!);
-                break;
-            case FramingStage.Ready:
                 break;
             case TcpListenEndpoint.Leased leased:
                 _framing = leased.Framing;
@@ -133,22 +153,80 @@ public sealed class UdpSession : UntypedActor, IWithTimers
             case Redial:
                 RequestLink();
                 break;
-            case FramingStage.ConnectionLost:
-            case CloseTimeout:
-                End(_closingFor ?? (SessionEndReason.ConnectionLost, "tunnel connection closed"));
-                break;
+            case FramingStage.ConnectionLost when Sender.Equals(_framing):
             case Terminated t when t.ActorRef.Equals(_framing):
-                End((SessionEndReason.ConnectionLost, "tunnel connection closed"));
+                // The connection closed before it was ever routed to, as after a failed handshake.
+                DropFraming();
+                if (_reconnecting) RetryDial("the connection closed during its handshake");
+                else End((SessionEndReason.ConnectionLost, "tunnel connection closed"));
+                break;
+            case GraceOver:
+                End((SessionEndReason.ConnectionLost, $"no tunnel connection again within {Grace.TotalSeconds:0.#} s"));
+                break;
+            default:
+                Always(message);
+                break;
+        }
+    }
+
+    /// <summary>Linked: the endpoint routes the peer's datagrams to the stage, which writes them and sends back the replies.</summary>
+    private void Relaying(object message)
+    {
+        switch (message)
+        {
+            case FramingStage.ConnectionLost when Sender.Equals(_framing):
+            case Terminated t when t.ActorRef.Equals(_framing):
+                ConnectionLost();
+                break;
+            default:
+                Always(message);
+                break;
+        }
+    }
+
+    /// <summary>Closing: the stage writes what it holds, then FIN; the session ends when it is done or after <c>tcp.close-timeout</c>.</summary>
+    private void Closing(object message)
+    {
+        switch (message)
+        {
+            case FramingStage.ConnectionLost when Sender.Equals(_framing):
+            case Terminated t when t.ActorRef.Equals(_framing):
+            case CloseTimeout:
+                Context.Stop(Self);
+                break;
+            case Tcp.Connected:
+                Sender.Tell(Tcp.Abort.Instance);
+                break;
+            case TcpListenEndpoint.Leased leased:
+                leased.Framing.Tell(PoisonPill.Instance);
+                break;
+        }
+    }
+
+    private void Always(object message)
+    {
+        switch (message)
+        {
+            case Tcp.Connected:
+                // A dial answered after it was given up on.
+                Sender.Tell(Tcp.Abort.Instance);
                 break;
             case IdleClock.Check:
-                if (_idle.Expired()) CloseThenEnd((SessionEndReason.Idle, _idle.Reason));
+                if (_idle.Expired()) End((SessionEndReason.Idle, _idle.Reason));
                 break;
             case AnswerCheck:
                 if (!_activity.FromTunnel)
-                    CloseThenEnd((SessionEndReason.Unanswered, $"never answered in {_context.Settings.Session.UnansweredTimeout.TotalSeconds:0.#} s"));
+                    End((SessionEndReason.Unanswered, $"never answered in {_context.Settings.Session.UnansweredTimeout.TotalSeconds:0.#} s"));
                 break;
             case Shutdown:
-                CloseThenEnd((SessionEndReason.Shutdown, "shutdown"));
+                End((SessionEndReason.Shutdown, "shutdown"));
+                break;
+            case FramingStage.Ready:
+            case FramingStage.ConnectionLost:
+            case Terminated:
+            case GraceOver:
+            case Redial:
+                // From a connection this session has already let go of, or a timer that no longer applies.
                 break;
             default:
                 Unhandled(message);
@@ -156,9 +234,40 @@ public sealed class UdpSession : UntypedActor, IWithTimers
         }
     }
 
+    /// <summary>Keeps the peer while another connection comes, unless there is no grace or the side is stopping.</summary>
+    private void ConnectionLost()
+    {
+        if (Grace <= TimeSpan.Zero)
+        {
+            End((SessionEndReason.ConnectionLost, "tunnel connection closed"));
+            return;
+        }
+        DropFraming();
+        Context.Parent.Tell(Unlinked.Instance);
+        _reconnecting = true;
+        Timers.StartSingleTimer(GraceOver.Instance, GraceOver.Instance, Grace);
+        _log.Debug("Peer {0}: tunnel connection lost; getting another within {1:0.#} s", _side.Addresses.Show(_peer), Grace.TotalSeconds);
+        RequestLink();
+        Become(Connecting);
+    }
+
+    private void DropFraming()
+    {
+        if (_framing is null) return;
+        Context.Unwatch(_framing);
+        // A stage the endpoint routed to is stopped by the endpoint, after the last datagram it sent there.
+        if (!_routed) Context.Stop(_framing);
+        _framing = null;
+        _routed = false;
+    }
+
     private void RetryDial(string reason)
     {
-        var dial = (Dial)_link;
+        if (_link is not Dial dial)
+        {
+            RequestLink();
+            return;
+        }
         var delay = _context.Settings.Tcp.Reconnect.Delay(_dialFailures++);
         // Every new peer dials: a far side that is down must not mean a line per peer per retry.
         _side.DialFailures.Log(_log, dial.Remote,
@@ -168,28 +277,38 @@ public sealed class UdpSession : UntypedActor, IWithTimers
 
     private void LinkTo(IActorRef framing)
     {
-        _linked = true;
-        Context.Parent.Tell(new Linked(framing));
-    }
-
-    /// <summary>Writes what the connection still holds and closes it (FIN) before the session stops.</summary>
-    private void CloseThenEnd((SessionEndReason Reason, string Text) reason)
-    {
-        if (_closingFor is not null) return;
-        if (_framing is null)
+        _dialFailures = 0;
+        if (_reconnecting)
         {
-            End(reason);
-            return;
+            _reconnecting = false;
+            Timers.Cancel(GraceOver.Instance);
+            _side.Sessions.CountReconnected();
+            _log.Debug("Peer {0}: tunnel connection back", _side.Addresses.Show(_peer));
         }
-        _closingFor = reason;
-        _framing.Tell(FramingStage.Close.Instance);
-        Timers.StartSingleTimer(CloseTimeout.Instance, CloseTimeout.Instance, _context.Settings.Tcp.CloseTimeout);
+        Context.Parent.Tell(new Linked(framing));
+        _routed = true;
+        Become(Relaying);
     }
 
+    /// <summary>
+    /// Ends the session. A linked connection is closed by way of the endpoint (so that it follows the last
+    /// datagram routed to it), writing what it holds first; anything else is dropped at once.
+    /// </summary>
     private void End((SessionEndReason Reason, string Text) reason)
     {
         _end = reason;
-        Context.Stop(Self);
+        Timers.Cancel(GraceOver.Instance);
+        Timers.Cancel(Redial.Instance);
+        Context.Parent.Tell(Ending.Instance);
+        if (_framing is null)
+        {
+            Context.Stop(Self);
+            return;
+        }
+        // A stage still in its handshake has had nothing routed to it: the session closes it itself.
+        if (!_routed) _framing.Tell(FramingStage.Close.Instance);
+        Timers.StartSingleTimer(CloseTimeout.Instance, CloseTimeout.Instance, _context.Settings.Tcp.CloseTimeout);
+        Become(Closing);
     }
 
     protected override void PostStop()

@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
 using TunnelActors.Flow;
+using TunnelActors.Framing;
 using TunnelActors.Sessions;
 
 namespace TunnelActors.Transport;
@@ -76,6 +77,12 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
                 break;
             case UdpSession.Linked linked:
                 OnLinked(Sender, linked.Stage);
+                break;
+            case UdpSession.Unlinked:
+                OnUnlinked(Sender);
+                break;
+            case UdpSession.Ending:
+                OnEnding(Sender);
                 break;
             case Udp.Bound bound:
                 if (_listen.Bound(Context, Sender, bound.LocalAddress)) _log.Info("Listening for UDP on {0}", bound.LocalAddress);
@@ -157,8 +164,7 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
 
     private void OnLinked(IActorRef session, IActorRef stage)
     {
-        if (!_peers.TryGetValue(session, out var peer)) return;
-        var route = _routes[peer];
+        if (RouteOf(session) is not { } route) return;
         route.Stage = stage;
         _linked[stage] = route;
         Context.Watch(stage);
@@ -166,16 +172,48 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
         _context.Counters.CountDrops(DropReason.QueueDelay, stale);
     }
 
+    /// <summary>The session's connection is gone and it is getting another: hold the peer's datagrams meanwhile.</summary>
+    private void OnUnlinked(IActorRef session)
+    {
+        if (RouteOf(session) is not { } route || route.Stage is not { } stage) return;
+        Unroute(route);
+        // The last message the old stage gets: whatever was routed to it before is counted there, not dead-lettered.
+        stage.Tell(PoisonPill.Instance);
+    }
+
+    /// <summary>
+    /// The session is ending: its peer's next datagram starts a new session. Its stage gets Close after the
+    /// last datagram routed to it, and writes what it holds before its FIN.
+    /// </summary>
+    private void OnEnding(IActorRef session)
+    {
+        if (RouteOf(session) is not { } route) return;
+        _routes.Remove(_peers[session]);
+        if (route.Stage is { } stage)
+        {
+            Unroute(route);
+            stage.Tell(FramingStage.Close.Instance, session);
+        }
+        _context.Counters.CountDrops(DropReason.Undelivered, route.Pending.Discard());
+    }
+
+    private Route? RouteOf(IActorRef session) =>
+        _peers.TryGetValue(session, out var peer) && _routes.TryGetValue(peer, out var route) && route.Session.Equals(session) ? route : null;
+
+    private void Unroute(Route route)
+    {
+        _linked.Remove(route.Stage!);
+        Context.Unwatch(route.Stage!);
+        route.Stage = null;
+    }
+
     private void OnSessionEnded(IActorRef session)
     {
         if (!_peers.Remove(session, out var peer)) return;
         _admission.Release(peer);
-        _routes.Remove(peer, out var route);
-        if (route!.Stage is { } stage)
-        {
-            _linked.Remove(stage);
-            Context.Unwatch(stage);
-        }
+        if (!_routes.TryGetValue(peer, out var route) || !route.Session.Equals(session)) return;
+        _routes.Remove(peer);
+        if (route.Stage is not null) Unroute(route);
         _context.Counters.CountDrops(DropReason.Undelivered, route.Pending.Discard());
     }
 

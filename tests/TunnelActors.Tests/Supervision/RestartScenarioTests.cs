@@ -130,11 +130,12 @@ public sealed class RestartScenarioTests : TestKit
     }
 
     [Fact]
-    public async Task A_closed_tunnel_connection_ends_its_session_on_the_udp_listen_side()
+    public async Task A_closed_tunnel_connection_not_replaced_within_the_grace_ends_its_session_on_the_udp_listen_side()
     {
         using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
         var server = await Sides.StartAsync("server", ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", echo.LocalEndPoint.ToString()));
-        var endpoints = await StartAsync(("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.connect", server.TcpEndpoint.ToString()));
+        var endpoints = await StartAsync(("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.connect", server.TcpEndpoint.ToString()),
+            ("tunnel.session.reconnect-grace", "500ms"));
         var tunnel = (IPEndPoint)endpoints["udp"];
         using var peer = Peers.Bind(AddressFamily.InterNetwork);
         await AssertEchoesAsync(peer, tunnel, 1);

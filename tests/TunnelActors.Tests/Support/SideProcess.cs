@@ -68,6 +68,14 @@ public sealed class SideProcess : IAsyncDisposable
     public long ResidentBytes =>
         long.Parse(File.ReadLines($"/proc/{_process.Id}/status").First(l => l.StartsWith("VmRSS:")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
 
+    /// <summary>SIGKILL, as a crash or the OOM killer would: no goodbye on any socket beyond what the kernel does.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill();
+        using var cancel = new CancellationTokenSource(Wait);
+        await _process.WaitForExitAsync(cancel.Token);
+    }
+
     /// <summary>SIGTERM, then waits for the exit: the side logs its counters as it stops.</summary>
     public async Task StopAsync()
     {

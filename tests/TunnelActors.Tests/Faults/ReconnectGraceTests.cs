@@ -1,0 +1,155 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using TunnelActors.Cli.Demo;
+using TunnelActors.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace TunnelActors.Tests.Faults;
+
+/// <summary>
+/// The far side killed (SIGKILL) and started again within <c>session.reconnect-grace</c>: the UDP-listen side
+/// keeps every session, holds what its peers send meanwhile, and delivers it once a connection is back.
+/// Asserted on the side's metrics.
+/// </summary>
+public sealed class ReconnectGraceTests(ITestOutputHelper output) : IDisposable
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+    private const int Peers = 3;
+    private const int PerPhase = 20;
+    private readonly UdpEcho _echo = new(new IPEndPoint(IPAddress.Loopback, 0));
+
+    [Fact]
+    public async Task Mullvad_orientation_the_tcp_server_killed_and_restarted_keeps_every_session_and_delivers_what_was_sent_meanwhile()
+    {
+        var tcpPort = BoundSockets.FreeTcpPort();
+        string[] serverArgs = ["--tcp-listen", $"127.0.0.1:{tcpPort}", "--udp-forward", _echo.LocalEndPoint.ToString()];
+        var server = SideProcess.Start(serverArgs);
+        try
+        {
+            await server.TcpPortAsync();
+            await using var client = await Sides.StartAsync("grace-client", ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.connect", $"127.0.0.1:{tcpPort}"),
+                ("tunnel.tcp.reconnect.min-backoff", "100ms"), ("tunnel.tcp.reconnect.max-backoff", "500ms"));
+            await RunOutageAsync("grace-client", client.UdpEndpoint, async () =>
+            {
+                await server.KillAsync();
+                await server.DisposeAsync();
+                server = SideProcess.Start(serverArgs);
+                await server.TcpPortAsync();
+            });
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Seed_orientation_the_relay_host_killed_and_restarted_keeps_every_session_on_the_nat_box()
+    {
+        await using var nat = await Sides.StartAsync("grace-nat", ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.listen", "127.0.0.1:0"));
+        string[] relayArgs = ["--tcp-connect", nat.TcpEndpoint.ToString(), "--udp-forward", _echo.LocalEndPoint.ToString(), "--pool-size", "4"];
+        var relay = SideProcess.Start(relayArgs);
+        try
+        {
+            Assert.True(await BoundSockets.EventuallyAsync(() => SideMetrics.Read("grace-nat", "connections.active") >= 4, Wait));
+            await RunOutageAsync("grace-nat", nat.UdpEndpoint, async () =>
+            {
+                await relay.KillAsync();
+                await relay.DisposeAsync();
+                relay = SideProcess.Start(relayArgs);
+            });
+        }
+        finally
+        {
+            await relay.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// Peers echo through the side; the far side goes away; once the side has noticed, the peers send again
+    /// into the outage; the far side comes back; everything sent into the outage must come back.
+    /// </summary>
+    private async Task RunOutageAsync(string side, IPEndPoint tunnel, Func<Task> killAndRestart)
+    {
+        var peers = Enumerable.Range(0, Peers).Select(_ => new EchoingPeer(tunnel)).ToList();
+        try
+        {
+            foreach (var peer in peers) await peer.SendAsync(0, PerPhase);
+            Assert.True(await BoundSockets.EventuallyAsync(() => peers.All(p => p.Received(0, PerPhase) == PerPhase), Wait), "echoes before the outage");
+            var closedBefore = SideMetrics.Read(side, "connections.closed");
+
+            var outage = killAndRestart();
+            Assert.True(await BoundSockets.EventuallyAsync(() => SideMetrics.Read(side, "connections.closed") >= closedBefore + Peers, Wait),
+                "the side did not notice that its connections were gone");
+            foreach (var peer in peers) await peer.SendAsync(PerPhase, PerPhase);
+            await outage;
+
+            Assert.True(await BoundSockets.EventuallyAsync(() => peers.All(p => p.Received(PerPhase, PerPhase) == PerPhase), Wait),
+                $"sent into the outage and echoed: {string.Join(", ", peers.Select(p => p.Received(PerPhase, PerPhase)))} of {PerPhase} each");
+            foreach (var peer in peers) await peer.SendAsync(2 * PerPhase, PerPhase);
+            Assert.True(await BoundSockets.EventuallyAsync(() => peers.All(p => p.Received(2 * PerPhase, PerPhase) == PerPhase), Wait), "echoes after the outage");
+
+            output.WriteLine($"{side}: sessions started {SideMetrics.Read(side, "sessions.started")}, ended {SideMetrics.Read(side, "sessions.ended")}, " +
+                             $"reconnected {SideMetrics.Read(side, "sessions.reconnected")}, drops {SideMetrics.Read(side, "drops")}");
+            Assert.Equal(Peers, SideMetrics.Read(side, "sessions.started"));
+            Assert.Equal(0, SideMetrics.Read(side, "sessions.ended"));
+            Assert.Equal(Peers, SideMetrics.Read(side, "sessions.active"));
+            Assert.Equal(Peers, SideMetrics.Read(side, "sessions.reconnected"));
+            Assert.Equal(0, SideMetrics.Read(side, "drops"));
+        }
+        finally
+        {
+            foreach (var peer in peers) peer.Dispose();
+        }
+    }
+
+    public void Dispose() => _echo.Dispose();
+
+    /// <summary>A phantom peer sending numbered datagrams and recording which numbers came back to it.</summary>
+    private sealed class EchoingPeer : IDisposable
+    {
+        private readonly Socket _socket = Support.Peers.Bind(AddressFamily.InterNetwork);
+        private readonly IPEndPoint _tunnel;
+        private readonly ConcurrentDictionary<int, bool> _echoed = new();
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _receiving;
+
+        public EchoingPeer(IPEndPoint tunnel)
+        {
+            _tunnel = tunnel;
+            _receiving = Task.Run(ReceiveAsync);
+        }
+
+        public async Task SendAsync(int first, int count)
+        {
+            for (var n = first; n < first + count; n++) await _socket.SendToAsync(BitConverter.GetBytes(n), _tunnel);
+        }
+
+        public int Received(int first, int count) => Enumerable.Range(first, count).Count(_echoed.ContainsKey);
+
+        private async Task ReceiveAsync()
+        {
+            var buffer = new byte[64];
+            while (!_stop.IsCancellationRequested)
+            {
+                try
+                {
+                    var result = await _socket.ReceiveFromAsync(buffer, new IPEndPoint(IPAddress.Any, 0), _stop.Token);
+                    if (result.ReceivedBytes == 4) _echoed[BitConverter.ToInt32(buffer)] = true;
+                }
+                catch (OperationCanceledException) { return; }
+                catch (SocketException) { }
+            }
+        }
+
+        public void Dispose()
+        {
+            _stop.Cancel();
+            _receiving.Wait(TimeSpan.FromSeconds(5));
+            _socket.Dispose();
+            _stop.Dispose();
+        }
+    }
+}
