@@ -12,11 +12,13 @@ public enum HandshakeRole : byte
 
 /// <summary>
 /// The mutual challenge-response that opens every tunnel connection when both sides hold a pre-shared key.
-/// Both sides send a greeting at once: magic, version, role and 32 fresh random bytes. Having the other's
-/// greeting, each sends HMAC-SHA256(key, label, version, its own role, the dialer's nonce, the listener's
-/// nonce) and checks the other's proof in constant time. Nothing about the key crosses the wire, and a
-/// recorded handshake proves nothing next time: the other side's nonce is new. After the two proofs the
-/// stream carries plain RFC 4571 frames. A pure state machine over bytes, testable without sockets.
+/// Both sides send a greeting at once: magic, version, role and 32 fresh random bytes. Having the listener's
+/// greeting, the dialer sends its proof, HMAC-SHA256(key, label, version, its own role, the dialer's nonce,
+/// the listener's nonce); the listener checks it in constant time and only then sends its own, which the
+/// dialer checks. Whoever connects to a listener learns nothing but its greeting until it has proven the
+/// key, so it cannot even test guesses offline. Nothing about the key crosses the wire, and a recorded
+/// handshake proves nothing next time: the other side's nonce is new. After the two proofs the stream
+/// carries plain RFC 4571 frames. A pure state machine over bytes, testable without sockets.
 /// </summary>
 public sealed class Handshake
 {
@@ -52,7 +54,8 @@ public sealed class Handshake
     /// <summary>Where the handshake stands after the bytes received so far.</summary>
     public enum State { InProgress, Done, Failed }
 
-    /// <param name="ProofToSend">Set once, when the peer's greeting has been checked: send it.</param>
+    /// <param name="ProofToSend">Set once, when this side is to prove itself: the dialer once the listener's greeting
+    /// has been checked, the listener once the dialer's proof has been. Send it.</param>
     /// <param name="Surplus">With <see cref="State.Done"/>: how many of the last bytes received follow the
     /// peer's proof, the start of the frame stream.</param>
     public readonly record struct Result(State State, byte[]? ProofToSend = null, int Surplus = 0, string? Failure = null);
@@ -75,16 +78,17 @@ public sealed class Handshake
             if (_received[3] != (byte)Opposite(_role))
                 return Fail("the peer is the same end of the connection as this side");
             _peerNonce = _received[4..GreetingLength];
-            proof = Prove(_role);
+            if (_role == HandshakeRole.Dialer) proof = Prove(_role);
         }
 
         var proofTake = Math.Min(GreetingLength + ProofLength - _receivedLength, data.Length);
         data[..proofTake].CopyTo(_received.AsSpan(_receivedLength));
         _receivedLength += proofTake;
         if (_receivedLength < GreetingLength + ProofLength) return new Result(State.InProgress, proof);
-        return CryptographicOperations.FixedTimeEquals(Prove(Opposite(_role)), _received.AsSpan(GreetingLength, ProofLength))
-            ? new Result(State.Done, proof, data.Length - proofTake)
-            : Fail("the peer's proof does not match this side's key");
+        if (!CryptographicOperations.FixedTimeEquals(Prove(Opposite(_role)), _received.AsSpan(GreetingLength, ProofLength)))
+            return Fail("the peer's proof does not match this side's key");
+        if (_role == HandshakeRole.Listener) proof = Prove(_role);
+        return new Result(State.Done, proof, data.Length - proofTake);
     }
 
     private static Result Fail(string reason) => new(State.Failed, Failure: reason);

@@ -104,6 +104,7 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
     private readonly TimeSpan _handshakeTimeout;
     private readonly TimeSpan _firstFrameTimeout;
     private readonly LinkOrigin _origin;
+    private bool _awaitingFirstFrame;
     private readonly EndPoint _remote;
     private readonly SideResources _side;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -148,7 +149,10 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
         Context.Watch(_connection);
         _connection.Tell(new Tcp.Register(Self, keepOpenOnPeerClosed: false, useResumeWriting: false));
         if (_firstFrameTimeout > TimeSpan.Zero)
+        {
+            _awaitingFirstFrame = true;
             Timers.StartSingleTimer(FirstFrameDeadline.Instance, FirstFrameDeadline.Instance, _firstFrameTimeout);
+        }
         if (_handshake is { } handshake)
         {
             _connection.Tell(Tcp.Write.Create(ByteString.FromBytes(handshake.Greeting)));
@@ -168,7 +172,6 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
         switch (message)
         {
             case Tcp.Received received:
-                Heard();
                 OnHandshakeBytes(received.Data.ToReadOnlySpan());
                 break;
             case HandshakeDeadline:
@@ -187,8 +190,12 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
         }
     }
 
-    /// <summary>The peer has sent something: the first-frame deadline no longer applies.</summary>
-    private void Heard() => Timers.Cancel(FirstFrameDeadline.Instance);
+    /// <summary>A whole frame came: the first-frame deadline no longer applies. (Half a frame does not count.)</summary>
+    private void FirstFrameArrived()
+    {
+        _awaitingFirstFrame = false;
+        Timers.Cancel(FirstFrameDeadline.Instance);
+    }
 
     private void OnHandshakeBytes(ReadOnlySpan<byte> data)
     {
@@ -229,7 +236,7 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
         UntypedReceive ready = _owner is null ? Pooled : _sink is null ? AwaitingSink : Relaying;
         // A pooled connection on the NAT box is silent until a peer comes: once admitted (handshake or
         // tcp.allow), it is not held to the first-frame deadline.
-        if (_owner is null) Timers.Cancel(FirstFrameDeadline.Instance);
+        if (_owner is null) FirstFrameArrived();
         (_owner ?? Context.Parent).Tell(Ready.Instance);
         Become(ready);
         return ready;
@@ -243,7 +250,6 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
         switch (message)
         {
             case Tcp.Received received:
-                Heard();
                 RequestRead();
                 Decode(received.Data.ToReadOnlySpan());
                 break;
@@ -263,7 +269,6 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
         switch (message)
         {
             case Tcp.Received received:
-                Heard();
                 if (_decoder.HeldBytes == 0) _owner.Tell(Activated.Instance);
                 _decoder.Hold(received.Data.ToReadOnlySpan());
                 break;
@@ -284,7 +289,6 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
         switch (message)
         {
             case Tcp.Received received:
-                Heard();
                 RequestRead();
                 Decode(received.Data.ToReadOnlySpan());
                 break;
@@ -350,7 +354,7 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
         switch (message)
         {
             case FirstFrameDeadline:
-                Refuse(Refusal.Silent, $"sent nothing within {_firstFrameTimeout.TotalSeconds:0.#} s");
+                Refuse(Refusal.Silent, $"sent no whole frame within {_firstFrameTimeout.TotalSeconds:0.#} s");
                 break;
             case WriteAck:
                 Written();
@@ -450,6 +454,7 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
 
     void IDatagramReceiver.Receive(ReadOnlySpan<byte> datagram)
     {
+        if (_awaitingFirstFrame) FirstFrameArrived();
         if (_sink is null) _counters.CountDrop(DropReason.NoPeerBound);
         else if (datagram.Length > _sink.MaxDatagram) _counters.CountDrop(DropReason.Oversize);
         else if (_sink.TrySend(datagram))

@@ -15,7 +15,7 @@ public enum Refusal
     SideLimit,
     /// <summary>New connections came faster than <c>session.new-per-second</c>.</summary>
     RateLimit,
-    /// <summary>An accepted connection sent nothing within <c>tcp.first-frame-timeout</c>.</summary>
+    /// <summary>An accepted connection sent no whole frame within <c>tcp.first-frame-timeout</c>.</summary>
     Silent,
     /// <summary>The peer sent bytes that the wire format cannot read as frames.</summary>
     Malformed,

@@ -84,6 +84,29 @@ public sealed class HandshakeTests
     }
 
     [Fact]
+    public void A_listener_proves_nothing_until_the_dialer_has_proven_the_key()
+    {
+        // A stranger with a well-formed greeting and a guessed proof: nothing to test further guesses against.
+        var stranger = new Handshake(RandomNumberGenerator.GetBytes(PreSharedKey.Length), HandshakeRole.Dialer);
+        var listener = new Handshake(Key, HandshakeRole.Listener);
+        var afterGreeting = listener.Receive(stranger.Greeting);
+        Assert.Equal(Handshake.State.InProgress, afterGreeting.State);
+        Assert.Null(afterGreeting.ProofToSend);
+        var afterProof = listener.Receive(RandomNumberGenerator.GetBytes(Handshake.ProofLength));
+        Assert.Equal(Handshake.State.Failed, afterProof.State);
+        Assert.Null(afterProof.ProofToSend);
+
+        // The genuine dialer gets the listener's proof once its own has been checked.
+        var dialer = new Handshake(Key, HandshakeRole.Dialer);
+        listener = new Handshake(Key, HandshakeRole.Listener);
+        Assert.Null(listener.Receive(dialer.Greeting).ProofToSend);
+        var dialerProof = dialer.Receive(listener.Greeting).ProofToSend!;
+        var done = listener.Receive(dialerProof);
+        Assert.Equal(Handshake.State.Done, done.State);
+        Assert.Equal(Handshake.State.Done, dialer.Receive(done.ProofToSend!).State);
+    }
+
+    [Fact]
     public void A_recorded_handshake_replayed_to_a_new_connection_fails()
     {
         // Record what a genuine dialer sent to a listener.

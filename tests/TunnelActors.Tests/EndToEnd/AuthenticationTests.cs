@@ -166,7 +166,14 @@ public sealed class AuthenticationTests : IDisposable
             await silent.ConnectAsync(server.TcpEndpoint);
             Assert.Equal(0, await ReadUntilClosedAsync(silent));
         }
-        Assert.Equal(1, Links(server).Refused(Refusal.Silent));
+        // Half a frame's length, then nothing: not a frame either.
+        using (var halfFrame = new TcpClient())
+        {
+            await halfFrame.ConnectAsync(server.TcpEndpoint);
+            await halfFrame.GetStream().WriteAsync(new byte[] { 0 });
+            Assert.Equal(0, await ReadUntilClosedAsync(halfFrame));
+        }
+        Assert.Equal(2, Links(server).Refused(Refusal.Silent));
 
         Assert.Empty(await Peers.EchoAsync(nat.UdpEndpoint, 2, [1, 1200]));
         Assert.Equal(0, Links(nat).Refused(Refusal.Silent));
