@@ -178,6 +178,6 @@ public sealed class TunnelSupervisor : UntypedActor
         _side.Endpoints.Down();
         _metricsServer?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(5));
         _metrics?.Dispose();
-        _log.Info("Tunnel side stopped: {0}", _context.Counters);
+        _log.Info("Tunnel side stopped: {0}; {1}", _context.Counters, _side.Links);
     }
 }

@@ -108,7 +108,10 @@ public static class SettingsReader
             Duration(config, "tunnel.tcp.close-timeout", allowZero: false),
             keepAlive,
             Allow(config, "tunnel.tcp.allow"),
-            Duration(config, "tunnel.tcp.first-frame-timeout", allowZero: true));
+            Duration(config, "tunnel.tcp.first-frame-timeout", allowZero: true),
+            Int(config, "tunnel.tcp.max-connections", min: 1),
+            Int(config, "tunnel.tcp.max-connections-per-source", min: 1),
+            Int(config, "tunnel.tcp.new-connections-per-second", min: 1));
     }
 
     // The send queue must hold at least one largest frame, or large datagrams could never pass.
@@ -149,8 +152,13 @@ public static class SettingsReader
         foreach (var entry in entries)
         {
             var text = entry.Contains('/') ? entry : $"{entry}/{(entry.Contains(':') ? 128 : 32)}";
-            if (!IPNetwork.TryParse(text, out var network))
+            // .NET also reads "5" and "127.1" as IPv4 addresses; nobody writing an allow-list means those.
+            var fourParts = text.Contains(':') || text.Split('/')[0].Split('.').Length == 4;
+            if (!fourParts || !IPNetwork.TryParse(text, out var network))
                 throw new ConfigurationException(key, $"'{entry}' is not an address or CIDR network (10.0.0.0/8, 2001:db8::/32)");
+            // Peers on a dual-stack socket are matched as IPv4: so is a network written as IPv4-mapped IPv6.
+            if (network.BaseAddress.IsIPv4MappedToIPv6 && network.PrefixLength >= 96)
+                network = new IPNetwork(network.BaseAddress.MapToIPv4(), network.PrefixLength - 96);
             networks.Add(network);
         }
         return new AllowList(networks);

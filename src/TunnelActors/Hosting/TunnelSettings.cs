@@ -45,13 +45,16 @@ public sealed record TcpSettings(
     TimeSpan CloseTimeout,
     KeepAliveSettings KeepAlive,
     AllowList Allow,
-    TimeSpan FirstFrameTimeout);
+    TimeSpan FirstFrameTimeout,
+    int MaxConnections,
+    int MaxConnectionsPerSource,
+    int NewConnectionsPerSecond);
 
 /// <param name="Key">The pre-shared key every tunnel connection proves (<c>tunnel.auth.psk-file</c>); null = plain RFC 4571.</param>
 public sealed record AuthSettings(PreSharedKey? Key, TimeSpan HandshakeTimeout, bool AllowUnauthenticated);
 
-/// <param name="MaxPerSource">Sessions (UDP listen) or connections (TCP listen) one source address may have.</param>
-/// <param name="NewPerSecond">New sessions or accepted connections per second, at most.</param>
+/// <param name="MaxPerSource">Sessions one source address may have on the UDP-listen side.</param>
+/// <param name="NewPerSecond">New sessions per second on the UDP-listen side, at most.</param>
 /// <param name="UnansweredTimeout">A session whose far end never answered ends after this; zero = never.</param>
 /// <param name="ReconnectGrace">How long a UDP-listen session outlives its lost connection while it gets another; zero = not at all.</param>
 public sealed record SessionSettings(TimeSpan IdleTimeout, int QueueLimit, TimeSpan QueueMaxDelay, int MaxSessions,

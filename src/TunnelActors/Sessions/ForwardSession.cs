@@ -97,6 +97,8 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
                 Activate();
                 break;
             case FramingStage.Ready:
+                // An accepted connection that has passed its handshake no longer counts against its address.
+                if (_link is Accepted) Context.Parent.Tell(FramingStage.Ready.Instance);
                 break;
             case Udp.Bound { LocalAddress: null }:
                 // Akka.IO 1.5.74 follows a failed bind's CommandFailed with a Bound for no address.
@@ -120,8 +122,7 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
                 break;
             case Tcp.Connected connected:
                 TcpDial.Answered(Timers);
-                var addresses = SideResources.For(Context.System).Addresses;
-                _connection = $"{addresses.Show(connected.LocalAddress)} to {addresses.Show(connected.RemoteAddress)}";
+                _connection = $"{AddressDisplay.Plain(connected.LocalAddress)} to {AddressDisplay.Plain(connected.RemoteAddress)}";
                 StartFraming(Sender, HandshakeRole.Dialer, connected.RemoteAddress);
                 Context.Parent.Tell(LinkUp.Instance);
                 break;
@@ -196,12 +197,12 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
     /// <summary>A pool redials with backoff while its target is down: a warning per target per minute is enough.</summary>
     private void DialFailed(string line) => SideResources.For(Context.System).DialFailures.Log(_log, ((Dial)_link).Remote, line);
 
-    /// <summary>Accepted connections come from anyone: at most one line a minute per address. Dialed ones are this side's own.</summary>
-    private void Log(ThrottledLog throttled, string line)
-    {
-        if (_link is Accepted accepted) throttled.Log(_log, accepted.Remote, line);
-        else _log.Info("{0}", line);
-    }
+    /// <summary>
+    /// At most one line a minute per address: accepted connections come from anyone, and the dialed ones of a
+    /// relay host follow the NAT box's new peers, which anyone who can send it a datagram makes.
+    /// </summary>
+    private void Log(ThrottledLog throttled, string line) =>
+        throttled.Log(_log, _link is Accepted accepted ? accepted.Remote : ((Dial)_link).Remote, line);
 
     /// <summary>
     /// Writes what the connection still holds and closes it (FIN), releases the UDP socket (acknowledged

@@ -24,6 +24,10 @@ public sealed class AddressDisplay(bool redact)
 
     public string Show(IPAddress address) => redact ? Name(address) : address.ToString();
 
+    /// <summary>This side's own addresses, and those it was configured with: never redacted.</summary>
+    public static string Plain(EndPoint endpoint) =>
+        endpoint is IPEndPoint { Address.IsIPv4MappedToIPv6: true } ip ? new IPEndPoint(ip.Address.MapToIPv4(), ip.Port).ToString() : endpoint.ToString() ?? "";
+
     private string Name(IPAddress address) =>
-        "peer-" + Convert.ToHexStringLower(HMACSHA256.HashData(_secret, Encoding.ASCII.GetBytes(address.ToString())).AsSpan(0, 4));
+        "anon-" + Convert.ToHexStringLower(HMACSHA256.HashData(_secret, Encoding.ASCII.GetBytes(address.ToString())).AsSpan(0, 4));
 }

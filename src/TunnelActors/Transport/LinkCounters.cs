@@ -9,11 +9,11 @@ public enum Refusal
     HandshakeFailed,
     /// <summary>The peer did not finish the handshake within <c>auth.handshake-timeout</c>.</summary>
     HandshakeTimeout,
-    /// <summary>The source address already had <c>session.max-per-source</c> connections.</summary>
+    /// <summary>The source address already had <c>tcp.max-connections-per-source</c> connections (on a keyed side: unproven ones).</summary>
     SourceLimit,
-    /// <summary>The side already had <c>session.max-sessions</c> connections, or was shutting down.</summary>
+    /// <summary>The side already had <c>tcp.max-connections</c> connections, or was shutting down.</summary>
     SideLimit,
-    /// <summary>New connections came faster than <c>session.new-per-second</c>.</summary>
+    /// <summary>New connections came faster than <c>tcp.new-connections-per-second</c>.</summary>
     RateLimit,
     /// <summary>An accepted connection sent no whole frame within <c>tcp.first-frame-timeout</c>.</summary>
     Silent,
@@ -44,4 +44,11 @@ public sealed class LinkCounters
     public void CountOpened(LinkOrigin origin) => Interlocked.Increment(ref _opened[(int)origin]);
 
     public void CountClosed() => Interlocked.Increment(ref _closed);
+
+    public override string ToString()
+    {
+        var refused = string.Join(", ", Enum.GetValues<Refusal>().Where(r => Refused(r) > 0).Select(r => $"{r}={Refused(r)}"));
+        return $"tunnel connections accepted {Opened(LinkOrigin.Accepted)}, dialed {Opened(LinkOrigin.Dialed)}, " +
+               $"refused {(refused.Length == 0 ? "none" : refused)}";
+    }
 }

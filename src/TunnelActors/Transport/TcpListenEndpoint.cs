@@ -29,7 +29,9 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
     private readonly bool _forwardSide;
     private readonly LinkedList<IActorRef> _idle = new();
     private readonly HashSet<IActorRef> _handshaking = new();
-    private readonly Dictionary<IActorRef, EndPoint> _sources = new();
+    private readonly HashSet<IActorRef> _connections = new();
+    // Connections that count against their source address: until their handshake passes on a keyed side.
+    private readonly Dictionary<IActorRef, EndPoint> _unproven = new();
     private readonly AdmissionLimits _admission;
     private readonly LinkedList<Lease> _waiting = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -41,8 +43,8 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
     {
         _context = context;
         _forwardSide = context.Settings.Udp.Role == UdpRole.Forward;
-        _admission = new AdmissionLimits(context.Settings.Session.MaxPerSource, context.Settings.Session.NewPerSecond);
         var tcp = context.Settings.Tcp;
+        _admission = new AdmissionLimits(tcp.MaxConnectionsPerSource, tcp.NewConnectionsPerSecond);
         _listen = new ListenSocket(Name, context.Settings.Rebind, this, _log,
             () => Context.System.Tcp().Tell(BindCommand(Self, tcp)),
             Tcp.Unbind.Instance);
@@ -104,7 +106,8 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
             case Terminated t:
                 _idle.Remove(t.ActorRef);
                 _handshaking.Remove(t.ActorRef);
-                if (_sources.Remove(t.ActorRef, out var source)) _admission.Release(source);
+                _connections.Remove(t.ActorRef);
+                if (_unproven.Remove(t.ActorRef, out var source)) _admission.Release(source);
                 RemoveWaiting(t.ActorRef);
                 if (_shuttingDown) StopWhenDone();
                 break;
@@ -126,10 +129,9 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
 
     private void Accept(IActorRef connection, EndPoint remote)
     {
-        if (_shuttingDown || _sources.Count >= _context.Settings.Session.MaxSessions)
+        if (_shuttingDown || _connections.Count >= _context.Settings.Tcp.MaxConnections)
         {
-            _context.Counters.CountDrop(DropReason.SessionLimit);
-            Refuse(connection, remote, Refusal.SideLimit, _shuttingDown ? "shutting down" : "session.max-sessions reached");
+            Refuse(connection, remote, Refusal.SideLimit, _shuttingDown ? "shutting down" : "tcp.max-connections reached");
             return;
         }
 
@@ -141,10 +143,10 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
         switch (_admission.TryAdmit(remote))
         {
             case AdmissionLimits.Verdict.SourceFull:
-                Refuse(connection, remote, Refusal.SourceLimit, "session.max-per-source connections from that address already");
+                Refuse(connection, remote, Refusal.SourceLimit, "tcp.max-connections-per-source from that address already");
                 return;
             case AdmissionLimits.Verdict.TooFast:
-                Refuse(connection, remote, Refusal.RateLimit, "new connections faster than session.new-per-second");
+                Refuse(connection, remote, Refusal.RateLimit, "new connections faster than tcp.new-connections-per-second");
                 return;
         }
 
@@ -160,7 +162,14 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
             _handshaking.Add(child);
         }
         Context.Watch(child);
-        _sources[child] = remote;
+        _connections.Add(child);
+        _unproven[child] = remote;
+    }
+
+    /// <summary>A connection passed its handshake: on a keyed side it no longer counts against its address.</summary>
+    private void Proven(IActorRef child)
+    {
+        if (_context.Settings.Auth.Key is not null && _unproven.Remove(child, out var source)) _admission.Release(source);
     }
 
     private void Refuse(IActorRef connection, EndPoint remote, Refusal reason, string why)
@@ -173,6 +182,7 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
 
     private void OnReady(IActorRef framing)
     {
+        Proven(framing);
         if (!_handshaking.Remove(framing)) return;
         if (_shuttingDown)
         {

@@ -138,9 +138,10 @@ public sealed class CommandLineTests
         await side.StopAsync();
 
         var lines = side.Log.Split('\n');
-        var refusal = Assert.Single(lines, line => line.Contains("refused"));
-        Assert.Matches(@"peer-[0-9a-f]{8}:\d+", refusal);
-        Assert.Matches(@"peer-[0-9a-f]{8}:\d+", Assert.Single(lines, line => line.Contains("Session started for peer")));
+        var refusal = Assert.Single(lines, line => line.Contains("Tunnel connection with") && line.Contains("refused"));
+        Assert.Contains("refused HandshakeFailed=5", Assert.Single(lines, line => line.Contains("Tunnel side stopped")));
+        Assert.Matches(@"anon-[0-9a-f]{8}:\d+", refusal);
+        Assert.Matches(@"anon-[0-9a-f]{8}:\d+", Assert.Single(lines, line => line.Contains("Session started for peer")));
         Assert.DoesNotContain("127.0.0.5", side.Log);
         Assert.DoesNotContain("127.0.0.6", side.Log);
     }

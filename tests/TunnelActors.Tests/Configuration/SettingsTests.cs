@@ -76,6 +76,13 @@ public sealed class SettingsTests
     [InlineData("tunnel.log.redact-addresses", "sometimes")]
     [InlineData("tunnel.tcp.allow", "10.0.0.0/33")]
     [InlineData("tunnel.udp.allow", "[a-network]")]
+    [InlineData("tunnel.tcp.allow", "5")]
+    [InlineData("tunnel.udp.allow", "127.1")]
+    [InlineData("tunnel.tcp.max-connections", "0")]
+    [InlineData("tunnel.tcp.max-connections-per-source", "many")]
+    [InlineData("tunnel.tcp.new-connections-per-second", "-2")]
+    [InlineData("tunnel.session.reconnect-grace", "-1s")]
+    [InlineData("tunnel.metrics.listen", "localhost")]
     [InlineData("tunnel.tcp.first-frame-timeout", "-1s")]
     [InlineData("tunnel.session.max-per-source", "0")]
     [InlineData("tunnel.session.new-per-second", "fast")]
@@ -85,6 +92,15 @@ public sealed class SettingsTests
     [InlineData("tunnel.auth.psk-file", "/nonexistent/tunnel.key")]
     public void A_bad_value_names_its_key(string key, string value) =>
         Assert.Equal(key, Rejected([.. Valid, (key, value)]).Key);
+
+    [Fact]
+    public void An_ipv4_mapped_network_in_an_allow_list_matches_ipv4_peers()
+    {
+        var settings = Sides.Configure([.. Valid, ("tunnel.udp.allow", "::ffff:10.0.0.0/104")]).Settings;
+        Assert.True(settings.Udp.Allow.Allows(new System.Net.IPEndPoint(System.Net.IPAddress.Parse("10.1.2.3"), 1)));
+        Assert.True(settings.Udp.Allow.Allows(new System.Net.IPEndPoint(System.Net.IPAddress.Parse("::ffff:10.1.2.3"), 1)));
+        Assert.False(settings.Udp.Allow.Allows(new System.Net.IPEndPoint(System.Net.IPAddress.Parse("11.1.2.3"), 1)));
+    }
 
     [Fact]
     public void An_unknown_setting_is_refused_by_name() =>

@@ -12,13 +12,13 @@ public sealed class LogRedactionTests
     {
         var display = new AddressDisplay(redact: true);
         var first = display.Show(new IPEndPoint(IPAddress.Parse("192.0.2.7"), 5000));
-        Assert.Matches("^peer-[0-9a-f]{8}:5000$", first);
+        Assert.Matches("^anon-[0-9a-f]{8}:5000$", first);
         Assert.DoesNotContain("192.0.2.7", first);
         Assert.Equal(first, display.Show(new IPEndPoint(IPAddress.Parse("192.0.2.7"), 5000)));
         // An IPv4 peer seen on a dual-stack socket is the same peer.
         Assert.Equal(first, display.Show(new IPEndPoint(IPAddress.Parse("192.0.2.7").MapToIPv6(), 5000)));
         Assert.NotEqual(first, display.Show(new IPEndPoint(IPAddress.Parse("192.0.2.8"), 5000)));
-        Assert.Matches("^peer-[0-9a-f]{8}:443$", display.Show(new IPEndPoint(IPAddress.Parse("2001:db8::1"), 443)));
+        Assert.Matches("^anon-[0-9a-f]{8}:443$", display.Show(new IPEndPoint(IPAddress.Parse("2001:db8::1"), 443)));
     }
 
     [Fact]
@@ -85,7 +85,7 @@ public sealed class ThrottledLogTests
         throttled.Log(_log, From("192.0.2.1"), "b");
         _time.Advance(ThrottledLog.Window);
         throttled.Log(_log, From("192.0.2.1"), "c");
-        Assert.Matches(@"^c \(1 more like it from peer-[0-9a-f]{8} in the minute before, not logged\)$", _log.Lines[^1]);
+        Assert.Matches(@"^c \(1 more like it from anon-[0-9a-f]{8} in the minute before, not logged\)$", _log.Lines[^1]);
     }
 
     private sealed class ManualTime : TimeProvider
