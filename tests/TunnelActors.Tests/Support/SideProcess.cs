@@ -16,6 +16,7 @@ public sealed class SideProcess : IAsyncDisposable
 
     private readonly Process _process;
     private readonly StringBuilder _log = new();
+    private readonly StringBuilder _stdout = new();
     private readonly TaskCompletionSource<int> _udpPort = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<int> _tcpPort = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<string> _metrics = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -26,7 +27,11 @@ public sealed class SideProcess : IAsyncDisposable
         _process = ProgramProcess.Start(["run", .. args]);
         _process.ErrorDataReceived += (_, e) => OnLine(e.Data);
         _process.BeginErrorReadLine();
-        _process.OutputDataReceived += (_, e) => OnLine(e.Data);
+        _process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not null) lock (_log) _stdout.AppendLine(e.Data);
+            OnLine(e.Data);
+        };
         _process.BeginOutputReadLine();
     }
 
@@ -36,6 +41,12 @@ public sealed class SideProcess : IAsyncDisposable
     public string Log
     {
         get { lock (_log) return _log.ToString(); }
+    }
+
+    /// <summary>What the side wrote to standard output: nothing, for a side that logs to stderr as it should.</summary>
+    public string Stdout
+    {
+        get { lock (_log) return _stdout.ToString(); }
     }
 
     public bool HasExited => _process.HasExited;
@@ -76,11 +87,11 @@ public sealed class SideProcess : IAsyncDisposable
         await _process.WaitForExitAsync(cancel.Token);
     }
 
-    /// <summary>SIGTERM, then waits for the exit: the side logs its counters as it stops.</summary>
-    public async Task StopAsync()
+    /// <summary>SIGTERM (or another signal), then waits for the exit: the side logs its counters as it stops.</summary>
+    public async Task StopAsync(string signal = "TERM")
     {
         if (_process.HasExited) return;
-        using (var term = Process.Start("kill", ["-TERM", _process.Id.ToString()]))
+        using (var term = Process.Start("kill", ["-" + signal, _process.Id.ToString()]))
             await term.WaitForExitAsync();
         using var cancel = new CancellationTokenSource(Wait);
         try
