@@ -111,7 +111,8 @@ public static class SettingsReader
             Duration(config, "tunnel.tcp.first-frame-timeout", allowZero: true),
             Int(config, "tunnel.tcp.max-connections", min: 1),
             Int(config, "tunnel.tcp.max-connections-per-source", min: 1),
-            Int(config, "tunnel.tcp.new-connections-per-second", min: 1));
+            Int(config, "tunnel.tcp.new-connections-per-second", min: 1),
+            Duration(config, "tunnel.tcp.user-timeout", allowZero: true));
     }
 
     // The send queue must hold at least one largest frame, or large datagrams could never pass.

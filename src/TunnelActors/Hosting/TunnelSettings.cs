@@ -48,7 +48,8 @@ public sealed record TcpSettings(
     TimeSpan FirstFrameTimeout,
     int MaxConnections,
     int MaxConnectionsPerSource,
-    int NewConnectionsPerSecond);
+    int NewConnectionsPerSecond,
+    TimeSpan UserTimeout);
 
 /// <param name="Key">The pre-shared key every tunnel connection proves (<c>tunnel.auth.psk-file</c>); null = plain RFC 4571.</param>
 public sealed record AuthSettings(PreSharedKey? Key, TimeSpan HandshakeTimeout, bool AllowUnauthenticated);

@@ -6,12 +6,15 @@ namespace TunnelActors.Transport;
 /// <summary>
 /// Socket options of every tunnel connection that Akka.IO has no setting for: kernel buffer sizes
 /// (<c>akka.io.tcp.*-buffer-size</c> are only validated, never applied), TCP_NOTSENT_LOWAT, so that frames
-/// wait in the send queue where <c>tcp.max-queue-delay</c> can drop them rather than in the kernel, and
-/// keepalive, so that an idle tunnel behind a NAT notices a peer that is gone.
+/// wait in the send queue where <c>tcp.max-queue-delay</c> can drop them rather than in the kernel,
+/// keepalive, so that an idle tunnel behind a NAT notices a peer that is gone, and TCP_USER_TIMEOUT, so that
+/// a busy one notices within <c>tcp.user-timeout</c> when nothing it sends is acknowledged any more (by
+/// default Linux retransmits for some 15 minutes).
 /// </summary>
 internal sealed class TcpTuning(TcpSettings settings) : Inet.SocketOption
 {
     private const int TcpNotSentLowWater = 25; // TCP_NOTSENT_LOWAT, linux/tcp.h
+    private const int TcpUserTimeout = 18; // TCP_USER_TIMEOUT, linux/tcp.h
 
     // Accepted connections inherit the listening socket's buffers, and the receive window is negotiated
     // from them during the handshake, so they are set before listening and before connecting.
@@ -23,6 +26,8 @@ internal sealed class TcpTuning(TcpSettings settings) : Inet.SocketOption
     {
         if (settings.NotSentLowWater > 0 && OperatingSystem.IsLinux())
             s.SetRawSocketOption((int)SocketOptionLevel.Tcp, TcpNotSentLowWater, BitConverter.GetBytes(settings.NotSentLowWater));
+        if (settings.UserTimeout > TimeSpan.Zero && OperatingSystem.IsLinux())
+            s.SetRawSocketOption((int)SocketOptionLevel.Tcp, TcpUserTimeout, BitConverter.GetBytes((int)settings.UserTimeout.TotalMilliseconds));
         var keepAlive = settings.KeepAlive;
         if (!keepAlive.Enabled) return;
         s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);

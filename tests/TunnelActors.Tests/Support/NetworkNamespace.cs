@@ -72,6 +72,15 @@ public sealed class NetworkNamespace : IAsyncDisposable
         return ns;
     }
 
+    /// <summary>Takes the link between the namespace and this one down, or up again (its addresses stay).</summary>
+    public Task SetLinkAsync(bool up) => IpAsync("link", "set", HostLink, up ? "up" : "down");
+
+    /// <summary>Why tests that make namespaces cannot run here (they need root and iproute2), or null when they can.</summary>
+    public static string? CannotCreate { get; } = !OperatingSystem.IsLinux() ? "network namespaces need Linux"
+        : Environment.UserName != "root" ? "creating network namespaces needs root"
+        : !(Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(dir => File.Exists(Path.Combine(dir, "ip"))) ? "'ip' is not installed (apt-get install iproute2)"
+        : null;
+
     /// <summary>Starts a program inside the namespace.</summary>
     public Process Start(string program, params string[] args)
     {
@@ -132,5 +141,15 @@ public sealed class InteropFactAttribute : Xunit.FactAttribute
     {
         if (NetworkNamespace.Unavailable is { } why && Environment.GetEnvironmentVariable("CI") != "true")
             Skip = $"{why}; CI installs it and runs this test";
+    }
+}
+
+/// <summary>A fact that needs root and iproute2 to make network namespaces: skipped without them, except under CI, where it must run.</summary>
+public sealed class NamespaceFactAttribute : Xunit.FactAttribute
+{
+    public NamespaceFactAttribute()
+    {
+        if (NetworkNamespace.CannotCreate is { } why && Environment.GetEnvironmentVariable("CI") != "true")
+            Skip = $"{why}; CI runs this test as root";
     }
 }

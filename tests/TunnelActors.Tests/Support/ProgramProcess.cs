@@ -9,15 +9,20 @@ public static class ProgramProcess
 
     public static string Program => Path.Combine(AppContext.BaseDirectory, "tunnelactors.dll");
 
-    public static Process Start(params string[] args)
+    public static Process Start(params string[] args) => StartIn(null, args);
+
+    /// <summary>Starts the program inside a network namespace of the test's own (<c>ip netns exec</c> keeps the PID).</summary>
+    public static Process StartIn(string? networkNamespace, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(networkNamespace is null ? "dotnet" : "ip")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        if (networkNamespace is not null)
+            foreach (var arg in new[] { "netns", "exec", networkNamespace, "dotnet" }) start.ArgumentList.Add(arg);
         start.ArgumentList.Add(Program);
         foreach (var arg in args) start.ArgumentList.Add(arg);
         return Process.Start(start)!;

@@ -22,9 +22,9 @@ public sealed class SideProcess : IAsyncDisposable
     private readonly TaskCompletionSource<string> _metrics = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<(string Text, TaskCompletionSource Seen)> _awaited = [];
 
-    private SideProcess(string[] args)
+    private SideProcess(string? networkNamespace, string[] args)
     {
-        _process = ProgramProcess.Start(["run", .. args]);
+        _process = ProgramProcess.StartIn(networkNamespace, ["run", .. args]);
         _process.ErrorDataReceived += (_, e) => OnLine(e.Data);
         _process.BeginErrorReadLine();
         _process.OutputDataReceived += (_, e) =>
@@ -36,7 +36,10 @@ public sealed class SideProcess : IAsyncDisposable
     }
 
     /// <summary>Starts <c>tunnelactors run</c> with <paramref name="args"/>.</summary>
-    public static SideProcess Start(params string[] args) => new(args);
+    public static SideProcess Start(params string[] args) => new(null, args);
+
+    /// <summary>Starts <c>tunnelactors run</c> inside a network namespace of the test's own.</summary>
+    public static SideProcess StartIn(NetworkNamespace ns, params string[] args) => new(ns.Name, args);
 
     public string Log
     {

@@ -13,10 +13,11 @@ public sealed class SocketOptionsTests : TestKit
     public SocketOptionsTests() : base(TunnelConfiguration.Reference) { }
 
     [Fact]
-    public async Task Tcp_buffers_and_the_unsent_byte_limit_are_applied_to_a_connection()
+    public async Task Tcp_buffers_the_unsent_byte_limit_and_the_user_timeout_are_applied_to_a_connection()
     {
         var tcp = Sides.Configure(("tunnel.udp.listen", "127.0.0.1:1"), ("tunnel.tcp.connect", "127.0.0.1:2"),
-            ("tunnel.tcp.send-buffer", "96k"), ("tunnel.tcp.receive-buffer", "80k"), ("tunnel.tcp.notsent-lowat", "24k")).Settings.Tcp;
+            ("tunnel.tcp.send-buffer", "96k"), ("tunnel.tcp.receive-buffer", "80k"), ("tunnel.tcp.notsent-lowat", "24k"),
+            ("tunnel.tcp.user-timeout", "7s")).Settings.Tcp;
         var tuning = Assert.Single(TcpTuning.For(tcp));
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
@@ -32,6 +33,9 @@ public sealed class SocketOptionsTests : TestKit
         var lowWater = new byte[4];
         socket.GetRawSocketOption((int)SocketOptionLevel.Tcp, 25, lowWater);
         Assert.Equal(24 * 1024, BitConverter.ToInt32(lowWater));
+        var userTimeout = new byte[4];
+        socket.GetRawSocketOption((int)SocketOptionLevel.Tcp, 18, userTimeout);
+        Assert.Equal(7000, BitConverter.ToInt32(userTimeout));
         Assert.NotEqual(0, (int)socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive)!);
     }
 
