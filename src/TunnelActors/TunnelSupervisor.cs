@@ -125,6 +125,9 @@ public sealed class TunnelSupervisor : UntypedActor
             case EndpointBindFailed failed:
                 _side.Endpoints.Set(failed.Name, false);
                 break;
+            case EndpointLost lost:
+                _side.Endpoints.Set(lost.Name, false);
+                break;
             case AwaitReady:
                 _waiters.Add(Sender);
                 AnswerWaiters();

@@ -15,3 +15,6 @@ public sealed record EndpointBound(string Name, System.Net.EndPoint LocalAddress
 
 /// <summary>An endpoint tells its parent that a bind failed; it retries with backoff.</summary>
 public sealed record EndpointBindFailed(string Name, string Reason);
+
+/// <summary>An endpoint tells its parent that its socket is gone (its actor died); it binds again.</summary>
+public sealed record EndpointLost(string Name);

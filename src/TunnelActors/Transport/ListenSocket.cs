@@ -7,8 +7,9 @@ namespace TunnelActors.Transport;
 /// <summary>
 /// The bind state of a listening endpoint's Akka.IO socket: at most one bind in flight and one socket bound
 /// (a restarted endpoint must never hold two), each bind and failure reported to the supervisor, failed binds
-/// retried with <c>tunnel.rebind</c> backoff until <c>max-retries</c> (0 = never give up), and, once
-/// <see cref="Release"/>d, an acknowledged unbind of whatever is bound or still binding.
+/// retried with <c>tunnel.rebind</c> backoff until <c>max-retries</c> (0 = never give up), a socket actor that
+/// dies watched and bound again, and, once <see cref="Release"/>d, an acknowledged unbind of whatever is
+/// bound or still binding.
 /// </summary>
 internal sealed class ListenSocket(
     string name, BackoffSettings backoff, IWithTimers owner, ILoggingAdapter log, Action sendBind, object unbindCommand)
@@ -53,6 +54,7 @@ internal sealed class ListenSocket(
         if (local is null) return false;
         _binding = false;
         _socket = socket;
+        context.Watch(socket);
         if (_releasing)
         {
             socket.Tell(unbindCommand);
@@ -80,9 +82,26 @@ internal sealed class ListenSocket(
         return true;
     }
 
-    /// <summary>On Akka.IO's <c>Unbound</c>: the socket is gone; bind again unless releasing.</summary>
-    public void Unbound()
+    /// <summary>Whether <paramref name="actor"/> is the bound socket's actor (route its <c>Terminated</c> to <see cref="Died"/>).</summary>
+    public bool Owns(IActorRef actor) => actor.Equals(_socket);
+
+    /// <summary>
+    /// The socket's actor stopped unasked (it failed, and Akka.IO does not restart socket actors): the socket
+    /// is closed and the endpoint deaf. Tell the supervisor and bind again.
+    /// </summary>
+    public void Died(IActorContext context)
     {
+        _socket = null;
+        context.Parent.Tell(new EndpointLost(name));
+        if (_releasing) return;
+        log.Warning("The {0} socket's actor stopped; binding it again", name);
+        Bind();
+    }
+
+    /// <summary>On Akka.IO's <c>Unbound</c>: the socket is gone; bind again unless releasing.</summary>
+    public void Unbound(IActorContext context)
+    {
+        if (_socket is not null) context.Unwatch(_socket);
         _socket = null;
         Timers.Cancel(Rebind.Instance);
         Bind();

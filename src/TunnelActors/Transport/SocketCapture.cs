@@ -6,11 +6,15 @@ namespace TunnelActors.Transport;
 
 /// <summary>
 /// A bind option that sizes the kernel buffers of a UDP socket Akka.IO binds and keeps the socket, so that
-/// the actors carrying datagrams can send on it directly (<see cref="UdpSink"/>).
+/// the actors carrying datagrams can send on it directly (<see cref="UdpSink"/>). A socket bound again (after
+/// its actor died) replaces the old one for every sink made from it.
 /// </summary>
 public sealed class SocketCapture(UdpSettings settings) : Inet.SocketOptionV2
 {
     private volatile Socket? _socket;
+
+    /// <summary>The socket most recently bound; null before the first bind.</summary>
+    public Socket? Current => _socket;
 
     public override void BeforeDatagramBind(Socket s)
     {
@@ -20,7 +24,13 @@ public sealed class SocketCapture(UdpSettings settings) : Inet.SocketOptionV2
 
     public override void AfterBind(Socket s) => _socket = s;
 
+    /// <summary>
+    /// Closes the socket after its actor died: Akka.IO 1.5.74's UDP listener closes its socket when it stops
+    /// only if the socket is connected, which a listening one never is, so the port would stay taken.
+    /// </summary>
+    public void CloseOrphaned() => _socket?.Dispose();
+
     /// <summary>A sink towards <paramref name="destination"/> on the captured socket; only once bound.</summary>
     public UdpSink SinkTo(IPEndPoint destination) =>
-        new(_socket ?? throw new InvalidOperationException("the socket is not bound yet"), destination);
+        _socket is null ? throw new InvalidOperationException("the socket is not bound yet") : new(this, destination);
 }

@@ -100,7 +100,11 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
                 _listen.Bind();
                 break;
             case Tcp.Unbound:
-                _listen.Unbound();
+                _listen.Unbound(Context);
+                if (_shuttingDown) StopWhenDone();
+                break;
+            case Terminated t when _listen.Owns(t.ActorRef):
+                _listen.Died(Context);
                 if (_shuttingDown) StopWhenDone();
                 break;
             case Terminated t:

@@ -96,7 +96,12 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
                 _listen.Bind();
                 break;
             case Udp.Unbound:
-                _listen.Unbound();
+                _listen.Unbound(Context);
+                if (_shuttingDown) StopWhenDone();
+                break;
+            case Terminated t when _listen.Owns(t.ActorRef):
+                _socket.CloseOrphaned();
+                _listen.Died(Context);
                 if (_shuttingDown) StopWhenDone();
                 break;
             case Terminated t when _linked.Remove(t.ActorRef, out var unlinked):

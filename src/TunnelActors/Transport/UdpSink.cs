@@ -11,10 +11,10 @@ namespace TunnelActors.Transport;
 /// </summary>
 public sealed class UdpSink
 {
-    private readonly Socket _socket;
+    private readonly SocketCapture _socket;
     private readonly SocketAddress _address;
 
-    public UdpSink(Socket socket, IPEndPoint destination)
+    public UdpSink(SocketCapture socket, IPEndPoint destination)
     {
         _socket = socket;
         Destination = destination;
@@ -28,5 +28,5 @@ public sealed class UdpSink
     /// <summary>The largest datagram UDP carries to <see cref="Destination"/>.</summary>
     public int MaxDatagram { get; }
 
-    public bool TrySend(ReadOnlySpan<byte> datagram) => NonBlockingSend.SendTo(_socket, datagram, _address);
+    public bool TrySend(ReadOnlySpan<byte> datagram) => _socket.Current is { } socket && NonBlockingSend.SendTo(socket, datagram, _address);
 }

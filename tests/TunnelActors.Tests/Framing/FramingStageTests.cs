@@ -48,7 +48,12 @@ public sealed class FramingStageTests : TestKit
         _owner.ExpectMsg<FramingStage.Ready>();
     }
 
-    private UdpSink Sink() => new(_listenSocket, (IPEndPoint)_peer.LocalEndPoint!);
+    private UdpSink Sink()
+    {
+        var capture = new SocketCapture(Settings.Udp);
+        capture.AfterBind(_listenSocket);
+        return capture.SinkTo((IPEndPoint)_peer.LocalEndPoint!);
+    }
 
     private IPEndPoint PeerAddress => (IPEndPoint)_peer.LocalEndPoint!;
 

@@ -165,6 +165,51 @@ public sealed class RestartScenarioTests : TestKit
     }
 
     [Fact]
+    public async Task A_udp_socket_actor_that_dies_is_noticed_and_its_endpoint_binds_again()
+    {
+        using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
+        await using var server = await Sides.StartAsync("server", ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", echo.LocalEndPoint.ToString()));
+        var udpPort = BoundSockets.FreeUdpPort();
+        await StartAsync(("tunnel.udp.listen", $"127.0.0.1:{udpPort}"), ("tunnel.tcp.connect", server.TcpEndpoint.ToString()));
+        var tunnel = new IPEndPoint(IPAddress.Loopback, udpPort);
+        using var peer = Peers.Bind(AddressFamily.InterNetwork);
+        await AssertEchoesAsync(peer, tunnel, 1);
+
+        // The UDP-listen socket's actor is the only child of this system's UDP manager.
+        var socket = await Sys.ActorSelection("/system/IO-UDP-FF/*").ResolveOne(Wait);
+        Watch(socket);
+        await EventFilter.Warning(contains: "socket's actor stopped; binding it again").ExpectOneAsync(async () =>
+        {
+            socket.Tell(Kill.Instance);
+            await ExpectTerminatedAsync(socket, Wait);
+        });
+        Assert.True(await BoundSockets.EventuallyAsync(() => SideMetrics.Read(Sys.Name, "endpoints.bound", ("endpoint", "udp")) == 1 && BoundSockets.Udp(udpPort) == 1, Wait));
+        await AssertEchoesAsync(peer, tunnel, 2);
+    }
+
+    [Fact]
+    public async Task A_tcp_listener_actor_that_dies_is_noticed_its_endpoint_binds_again_and_the_far_side_comes_back()
+    {
+        using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
+        var tcpPort = BoundSockets.FreeTcpPort();
+        await StartAsync(("tunnel.tcp.listen", $"127.0.0.1:{tcpPort}"), ("tunnel.udp.forward", echo.LocalEndPoint.ToString()));
+        await using var client = await Sides.StartAsync("client", ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.connect", $"127.0.0.1:{tcpPort}"),
+            ("tunnel.tcp.reconnect.min-backoff", "100ms"));
+        using var peer = Peers.Bind(AddressFamily.InterNetwork);
+        await AssertEchoesAsync(peer, client.UdpEndpoint, 1);
+
+        // The listener is the TCP manager's only child here; its accepted connections are its children and die with it.
+        var listener = await Sys.ActorSelection("/system/IO-TCP/*").ResolveOne(Wait);
+        Watch(listener);
+        listener.Tell(Kill.Instance);
+        await ExpectTerminatedAsync(listener, Wait);
+        Assert.True(await BoundSockets.EventuallyAsync(() => BoundSockets.TcpListeners(tcpPort) == 1, Wait), "the TCP endpoint did not bind again");
+        await AssertEchoesAsync(peer, client.UdpEndpoint, 2);
+        Assert.Equal(0, SideMetrics.Read("client", "sessions.ended"));
+        Assert.Equal(1, SideMetrics.Read("client", "sessions.reconnected"));
+    }
+
+    [Fact]
     public async Task A_far_side_that_comes_up_late_is_reached_by_the_redialling_pool()
     {
         var port = BoundSockets.FreeTcpPort();

@@ -54,7 +54,9 @@ public sealed class PullModeTests : TestKit
         // Given somewhere to go, the stage passes on everything it held and reading resumes.
         using var listenSocket = Peers.Bind(AddressFamily.InterNetwork);
         using var peer = Peers.Bind(AddressFamily.InterNetwork);
-        stage.Tell(new FramingStage.SinkReady(new UdpSink(listenSocket, (IPEndPoint)peer.LocalEndPoint!)), owner.Ref);
+        var capture = new SocketCapture(settings.Udp);
+        capture.AfterBind(listenSocket);
+        stage.Tell(new FramingStage.SinkReady(capture.SinkTo((IPEndPoint)peer.LocalEndPoint!)), owner.Ref);
         var total = writer.WriteUntilStalled(written + 100 * FrameLength);
         Assert.True(total >= written + 100 * FrameLength, $"the writes stalled again after {total} bytes");
         AwaitCondition(() => counters.ToUdpDatagrams == total / FrameLength, TimeSpan.FromSeconds(10));
