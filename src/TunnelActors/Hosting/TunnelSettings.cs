@@ -49,7 +49,9 @@ public sealed record TcpSettings(
     int MaxConnections,
     int MaxConnectionsPerSource,
     int NewConnectionsPerSecond,
-    TimeSpan UserTimeout);
+    TimeSpan UserTimeout,
+    int PoolMax,
+    TimeSpan PoolShrinkAfter);
 
 /// <param name="Key">The pre-shared key every tunnel connection proves (<c>tunnel.auth.psk-file</c>); null = plain RFC 4571.</param>
 public sealed record AuthSettings(PreSharedKey? Key, TimeSpan HandshakeTimeout, bool AllowUnauthenticated);

@@ -52,6 +52,8 @@ public sealed class TunnelMetrics : IDisposable
             "Tunnel connections open now");
         _meter.CreateObservableCounter("connections.opened", ByReason<LinkOrigin>(links.Opened, With, "origin"), "{connection}",
             "Tunnel connections opened, accepted or dialed");
+        _meter.CreateObservableUpDownCounter("connections.pooled", () => new Measurement<long>(links.Pooled, common), "{connection}",
+            "Idle tunnel connections in the pool, waiting for a new peer (seed deployment)");
         _meter.CreateObservableCounter("connections.closed", () => new Measurement<long>(links.Closed, common), "{connection}",
             "Tunnel connections closed");
         _meter.CreateObservableCounter("connections.refused", ByReason<Refusal>(links.Refused, With), "{connection}",

@@ -53,6 +53,8 @@ public sealed class UdpSession : UntypedActor, IWithTimers
 
     private sealed class GraceOver { public static readonly GraceOver Instance = new(); }
 
+    private sealed class LeaseUnanswered { public static readonly LeaseUnanswered Instance = new(); }
+
     private readonly TunnelContext _context;
     private readonly EndPoint _peer;
     private readonly SocketCapture _listenSocket;
@@ -114,6 +116,8 @@ public sealed class UdpSession : UntypedActor, IWithTimers
                 break;
             case Lease lease:
                 lease.Pool.Tell(new TcpListenEndpoint.Lease(Attachment));
+                // The pool answers when a connection is free; ask again if that takes long (the pool keeps one place).
+                Timers.StartSingleTimer(LeaseUnanswered.Instance, LeaseUnanswered.Instance, _context.Settings.Tcp.ConnectTimeout);
                 break;
         }
     }
@@ -139,9 +143,13 @@ public sealed class UdpSession : UntypedActor, IWithTimers
                 LinkTo(_framing!);
                 break;
             case TcpListenEndpoint.Leased leased:
+                Timers.Cancel(LeaseUnanswered.Instance);
                 _framing = leased.Framing;
                 Context.Watch(_framing);
                 LinkTo(_framing);
+                break;
+            case LeaseUnanswered:
+                RequestLink();
                 break;
             case Tcp.CommandFailed { Cmd: Tcp.Connect } failed:
                 TcpDial.Answered(Timers);
@@ -211,6 +219,10 @@ public sealed class UdpSession : UntypedActor, IWithTimers
                 // A dial answered after it was given up on.
                 Sender.Tell(Tcp.Abort.Instance);
                 break;
+            case TcpListenEndpoint.Leased extra:
+                // A lease asked for twice, answered twice: the second connection is not needed.
+                extra.Framing.Tell(PoisonPill.Instance);
+                break;
             case IdleClock.Check:
                 if (_idle.Expired()) End((SessionEndReason.Idle, _idle.Reason));
                 break;
@@ -226,6 +238,7 @@ public sealed class UdpSession : UntypedActor, IWithTimers
             case Terminated:
             case GraceOver:
             case Redial:
+            case LeaseUnanswered:
                 // From a connection this session has already let go of, or a timer that no longer applies.
                 break;
             default:

@@ -30,6 +30,7 @@ public sealed class LinkCounters
     private readonly long[] _refused = new long[Enum.GetValues<Refusal>().Length];
     private readonly long[] _opened = new long[Enum.GetValues<LinkOrigin>().Length];
     private long _closed;
+    private int _pooled;
 
     public long Refused(Refusal reason) => Interlocked.Read(ref _refused[(int)reason]);
 
@@ -38,6 +39,13 @@ public sealed class LinkCounters
     public long Closed => Interlocked.Read(ref _closed);
 
     public long Active => Opened(LinkOrigin.Accepted) + Opened(LinkOrigin.Dialed) - Closed;
+
+    /// <summary>Connections in the pool, idle (or still dialing) until a peer takes them; set by the pool.</summary>
+    public int Pooled
+    {
+        get => Volatile.Read(ref _pooled);
+        set => Volatile.Write(ref _pooled, value);
+    }
 
     public void CountRefused(Refusal reason) => Interlocked.Increment(ref _refused[(int)reason]);
 

@@ -108,7 +108,7 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
                 if (_shuttingDown) StopWhenDone();
                 break;
             case Terminated t:
-                _idle.Remove(t.ActorRef);
+                if (_idle.Remove(t.ActorRef)) Published();
                 _handshaking.Remove(t.ActorRef);
                 _connections.Remove(t.ActorRef);
                 if (_unproven.Remove(t.ActorRef, out var source)) _admission.Release(source);
@@ -201,15 +201,20 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
         else
         {
             _idle.AddLast(framing);
+            Published();
         }
     }
 
     private void OnLease(Lease lease)
     {
+        // A session asks again when its lease went unanswered: it waits once, in its first place.
+        for (var node = _waiting.First; node is not null; node = node.Next)
+            if (node.Value.Attach.Owner.Equals(lease.Attach.Owner)) return;
         if (_idle.First is { } idle)
         {
             _idle.RemoveFirst();
             Hand(idle.Value, lease);
+            Published();
         }
         else
         {
@@ -217,6 +222,8 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
             _waiting.AddLast(lease);
         }
     }
+
+    private void Published() => SideResources.For(Context.System).Links.Pooled = _idle.Count;
 
     private static void Hand(IActorRef framing, Lease lease)
     {

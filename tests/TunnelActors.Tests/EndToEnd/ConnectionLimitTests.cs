@@ -68,7 +68,8 @@ public sealed class ConnectionLimitTests : IDisposable
         await using var nat = await Sides.StartAsync("keyed-nat", ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.listen", "127.0.0.1:0"),
             ("tunnel.auth.psk-file", key.Path), ("tunnel.tcp.max-connections-per-source", "2"));
         await using var relay = await Sides.StartAsync("keyed-relay", ("tunnel.tcp.connect", nat.TcpEndpoint.ToString()),
-            ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()), ("tunnel.auth.psk-file", key.Path), ("tunnel.tcp.pool-size", "2"));
+            ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()), ("tunnel.auth.psk-file", key.Path), ("tunnel.tcp.pool-size", "2"),
+            ("tunnel.tcp.pool-max", "2")); // at most two handshakes at once, within the cap
         // Eight peers, one connection each, all from the relay's one address.
         Assert.Empty(await Peers.EchoAsync(nat.UdpEndpoint, 8, [1, 100]));
         Assert.Equal(0, Refused("keyed-nat", "source-limit"));
