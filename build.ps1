@@ -4,8 +4,10 @@
 #   dotnet pwsh ./build.ps1 bench [-Duration 5] [-Warmup 1] [-Reps 3] [-Peers 1,100,1000] [-Sizes 64,1200,8192]
 #       [-Rates max,10000] [-Paths direct,ta-mullvad,ta-seed,udptunnel,c-relay] [-CRelay path/to/udpbench]
 #   bench writes docs/benchmarks.md and its charts; raw results and process logs go to artifacts/bench/.
+#   dotnet pwsh ./build.ps1 soak [-Minutes 15] [-FaultEvery 60]     (root: it makes a network namespace)
+#   soak writes docs/reliability.md and its chart; process logs go to artifacts/soak/.
 param(
-    [ValidateSet('build', 'test', 'publish', 'demo', 'bench', 'all')]
+    [ValidateSet('build', 'test', 'publish', 'demo', 'bench', 'soak', 'all')]
     [string] $Target = 'all',
     [string] $Configuration = 'Release',
     [string] $Output = 'artifacts/publish',
@@ -16,7 +18,9 @@ param(
     [string[]] $Sizes = @('64', '1200', '8192'),
     [string[]] $Rates = @('max', '10000'),
     [string[]] $Paths = @('direct', 'ta-mullvad', 'ta-seed', 'udptunnel', 'c-relay'),
-    [string] $CRelay = ''
+    [string] $CRelay = '',
+    [double] $Minutes = 15,
+    [int] $FaultEvery = 60
 )
 
 $ErrorActionPreference = 'Stop'
@@ -50,4 +54,11 @@ if ($Target -eq 'bench') {
     )
     if ($CRelay) { $matrix += @('--c-relay', $CRelay) }
     Invoke-Dotnet run --project tests/TunnelActors.BenchMatrix -c Release -- @matrix
+}
+if ($Target -eq 'soak') {
+    $published = 'artifacts/soak/tunnelactors'
+    Invoke-Dotnet publish src/TunnelActors.Cli -c Release -o $published
+    Invoke-Dotnet run --project tests/TunnelActors.Soak -c Release -- --tunnelactors "$published/tunnelactors.dll" `
+        --minutes $Minutes --fault-every $FaultEvery --report docs/reliability.md --results artifacts/soak `
+        --reproduce "dotnet tool restore; dotnet pwsh ./build.ps1 soak -Minutes $Minutes -FaultEvery $FaultEvery"
 }
