@@ -106,6 +106,7 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
             case Udp.Bound:
                 _binding = false;
                 _socketActor = Sender;
+                Context.Watch(_socketActor);
                 if (_ending) _socketActor.Tell(Udp.Unbind.Instance);
                 else _framing?.Tell(new FramingStage.SinkReady(_socket.SinkTo(_target)));
                 break;
@@ -157,7 +158,16 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
                 End(SessionEndReason.Shutdown, "shutdown");
                 break;
             case Udp.Unbound:
+                if (_socketActor is not null) Context.Unwatch(_socketActor);
                 _socketActor = null;
+                StopWhenDone();
+                break;
+            case Terminated t when t.ActorRef.Equals(_socketActor):
+                // The forward socket's actor died: nothing reads the target's replies any more, and Akka.IO leaves
+                // the socket open. Close it and end; the far side's session gets a new connection and with it a new socket.
+                _socketActor = null;
+                _socket.CloseOrphaned();
+                End(SessionEndReason.ConnectionLost, "forward socket lost");
                 StopWhenDone();
                 break;
             case EndTimeout:

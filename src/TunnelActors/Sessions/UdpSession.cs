@@ -40,6 +40,14 @@ public sealed class UdpSession : UntypedActor, IWithTimers
     public sealed class Unlinked { public static readonly Unlinked Instance = new(); }
 
     /// <summary>
+    /// Endpoint → session, after <see cref="Unlinked"/>: the peer sent a datagram, which the endpoint holds; get a
+    /// connection for it. A session asks for a new connection only with something to send: a leased connection
+    /// that carries nothing would never be replaced in the relay host's pool (it replaces a connection when
+    /// its first frame arrives), and a burst of silent sessions would drain it.
+    /// </summary>
+    public sealed class PeerSent { public static readonly PeerSent Instance = new(); }
+
+    /// <summary>
     /// Session → endpoint: the session is ending; route nothing more to it, and tell the stage to close
     /// (write what it holds, then FIN) after the last datagram routed to it.
     /// </summary>
@@ -239,6 +247,7 @@ public sealed class UdpSession : UntypedActor, IWithTimers
             case GraceOver:
             case Redial:
             case LeaseUnanswered:
+            case PeerSent:
                 // From a connection this session has already let go of, or a timer that no longer applies.
                 break;
             default:
@@ -259,9 +268,26 @@ public sealed class UdpSession : UntypedActor, IWithTimers
         Context.Parent.Tell(Unlinked.Instance);
         _reconnecting = true;
         Timers.StartSingleTimer(GraceOver.Instance, GraceOver.Instance, Grace);
-        _log.Debug("Peer {0}: tunnel connection lost; getting another within {1:0.#} s", _side.Addresses.Show(_peer), Grace.TotalSeconds);
-        RequestLink();
-        Become(Connecting);
+        _log.Debug("Peer {0}: tunnel connection lost; keeping the session {1:0.#} s for another", _side.Addresses.Show(_peer), Grace.TotalSeconds);
+        Become(AwaitingPeer);
+    }
+
+    /// <summary>Connection lost, within the grace: the next datagram from the peer (held by the endpoint) asks for a new one.</summary>
+    private void AwaitingPeer(object message)
+    {
+        switch (message)
+        {
+            case PeerSent:
+                RequestLink();
+                Become(Connecting);
+                break;
+            case GraceOver:
+                End((SessionEndReason.ConnectionLost, $"tunnel connection closed; nothing to send in the {Grace.TotalSeconds:0.#} s after"));
+                break;
+            default:
+                Always(message);
+                break;
+        }
     }
 
     private void DropFraming()

@@ -25,6 +25,9 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
         public IActorRef Session { get; } = session;
         public DatagramQueue Pending { get; } = pending;
         public IActorRef? Stage { get; set; }
+
+        /// <summary>The session lost its connection and waits for the peer's next datagram before it gets another.</summary>
+        public bool SessionAwaitsDatagram { get; set; }
     }
 
     private readonly TunnelContext _context;
@@ -164,7 +167,14 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
 
     private void Hold(Route route, Udp.Received received)
     {
-        if (route.Pending.TryEnqueue(received) is { } refused) _context.Counters.CountDrop(refused);
+        if (route.Pending.TryEnqueue(received) is { } refused)
+        {
+            _context.Counters.CountDrop(refused);
+            return;
+        }
+        if (!route.SessionAwaitsDatagram) return;
+        route.SessionAwaitsDatagram = false;
+        route.Session.Tell(UdpSession.PeerSent.Instance);
     }
 
     private void OnLinked(IActorRef session, IActorRef stage)
@@ -180,7 +190,9 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
     /// <summary>The session's connection is gone and it is getting another: hold the peer's datagrams meanwhile.</summary>
     private void OnUnlinked(IActorRef session)
     {
-        if (RouteOf(session) is not { } route || route.Stage is not { } stage) return;
+        if (RouteOf(session) is not { } route) return;
+        route.SessionAwaitsDatagram = true;
+        if (route.Stage is not { } stage) return;
         Unroute(route);
         // The last message the old stage gets: whatever was routed to it before is counted there, not dead-lettered.
         stage.Tell(PoisonPill.Instance);

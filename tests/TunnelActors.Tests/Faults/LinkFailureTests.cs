@@ -108,6 +108,34 @@ public sealed class LinkFailureTests(ITestOutputHelper output)
         Assert.InRange(down.Elapsed, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(10));
     }
 
+    [NamespaceFact]
+    public async Task A_pooled_connection_whose_link_died_leaves_the_pool_and_is_replaced_never_leased()
+    {
+        // The seed deployment: the NAT box here, the relay host in the namespace, keepalive quick on both.
+        (string, string)[] keepalive = [("tunnel.tcp.keepalive.idle", "1s"), ("tunnel.tcp.keepalive.interval", "1s"),
+            ("tunnel.tcp.keepalive.count", "2"), ("tunnel.tcp.user-timeout", "0")];
+        await using var ns = await NetworkNamespace.CreateAsync();
+        using var echo = new UdpEcho(new IPEndPoint(ns.HostAddress, 0));
+        await using var nat = await Sides.StartAsync("pool-dead", [("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.listen", $"{ns.HostAddress}:0"), .. keepalive]);
+        using var config = new TempFile(string.Join('\n', "tunnel.tcp.keepalive.idle = 1s", "tunnel.tcp.keepalive.interval = 1s",
+            "tunnel.tcp.keepalive.count = 2", "tunnel.tcp.user-timeout = 0", "tunnel.tcp.reconnect.min-backoff = 200ms", "tunnel.tcp.reconnect.max-backoff = 1s"));
+        await using var relay = SideProcess.StartIn(ns, "--tcp-connect", nat.TcpEndpoint.ToString(), "--udp-forward", echo.LocalEndPoint.ToString(),
+            "--pool-size", "2", "--config", config.Path);
+        Assert.True(await BoundSockets.EventuallyAsync(() => SideMetrics.Read("pool-dead", "connections.pooled") == 2, Wait), relay.Log);
+
+        await ns.SetLinkAsync(up: false);
+        Assert.True(await BoundSockets.EventuallyAsync(() => SideMetrics.Read("pool-dead", "connections.pooled") == 0, Wait),
+            "the dead pooled connections stayed in the pool");
+        await ns.SetLinkAsync(up: true);
+        Assert.True(await BoundSockets.EventuallyAsync(() => SideMetrics.Read("pool-dead", "connections.pooled") == 2, Wait),
+            "the relay host did not replace them");
+
+        // A new peer is handed a live connection at once: it never has to move to another.
+        Assert.Empty(await Peers.EchoAsync(nat.UdpEndpoint, 2, [1, 100]));
+        Assert.Equal(0, SideMetrics.Read("pool-dead", "sessions.reconnected"));
+        Assert.True(SideMetrics.Read("pool-dead", "connections.closed") >= 2);
+    }
+
     /// <summary>A phantom peer sending numbered datagrams and recording which came back.</summary>
     private sealed class NumberedPeer : IDisposable
     {

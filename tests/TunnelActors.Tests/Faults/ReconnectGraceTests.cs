@@ -67,6 +67,38 @@ public sealed class ReconnectGraceTests(ITestOutputHelper output) : IDisposable
         }
     }
 
+    [Fact]
+    public async Task Silent_sessions_do_not_take_the_new_relay_hosts_pooled_connections_from_those_that_send()
+    {
+        // More silent sessions than the relay host keeps pooled: were each to lease a connection at once, none would
+        // carry a frame, the relay would never replace them, and the sending peers would wait out their grace.
+        await using var nat = await Sides.StartAsync("starve-nat", ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.listen", "127.0.0.1:0"),
+            ("tunnel.session.reconnect-grace", "3s"));
+        string[] relayArgs = ["--tcp-connect", nat.TcpEndpoint.ToString(), "--udp-forward", _echo.LocalEndPoint.ToString(), "--pool-size", "2"];
+        var relay = SideProcess.Start(relayArgs);
+        try
+        {
+            var silent = Enumerable.Range(0, 6).Select(_ => new EchoingPeer(nat.UdpEndpoint)).ToList();
+            using var talking = new EchoingPeer(nat.UdpEndpoint);
+            foreach (var peer in silent.Append(talking)) await peer.SendAsync(0, 1);
+            Assert.True(await BoundSockets.EventuallyAsync(() => silent.Append(talking).All(p => p.Received(0, 1) == 1), Wait));
+
+            await relay.KillAsync();
+            await relay.DisposeAsync();
+            relay = SideProcess.Start(relayArgs);
+            Assert.True(await BoundSockets.EventuallyAsync(() => SideMetrics.Read("starve-nat", "connections.pooled") >= 2, Wait));
+            await talking.SendAsync(1, 5);
+            Assert.True(await BoundSockets.EventuallyAsync(() => talking.Received(1, 5) == 5, Wait), "the talking peer was not served");
+            Assert.True(await BoundSockets.EventuallyAsync(() => SideMetrics.Read("starve-nat", "sessions.ended", ("reason", "connection-lost")) == 6, Wait));
+            Assert.Equal(1, SideMetrics.Read("starve-nat", "sessions.active"));
+            foreach (var peer in silent) peer.Dispose();
+        }
+        finally
+        {
+            await relay.DisposeAsync();
+        }
+    }
+
     /// <summary>
     /// Peers echo through the side; the far side goes away; once the side has noticed, the peers send again
     /// into the outage; the far side comes back; everything sent into the outage must come back.

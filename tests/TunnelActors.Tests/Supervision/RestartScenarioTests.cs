@@ -210,6 +210,55 @@ public sealed class RestartScenarioTests : TestKit
     }
 
     [Fact]
+    public async Task A_forward_socket_actor_that_dies_ends_its_session_and_the_far_sides_session_moves_to_a_new_one()
+    {
+        using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
+        var endpoints = await StartAsync(("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", echo.LocalEndPoint.ToString()));
+        await using var client = await Sides.StartAsync("client", ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.connect", endpoints["tcp"].ToString()!),
+            ("tunnel.tcp.reconnect.min-backoff", "100ms"));
+        using var peer = Peers.Bind(AddressFamily.InterNetwork);
+        await AssertEchoesAsync(peer, client.UdpEndpoint, 1);
+
+        // This side listens on TCP only: the UDP manager's one child is the session's forward socket.
+        var socket = await Sys.ActorSelection("/system/IO-UDP-FF/*").ResolveOne(Wait);
+        Watch(socket);
+        socket.Tell(Kill.Instance);
+        await ExpectTerminatedAsync(socket, Wait);
+        Assert.True(await BoundSockets.EventuallyAsync(() => SideMetrics.Read(Sys.Name, "sessions.ended", ("reason", "connection-lost")) == 1, Wait));
+        await RetryEchoAsync(peer, client.UdpEndpoint);
+        Assert.Equal(1, SideMetrics.Read("client", "sessions.reconnected"));
+        Assert.Equal(0, SideMetrics.Read("client", "sessions.ended"));
+    }
+
+    [Fact]
+    public async Task A_lease_lost_in_a_restarted_pool_is_asked_again_and_answered()
+    {
+        using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
+        var tcpPort = BoundSockets.FreeTcpPort(); // the restarted pool binds the same port again
+        var endpoints = await StartAsync(("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.listen", $"127.0.0.1:{tcpPort}"), ("tunnel.tcp.connect-timeout", "1s"));
+        var tunnel = (IPEndPoint)endpoints["udp"];
+        using var peer = Peers.Bind(AddressFamily.InterNetwork);
+        // No relay yet: the peer's session waits in the pool's queue.
+        await peer.SendToAsync(new byte[] { 9, 1, 2, 3 }, tunnel);
+        Assert.True(await BoundSockets.EventuallyAsync(() => SideMetrics.Read(Sys.Name, "sessions.active") == 1, Wait));
+
+        // The pool restarts and forgets who was waiting.
+        var pool = await Sys.ActorSelection("/user/tunnel/tcp").ResolveOne(Wait);
+        await EventFilter.Error(contains: "restarting it").ExpectOneAsync(() =>
+        {
+            pool.Tell(Kill.Instance);
+            return Task.CompletedTask;
+        });
+        var tcp = (IPEndPoint)endpoints["tcp"];
+        Assert.True(await BoundSockets.EventuallyAsync(() => BoundSockets.TcpListeners(tcp.Port) == 1, Wait), "the pool did not bind again");
+        await using var relay = await Sides.StartAsync("relay", ("tunnel.tcp.connect", tcp.ToString()), ("tunnel.udp.forward", echo.LocalEndPoint.ToString()));
+
+        var buffer = new byte[64];
+        Assert.Equal(4, await Peers.ReceiveAsync(peer, buffer, Wait));
+        Assert.Equal(9, buffer[0]);
+    }
+
+    [Fact]
     public async Task A_far_side_that_comes_up_late_is_reached_by_the_redialling_pool()
     {
         var port = BoundSockets.FreeTcpPort();
