@@ -231,6 +231,28 @@ public sealed class RestartScenarioTests : TestKit
     }
 
     [Fact]
+    public async Task A_connection_actor_that_dies_is_noticed_and_its_session_moves_to_a_new_connection()
+    {
+        using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
+        await using var server = await Sides.StartAsync("server", ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", echo.LocalEndPoint.ToString()));
+        var endpoints = await StartAsync(("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.connect", server.TcpEndpoint.ToString()));
+        var tunnel = (IPEndPoint)endpoints["udp"];
+        using var peer = Peers.Bind(AddressFamily.InterNetwork);
+        await AssertEchoesAsync(peer, tunnel, 1);
+
+        // The session's dialed connection is the TCP manager's one child here.
+        var connection = await Sys.ActorSelection("/system/IO-TCP/*").ResolveOne(Wait);
+        Watch(connection);
+        connection.Tell(Kill.Instance);
+        await ExpectTerminatedAsync(connection, Wait);
+        Assert.True(await BoundSockets.EventuallyAsync(() => SideMetrics.Read(Sys.Name, "connections.closed") == 1, Wait));
+
+        await AssertEchoesAsync(peer, tunnel, 2);
+        Assert.Equal(1, SideMetrics.Read(Sys.Name, "sessions.reconnected"));
+        Assert.Equal(0, SideMetrics.Read(Sys.Name, "sessions.ended"));
+    }
+
+    [Fact]
     public async Task A_lease_lost_in_a_restarted_pool_is_asked_again_and_answered()
     {
         using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
