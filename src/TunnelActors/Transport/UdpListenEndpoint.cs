@@ -142,27 +142,32 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
             _context.Counters.CountDrop(DropReason.NotAllowed);
             return;
         }
-        if (_routes.Count >= _context.Settings.Session.MaxSessions)
-        {
-            _context.Counters.CountDrop(DropReason.SessionLimit);
-            return;
-        }
-        switch (_admission.TryAdmit(received.Sender))
-        {
-            case AdmissionLimits.Verdict.SourceFull:
-                _context.Counters.CountDrop(DropReason.SourceLimit);
-                return;
-            case AdmissionLimits.Verdict.TooFast:
-                _context.Counters.CountDrop(DropReason.RateLimit);
-                return;
-        }
         var settings = _context.Settings;
-        var session = Context.ActorOf(UdpSession.Props(_context, received.Sender, _socket, _link), $"peer-{++_sessionCounter}");
+        if (Admit(received.Sender, new DatagramQueue(settings.Session.QueueLimit, settings.Session.QueueMaxDelay, _budget)) is { } admitted)
+            Hold(admitted, received);
+    }
+
+    /// <summary>A new session for <paramref name="peer"/>, its datagrams held in <paramref name="pending"/>; null (counted) when a limit refuses it.</summary>
+    private Route? Admit(EndPoint peer, DatagramQueue pending)
+    {
+        var refused = _routes.Count >= _context.Settings.Session.MaxSessions ? DropReason.SessionLimit
+            : _admission.TryAdmit(peer) switch
+            {
+                AdmissionLimits.Verdict.SourceFull => DropReason.SourceLimit,
+                AdmissionLimits.Verdict.TooFast => DropReason.RateLimit,
+                _ => (DropReason?)null,
+            };
+        if (refused is { } reason)
+        {
+            _context.Counters.CountDrop(reason);
+            return null;
+        }
+        var session = Context.ActorOf(UdpSession.Props(_context, peer, _socket, _link), $"peer-{++_sessionCounter}");
         Context.Watch(session);
-        route = new Route(session, new DatagramQueue(settings.Session.QueueLimit, settings.Session.QueueMaxDelay, _budget));
-        _routes.Add(received.Sender, route);
-        _peers.Add(session, received.Sender);
-        Hold(route, received);
+        var route = new Route(session, pending);
+        _routes.Add(peer, route);
+        _peers.Add(session, peer);
+        return route;
     }
 
     private void Hold(Route route, Udp.Received received)
@@ -205,12 +210,15 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
     private void OnEnding(IActorRef session)
     {
         if (RouteOf(session) is not { } route) return;
-        _routes.Remove(_peers[session]);
+        var peer = _peers[session];
+        _routes.Remove(peer);
         if (route.Stage is { } stage)
         {
             Unroute(route);
             stage.Tell(FramingStage.Close.Instance, session);
         }
+        // What the peer sent as its session ended (its grace ran out as it sent again) starts the next one.
+        if (!route.Pending.IsEmpty && !_shuttingDown && Admit(peer, route.Pending) is not null) return;
         _context.Counters.CountDrops(DropReason.Undelivered, route.Pending.Discard());
     }
 

@@ -73,7 +73,7 @@ public sealed class ReconnectGraceTests(ITestOutputHelper output) : IDisposable
         // More silent sessions than the relay host keeps pooled: were each to lease a connection at once, none would
         // carry a frame, the relay would never replace them, and the sending peers would wait out their grace.
         await using var nat = await Sides.StartAsync("starve-nat", ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.listen", "127.0.0.1:0"),
-            ("tunnel.session.reconnect-grace", "3s"));
+            ("tunnel.session.reconnect-grace", "5s"));
         string[] relayArgs = ["--tcp-connect", nat.TcpEndpoint.ToString(), "--udp-forward", _echo.LocalEndPoint.ToString(), "--pool-size", "2"];
         var relay = SideProcess.Start(relayArgs);
         try
@@ -83,13 +83,25 @@ public sealed class ReconnectGraceTests(ITestOutputHelper output) : IDisposable
             foreach (var peer in silent.Append(talking)) await peer.SendAsync(0, 1);
             Assert.True(await BoundSockets.EventuallyAsync(() => silent.Append(talking).All(p => p.Received(0, 1) == 1), Wait));
 
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             await relay.KillAsync();
             await relay.DisposeAsync();
+            // Once the NAT side has noticed (what a peer sends before that goes down the dead connection, as UDP would).
+            Assert.True(await BoundSockets.EventuallyAsync(() => SideMetrics.Read("starve-nat", "connections.active") == 0, Wait));
             relay = SideProcess.Start(relayArgs);
             Assert.True(await BoundSockets.EventuallyAsync(() => SideMetrics.Read("starve-nat", "connections.pooled") >= 2, Wait));
+            var pooledAfter = clock.Elapsed;
             await talking.SendAsync(1, 5);
-            Assert.True(await BoundSockets.EventuallyAsync(() => talking.Received(1, 5) == 5, Wait), "the talking peer was not served");
-            Assert.True(await BoundSockets.EventuallyAsync(() => SideMetrics.Read("starve-nat", "sessions.ended", ("reason", "connection-lost")) == 6, Wait));
+            Assert.True(await BoundSockets.EventuallyAsync(() => talking.Received(1, 5) == 5, Wait),
+                $"the talking peer was not served: {talking.Received(1, 5)} of 5 echoed; NAT side: sessions {SideMetrics.Read("starve-nat", "sessions.active")}, " +
+                $"reconnected {SideMetrics.Read("starve-nat", "sessions.reconnected")}, ended {SideMetrics.Read("starve-nat", "sessions.ended")}, " +
+                $"pooled {SideMetrics.Read("starve-nat", "connections.pooled")}, connections {SideMetrics.Read("starve-nat", "connections.active")}, " +
+                $"drops {string.Join(",", Enum.GetValues<TunnelActors.Sessions.DropReason>().Select(r => (r, n: SideMetrics.Read("starve-nat", "drops", ("reason", TunnelActors.Observability.TunnelMetrics.TagValue(r.ToString()))))).Where(x => x.n > 0))}, " +
+                $"ended {string.Join(",", Enum.GetValues<TunnelActors.Sessions.SessionEndReason>().Select(r => (r, n: SideMetrics.Read("starve-nat", "sessions.ended", ("reason", TunnelActors.Observability.TunnelMetrics.TagValue(r.ToString()))))).Where(x => x.n > 0))}, " +
+                $"pooled again after {pooledAfter.TotalSeconds:0.0} s, now {clock.Elapsed.TotalSeconds:0.0} s; relay: {relay.Log}");
+            // The silent sessions end with their grace (the talking one too, if its grace ran out as it sent: then
+            // what it sent starts its next session).
+            Assert.True(await BoundSockets.EventuallyAsync(() => SideMetrics.Read("starve-nat", "sessions.ended", ("reason", "connection-lost")) >= 6, Wait));
             Assert.Equal(1, SideMetrics.Read("starve-nat", "sessions.active"));
             foreach (var peer in silent) peer.Dispose();
         }
