@@ -112,14 +112,23 @@ public sealed class MetricsTests : IDisposable
     }
 
     [DotnetCountersFact]
-    public async Task Dotnet_counters_reads_the_meter_of_a_running_side()
+    public async Task Dotnet_counters_reads_the_meter_of_a_running_side_by_its_name()
     {
-        await using var side = SideProcess.Start("--udp-listen", "127.0.0.1:0", "--tcp-listen", "127.0.0.1:0", "--no-auth");
-        await side.UdpPortAsync();
+        // The program as installed runs as `tunnelactors` (its native launcher), the name operators give dotnet-counters.
+        using var side = Process.Start(new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "tunnelactors"),
+            ["run", "--udp-listen", "127.0.0.1:0", "--tcp-listen", "127.0.0.1:0", "--no-auth"])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true,
+        })!;
+        var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        side.ErrorDataReceived += (_, e) => { if (e.Data?.Contains("Listening for UDP") == true) listening.TrySetResult(); };
+        side.BeginErrorReadLine();
+        side.BeginOutputReadLine();
+        await listening.Task.WaitAsync(Wait);
         var csv = Path.Combine(Path.GetTempPath(), $"counters-{Guid.NewGuid():n}.csv");
         try
         {
-            var collect = new ProcessStartInfo("dotnet", ["tool", "run", "dotnet-counters", "--", "collect", "-p", side.ProcessId.ToString(),
+            var collect = new ProcessStartInfo("dotnet", ["tool", "run", "dotnet-counters", "--", "collect", "-n", "tunnelactors",
                 "--counters", TunnelMetrics.MeterName, "--duration", "00:00:00:03", "--format", "csv", "-o", csv])
             {
                 RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true,
@@ -138,6 +147,8 @@ public sealed class MetricsTests : IDisposable
         finally
         {
             File.Delete(csv);
+            side.Kill();
+            await side.WaitForExitAsync();
         }
     }
 
