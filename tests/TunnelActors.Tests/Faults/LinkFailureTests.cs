@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -134,49 +133,5 @@ public sealed class LinkFailureTests(ITestOutputHelper output)
         Assert.Empty(await Peers.EchoAsync(nat.UdpEndpoint, 2, [1, 100]));
         Assert.Equal(0, SideMetrics.Read("pool-dead", "sessions.reconnected"));
         Assert.True(SideMetrics.Read("pool-dead", "connections.closed") >= 2);
-    }
-
-    /// <summary>A phantom peer sending numbered datagrams and recording which came back.</summary>
-    private sealed class NumberedPeer : IDisposable
-    {
-        private readonly Socket _socket = Peers.Bind(AddressFamily.InterNetwork);
-        private readonly IPEndPoint _tunnel;
-        private readonly ConcurrentDictionary<int, bool> _echoed = new();
-        private readonly CancellationTokenSource _stop = new();
-        private readonly Task _receiving;
-
-        public NumberedPeer(IPEndPoint tunnel)
-        {
-            _tunnel = tunnel;
-            _receiving = Task.Run(async () =>
-            {
-                var buffer = new byte[64];
-                while (!_stop.IsCancellationRequested)
-                {
-                    try
-                    {
-                        var result = await _socket.ReceiveFromAsync(buffer, new IPEndPoint(IPAddress.Any, 0), _stop.Token);
-                        if (result.ReceivedBytes == 4) _echoed[BitConverter.ToInt32(buffer)] = true;
-                    }
-                    catch (OperationCanceledException) { return; }
-                    catch (SocketException) { }
-                }
-            });
-        }
-
-        public async Task SendAsync(int first, int count)
-        {
-            for (var n = first; n < first + count; n++) await _socket.SendToAsync(BitConverter.GetBytes(n), _tunnel);
-        }
-
-        public int Received(int first, int count) => Enumerable.Range(first, count).Count(_echoed.ContainsKey);
-
-        public void Dispose()
-        {
-            _stop.Cancel();
-            _receiving.Wait(TimeSpan.FromSeconds(5));
-            _socket.Dispose();
-            _stop.Dispose();
-        }
     }
 }

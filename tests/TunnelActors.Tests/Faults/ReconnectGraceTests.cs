@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using TunnelActors.Cli.Demo;
@@ -78,8 +77,8 @@ public sealed class ReconnectGraceTests(ITestOutputHelper output) : IDisposable
         var relay = SideProcess.Start(relayArgs);
         try
         {
-            var silent = Enumerable.Range(0, 6).Select(_ => new EchoingPeer(nat.UdpEndpoint)).ToList();
-            using var talking = new EchoingPeer(nat.UdpEndpoint);
+            var silent = Enumerable.Range(0, 6).Select(_ => new NumberedPeer(nat.UdpEndpoint)).ToList();
+            using var talking = new NumberedPeer(nat.UdpEndpoint);
             foreach (var peer in silent.Append(talking)) await peer.SendAsync(0, 1);
             Assert.True(await BoundSockets.EventuallyAsync(() => silent.Append(talking).All(p => p.Received(0, 1) == 1), Wait));
 
@@ -117,7 +116,7 @@ public sealed class ReconnectGraceTests(ITestOutputHelper output) : IDisposable
     /// </summary>
     private async Task RunOutageAsync(string side, IPEndPoint tunnel, Func<Task> killAndRestart)
     {
-        var peers = Enumerable.Range(0, Peers).Select(_ => new EchoingPeer(tunnel)).ToList();
+        var peers = Enumerable.Range(0, Peers).Select(_ => new NumberedPeer(tunnel)).ToList();
         try
         {
             foreach (var peer in peers) await peer.SendAsync(0, PerPhase);
@@ -150,50 +149,4 @@ public sealed class ReconnectGraceTests(ITestOutputHelper output) : IDisposable
     }
 
     public void Dispose() => _echo.Dispose();
-
-    /// <summary>A phantom peer sending numbered datagrams and recording which numbers came back to it.</summary>
-    private sealed class EchoingPeer : IDisposable
-    {
-        private readonly Socket _socket = Support.Peers.Bind(AddressFamily.InterNetwork);
-        private readonly IPEndPoint _tunnel;
-        private readonly ConcurrentDictionary<int, bool> _echoed = new();
-        private readonly CancellationTokenSource _stop = new();
-        private readonly Task _receiving;
-
-        public EchoingPeer(IPEndPoint tunnel)
-        {
-            _tunnel = tunnel;
-            _receiving = Task.Run(ReceiveAsync);
-        }
-
-        public async Task SendAsync(int first, int count)
-        {
-            for (var n = first; n < first + count; n++) await _socket.SendToAsync(BitConverter.GetBytes(n), _tunnel);
-        }
-
-        public int Received(int first, int count) => Enumerable.Range(first, count).Count(_echoed.ContainsKey);
-
-        private async Task ReceiveAsync()
-        {
-            var buffer = new byte[64];
-            while (!_stop.IsCancellationRequested)
-            {
-                try
-                {
-                    var result = await _socket.ReceiveFromAsync(buffer, new IPEndPoint(IPAddress.Any, 0), _stop.Token);
-                    if (result.ReceivedBytes == 4) _echoed[BitConverter.ToInt32(buffer)] = true;
-                }
-                catch (OperationCanceledException) { return; }
-                catch (SocketException) { }
-            }
-        }
-
-        public void Dispose()
-        {
-            _stop.Cancel();
-            _receiving.Wait(TimeSpan.FromSeconds(5));
-            _socket.Dispose();
-            _stop.Dispose();
-        }
-    }
 }
