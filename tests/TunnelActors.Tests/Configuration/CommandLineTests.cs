@@ -147,6 +147,30 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public async Task Check_validates_without_binding_and_prints_settings_run_reads_back()
+    {
+        // A port that run could not bind: check binds nothing, so it does not care.
+        using var taken = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        taken.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        taken.Listen();
+        var outcome = await ProgramProcess.RunAsync(Timeout, "check", "--udp-forward", "127.0.0.1:53", "--tcp-listen", taken.LocalEndPoint!.ToString()!,
+            "--tcp-allow", "10.0.0.0/8", "--idle-timeout", "42s");
+        Assert.True(outcome.ExitCode == 0, outcome.Stderr);
+        Assert.Contains($"listen = \"{taken.LocalEndPoint}\"", outcome.Stdout);
+        Assert.Contains("allow = \"10.0.0.0/8\"", outcome.Stdout);
+        Assert.Contains("idle-timeout = \"42s\"", outcome.Stdout);
+
+        using var effective = new TempFile(outcome.Stdout);
+        var again = await ProgramProcess.RunAsync(Timeout, "check", "--config", effective.Path);
+        Assert.Equal(0, again.ExitCode);
+        Assert.Equal(outcome.Stdout, again.Stdout);
+
+        var bad = await ProgramProcess.RunAsync(Timeout, "check", "--udp-forward", "127.0.0.1:53", "--tcp-listen", "127.0.0.1:0", "--idle-timeout", "soon");
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("tunnel.session.idle-timeout", Assert.Single(bad.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+    }
+
+    [Fact]
     public async Task Keygen_prints_a_new_256_bit_key_each_time()
     {
         var first = (await ProgramProcess.RunAsync(Timeout, "keygen")).Stdout.Trim();

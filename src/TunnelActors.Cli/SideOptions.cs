@@ -1,0 +1,58 @@
+using System.CommandLine;
+
+namespace TunnelActors.Cli;
+
+/// <summary>The flags that describe one side, shared by <c>run</c> and <c>check</c>, and the HOCON overrides they make.</summary>
+internal sealed class SideOptions
+{
+    private readonly Option<FileInfo?> _config = new("--config") { Description = "HOCON file with a tunnel { } block; flags override it", HelpName = "FILE" };
+    private readonly Option<string?> _udpListen = new("--udp-listen") { Description = "accept datagrams from any peer on ADDR:PORT", HelpName = "ADDR:PORT" };
+    private readonly Option<string?> _udpForward = new("--udp-forward") { Description = "send datagrams to the fixed target HOST:PORT", HelpName = "HOST:PORT" };
+    private readonly Option<string?> _tcpListen = new("--tcp-listen") { Description = "accept tunnel connections on ADDR:PORT", HelpName = "ADDR:PORT" };
+    private readonly Option<string?> _tcpConnect = new("--tcp-connect") { Description = "dial the far side at HOST:PORT", HelpName = "HOST:PORT" };
+    private readonly Option<string?> _poolSize = new("--pool-size") { Description = "idle pre-dialed connections (TCP connect + UDP forward); 0 = one, redialled", HelpName = "N" };
+    private readonly Option<string?> _idleTimeout = new("--idle-timeout") { Description = "end a session idle this long, e.g. 180s, 5m; 0 = never", HelpName = "DURATION" };
+    private readonly Option<string?> _pskFile = new("--psk-file") { Description = "authenticate every tunnel connection with the key in FILE (tunnelactors keygen); both sides need it", HelpName = "FILE" };
+    private readonly Option<bool> _noAuth = new("--no-auth") { Description = "let a side that listens on both UDP and TCP start without a key or --tcp-allow" };
+    private readonly Option<string[]> _tcpAllow = new("--tcp-allow") { Description = "take tunnel connections only from this network (repeatable)", HelpName = "CIDR", AllowMultipleArgumentsPerToken = false };
+    private readonly Option<string[]> _udpAllow = new("--udp-allow") { Description = "take datagrams only from this network (repeatable)", HelpName = "CIDR", AllowMultipleArgumentsPerToken = false };
+    private readonly Option<string> _metrics = new("--metrics") { Description = "serve /metrics (Prometheus) and /healthz on this address", HelpName = "ADDR:PORT" };
+    private readonly Option<bool> _redact = new("--redact-addresses") { Description = "show peer addresses in logs as a short hash, the same for the same peer" };
+
+    public void AddTo(Command command)
+    {
+        foreach (Option option in new Option[]
+                 {
+                     _config, _udpListen, _udpForward, _tcpListen, _tcpConnect, _poolSize, _idleTimeout, _pskFile, _noAuth, _tcpAllow,
+                     _udpAllow, _redact, _metrics,
+                 })
+            command.Options.Add(option);
+    }
+
+    public string? ConfigFile(ParseResult result) => result.GetValue(_config)?.FullName;
+
+    /// <summary>The flags as HOCON paths and values, laid over the file.</summary>
+    public Dictionary<string, string> Overrides(ParseResult result)
+    {
+        var overrides = new Dictionary<string, string>();
+        Role(overrides, "tunnel.udp", "listen", result.GetValue(_udpListen), "forward", result.GetValue(_udpForward));
+        Role(overrides, "tunnel.tcp", "listen", result.GetValue(_tcpListen), "connect", result.GetValue(_tcpConnect));
+        if (result.GetValue(_poolSize) is { } pool) overrides["tunnel.tcp.pool-size"] = pool;
+        if (result.GetValue(_idleTimeout) is { } idle) overrides["tunnel.session.idle-timeout"] = idle;
+        if (result.GetValue(_pskFile) is { } key) overrides["tunnel.auth.psk-file"] = Path.GetFullPath(key);
+        if (result.GetValue(_noAuth)) overrides["tunnel.auth.allow-unauthenticated"] = "on";
+        if (result.GetValue(_redact)) overrides["tunnel.log.redact-addresses"] = "on";
+        if (result.GetValue(_metrics) is { } metricsListen) overrides["tunnel.metrics.listen"] = metricsListen;
+        if (result.GetValue(_tcpAllow) is { Length: > 0 } tcpNetworks) overrides["tunnel.tcp.allow"] = string.Join(',', tcpNetworks);
+        if (result.GetValue(_udpAllow) is { Length: > 0 } udpNetworks) overrides["tunnel.udp.allow"] = string.Join(',', udpNetworks);
+        return overrides;
+    }
+
+    /// <summary>A role flag replaces the file's choice for that transport, so the other role is cleared.</summary>
+    private static void Role(Dictionary<string, string> overrides, string block, string first, string? firstValue, string second, string? secondValue)
+    {
+        if (firstValue is null && secondValue is null) return;
+        overrides[$"{block}.{first}"] = firstValue ?? "";
+        overrides[$"{block}.{second}"] = secondValue ?? "";
+    }
+}
