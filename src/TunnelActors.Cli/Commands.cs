@@ -21,11 +21,19 @@ internal static class Commands
     {
         var side = new SideOptions();
         var logLevel = LogLevelOption();
+        var logFormat = new Option<string>("--log-format")
+        {
+            Description = "text: lines for people; json: one JSON object per line (Serilog's compact format) for log shippers",
+            DefaultValueFactory = _ => "text",
+            HelpName = "text|json",
+        };
+        logFormat.AcceptOnlyFromAmong("text", "json");
         var command = new Command("run", "Run one side of the tunnel until interrupted.");
         side.AddTo(command);
         command.Options.Add(logLevel);
+        command.Options.Add(logFormat);
         command.SetAction((result, cancellation) =>
-            RunSide.RunAsync(side.ConfigFile(result), side.Overrides(result), result.GetValue(logLevel), cancellation));
+            RunSide.RunAsync(side.ConfigFile(result), side.Overrides(result), result.GetValue(logLevel), result.GetValue(logFormat) == "json", cancellation));
         return command;
     }
 

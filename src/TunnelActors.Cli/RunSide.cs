@@ -10,7 +10,8 @@ namespace TunnelActors.Cli;
 /// <summary><c>tunnelactors run</c>: one side until interrupted. Exit 2 for bad configuration or a failed bind.</summary>
 internal static class RunSide
 {
-    public static async Task<int> RunAsync(string? file, IReadOnlyDictionary<string, string> overrides, LogEventLevel level, CancellationToken cancellation)
+    public static async Task<int> RunAsync(string? file, IReadOnlyDictionary<string, string> overrides, LogEventLevel level, bool jsonLogs,
+        CancellationToken cancellation)
     {
         TunnelConfiguration configuration;
         try
@@ -23,7 +24,7 @@ internal static class RunSide
             return 2;
         }
 
-        TunnelHost.ConfigureLogging(level);
+        TunnelHost.ConfigureLogging(level, jsonLogs);
         try
         {
             using var host = TunnelHost.Build(configuration, level);

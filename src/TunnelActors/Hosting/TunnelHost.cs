@@ -16,14 +16,17 @@ public static class TunnelHost
 {
     public const string SystemName = "tunnelactors";
 
-    public static void ConfigureLogging(LogEventLevel level)
+    /// <summary>Logs to stderr: lines for people, or with <paramref name="json"/> one JSON object per line (Serilog's compact format) for log shippers.</summary>
+    public static void ConfigureLogging(LogEventLevel level, bool json = false)
     {
-        Log.Logger = new LoggerConfiguration()
+        var logging = new LoggerConfiguration()
             .MinimumLevel.Is(level)
             .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
-            .Enrich.FromLogContext()
-            .WriteTo.Console(outputTemplate: "{Timestamp:HH:mm:ss.fff} {Level:u3} {Message:lj}{NewLine}{Exception}",
-                standardErrorFromLevel: LogEventLevel.Verbose)
+            .Enrich.FromLogContext();
+        Log.Logger = (json
+                ? logging.WriteTo.Console(new Serilog.Formatting.Compact.CompactJsonFormatter(), standardErrorFromLevel: LogEventLevel.Verbose)
+                : logging.WriteTo.Console(outputTemplate: "{Timestamp:HH:mm:ss.fff} {Level:u3} {Message:lj}{NewLine}{Exception}",
+                    standardErrorFromLevel: LogEventLevel.Verbose))
             .CreateLogger();
     }
 

@@ -171,6 +171,31 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public async Task Json_logs_are_one_json_object_per_line()
+    {
+        using var process = ProgramProcess.Start("run", "--udp-listen", "127.0.0.1:0", "--tcp-listen", "127.0.0.1:0", "--no-auth", "--log-format", "json");
+        var lines = new List<string>();
+        var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (string.IsNullOrEmpty(e.Data)) return;
+            lock (lines) lines.Add(e.Data);
+            if (e.Data.Contains("Listening for UDP")) listening.TrySetResult();
+        };
+        process.BeginErrorReadLine();
+        await listening.Task.WaitAsync(Timeout);
+        using (var term = System.Diagnostics.Process.Start("kill", ["-TERM", process.Id.ToString()]))
+            await term.WaitForExitAsync();
+        using var cancel = new CancellationTokenSource(Timeout);
+        await process.WaitForExitAsync(cancel.Token);
+
+        Assert.Equal(0, process.ExitCode);
+        var events = lines.Select(line => System.Text.Json.JsonDocument.Parse(line).RootElement).ToList();
+        Assert.All(events, e => Assert.True(e.TryGetProperty("@t", out _) && e.TryGetProperty("@mt", out _)));
+        Assert.Contains(events, e => e.GetProperty("@mt").GetString()!.StartsWith("Tunnel side stopped"));
+    }
+
+    [Fact]
     public async Task Keygen_prints_a_new_256_bit_key_each_time()
     {
         var first = (await ProgramProcess.RunAsync(Timeout, "keygen")).Stdout.Trim();
@@ -208,7 +233,7 @@ public sealed class CommandLineTests
     {
         var outcome = await ProgramProcess.RunAsync(Timeout, "run", "--help");
         Assert.Equal(0, outcome.ExitCode);
-        foreach (var flag in new[] { "--config", "--udp-listen", "--udp-forward", "--tcp-listen", "--tcp-connect", "--pool-size", "--idle-timeout", "--psk-file", "--no-auth", "--tcp-allow", "--udp-allow", "--redact-addresses", "--log-level" })
+        foreach (var flag in new[] { "--config", "--udp-listen", "--udp-forward", "--tcp-listen", "--tcp-connect", "--pool-size", "--idle-timeout", "--psk-file", "--no-auth", "--tcp-allow", "--udp-allow", "--redact-addresses", "--metrics", "--log-level", "--log-format" })
             Assert.Contains(flag, outcome.Stdout);
     }
 
