@@ -33,7 +33,7 @@ internal static class Commands
         command.Options.Add(logLevel);
         command.Options.Add(logFormat);
         command.SetAction((result, cancellation) =>
-            RunSide.RunAsync(side.ConfigFile(result), side.Overrides(result), result.GetValue(logLevel), result.GetValue(logFormat) == "json", cancellation));
+            RunSide.RunAsync(() => side.Load(result), result.GetValue(logLevel), result.GetValue(logFormat) == "json", cancellation));
         return command;
     }
 
@@ -48,7 +48,7 @@ internal static class Commands
         {
             try
             {
-                var configuration = TunnelConfiguration.Load(side.ConfigFile(result), side.Overrides(result));
+                var configuration = side.Load(result);
                 Console.Write(EffectiveSettings.Render(configuration.Config));
                 return 0;
             }

@@ -10,13 +10,13 @@ namespace TunnelActors.Cli;
 /// <summary><c>tunnelactors run</c>: one side until interrupted. Exit 2 for bad configuration or a failed bind.</summary>
 internal static class RunSide
 {
-    public static async Task<int> RunAsync(string? file, IReadOnlyDictionary<string, string> overrides, LogEventLevel level, bool jsonLogs,
+    public static async Task<int> RunAsync(Func<TunnelConfiguration> load, LogEventLevel level, bool jsonLogs,
         CancellationToken cancellation)
     {
         TunnelConfiguration configuration;
         try
         {
-            configuration = TunnelConfiguration.Load(file, overrides);
+            configuration = load();
         }
         catch (ConfigurationException e)
         {

@@ -29,14 +29,18 @@ internal sealed class SideOptions
             command.Options.Add(option);
     }
 
-    public string? ConfigFile(ParseResult result) => result.GetValue(_config)?.FullName;
+    /// <summary>The side's configuration: the file, then <c>TUNNELACTORS_*</c> variables, then the flags. Throws <see cref="ConfigurationException"/>.</summary>
+    public TunnelConfiguration Load(ParseResult result) =>
+        TunnelConfiguration.Load(result.GetValue(_config)?.FullName, Overrides(result), EnvironmentOverrides.Read(Environment.GetEnvironmentVariables()));
 
     /// <summary>The flags as HOCON paths and values, laid over the file.</summary>
-    public Dictionary<string, string> Overrides(ParseResult result)
+    private Dictionary<string, string> Overrides(ParseResult result)
     {
         var overrides = new Dictionary<string, string>();
-        Role(overrides, "tunnel.udp", "listen", result.GetValue(_udpListen), "forward", result.GetValue(_udpForward));
-        Role(overrides, "tunnel.tcp", "listen", result.GetValue(_tcpListen), "connect", result.GetValue(_tcpConnect));
+        if (result.GetValue(_udpListen) is { } udpListen) overrides["tunnel.udp.listen"] = udpListen;
+        if (result.GetValue(_udpForward) is { } udpForward) overrides["tunnel.udp.forward"] = udpForward;
+        if (result.GetValue(_tcpListen) is { } tcpListen) overrides["tunnel.tcp.listen"] = tcpListen;
+        if (result.GetValue(_tcpConnect) is { } tcpConnect) overrides["tunnel.tcp.connect"] = tcpConnect;
         if (result.GetValue(_poolSize) is { } pool) overrides["tunnel.tcp.pool-size"] = pool;
         if (result.GetValue(_idleTimeout) is { } idle) overrides["tunnel.session.idle-timeout"] = idle;
         if (result.GetValue(_pskFile) is { } key) overrides["tunnel.auth.psk-file"] = Path.GetFullPath(key);
@@ -46,13 +50,5 @@ internal sealed class SideOptions
         if (result.GetValue(_tcpAllow) is { Length: > 0 } tcpNetworks) overrides["tunnel.tcp.allow"] = string.Join(',', tcpNetworks);
         if (result.GetValue(_udpAllow) is { Length: > 0 } udpNetworks) overrides["tunnel.udp.allow"] = string.Join(',', udpNetworks);
         return overrides;
-    }
-
-    /// <summary>A role flag replaces the file's choice for that transport, so the other role is cleared.</summary>
-    private static void Role(Dictionary<string, string> overrides, string block, string first, string? firstValue, string second, string? secondValue)
-    {
-        if (firstValue is null && secondValue is null) return;
-        overrides[$"{block}.{first}"] = firstValue ?? "";
-        overrides[$"{block}.{second}"] = secondValue ?? "";
     }
 }

@@ -240,24 +240,11 @@ public static class SettingsReader
     private static void RejectUnknownKeys(Config user, Config reference)
     {
         if (!user.HasPath("tunnel")) return;
-        var known = new HashSet<string>(Leaves(reference.GetValue("tunnel"), "tunnel"));
-        foreach (var key in Leaves(user.GetValue("tunnel"), "tunnel"))
+        var known = new HashSet<string>(TunnelConfiguration.Leaves(reference.GetValue("tunnel"), "tunnel"));
+        foreach (var key in TunnelConfiguration.Leaves(user.GetValue("tunnel"), "tunnel"))
         {
             if (!known.Contains(key))
                 throw new ConfigurationException(key, "unknown setting (see hocon/reference.conf)");
         }
     }
-
-    private static IEnumerable<string> Leaves(HoconValue value, string path)
-    {
-        if (!value.IsObject())
-        {
-            yield return path;
-            yield break;
-        }
-        foreach (var (name, child) in value.GetObject().Items)
-        foreach (var leaf in Leaves(child, $"{path}.{name}"))
-            yield return leaf;
-    }
-
 }

@@ -11,8 +11,13 @@ public static class ProgramProcess
 
     public static Process Start(params string[] args) => StartIn(null, args);
 
+    /// <summary>Starts the program with these environment variables added to the test's own.</summary>
+    public static Process StartWith(IReadOnlyDictionary<string, string> environment, params string[] args) => StartIn(null, args, environment);
+
     /// <summary>Starts the program inside a network namespace of the test's own (<c>ip netns exec</c> keeps the PID).</summary>
-    public static Process StartIn(string? networkNamespace, params string[] args)
+    public static Process StartIn(string? networkNamespace, params string[] args) => StartIn(networkNamespace, args, null);
+
+    private static Process StartIn(string? networkNamespace, string[] args, IReadOnlyDictionary<string, string>? environment)
     {
         var start = new ProcessStartInfo(networkNamespace is null ? "dotnet" : "ip")
         {
@@ -25,12 +30,15 @@ public static class ProgramProcess
             foreach (var arg in new[] { "netns", "exec", networkNamespace, "dotnet" }) start.ArgumentList.Add(arg);
         start.ArgumentList.Add(Program);
         foreach (var arg in args) start.ArgumentList.Add(arg);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         return Process.Start(start)!;
     }
 
-    public static async Task<Outcome> RunAsync(TimeSpan timeout, params string[] args)
+    public static Task<Outcome> RunAsync(TimeSpan timeout, params string[] args) => RunWithAsync(new Dictionary<string, string>(), timeout, args);
+
+    public static async Task<Outcome> RunWithAsync(IReadOnlyDictionary<string, string> environment, TimeSpan timeout, params string[] args)
     {
-        using var process = Start(args);
+        using var process = StartWith(environment, args);
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         using var cancel = new CancellationTokenSource(timeout);
