@@ -21,19 +21,19 @@ internal static class Commands
     {
         var side = new SideOptions();
         var logLevel = LogLevelOption();
-        var logFormat = new Option<string>("--log-format")
+        var logFormat = new Option<LogFormat>("--log-format")
         {
-            Description = "text: lines for people; json: one JSON object per line (Serilog's compact format) for log shippers",
-            DefaultValueFactory = _ => "text",
-            HelpName = "text|json",
+            Description = "text: lines for people; journal: no timestamps, each line with its syslog priority (the default when " +
+                          "systemd's journal reads stderr); json: one JSON object per line (Serilog's compact format) for log shippers",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("JOURNAL_STREAM") is { Length: > 0 } ? LogFormat.Journal : LogFormat.Text,
+            HelpName = "text|journal|json",
         };
-        logFormat.AcceptOnlyFromAmong("text", "json");
         var command = new Command("run", "Run one side of the tunnel until interrupted.");
         side.AddTo(command);
         command.Options.Add(logLevel);
         command.Options.Add(logFormat);
         command.SetAction((result, cancellation) =>
-            RunSide.RunAsync(() => side.Load(result), result.GetValue(logLevel), result.GetValue(logFormat) == "json", cancellation));
+            RunSide.RunAsync(() => side.Load(result), result.GetValue(logLevel), result.GetValue(logFormat), cancellation));
         return command;
     }
 

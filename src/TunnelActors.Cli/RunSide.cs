@@ -10,9 +10,10 @@ namespace TunnelActors.Cli;
 /// <summary><c>tunnelactors run</c>: one side until interrupted. Exit 2 for bad configuration or a failed bind.</summary>
 internal static class RunSide
 {
-    public static async Task<int> RunAsync(Func<TunnelConfiguration> load, LogEventLevel level, bool jsonLogs,
+    public static async Task<int> RunAsync(Func<TunnelConfiguration> load, LogEventLevel level, LogFormat logFormat,
         CancellationToken cancellation)
     {
+        var service = new ServiceNotifications();
         TunnelConfiguration configuration;
         try
         {
@@ -20,11 +21,10 @@ internal static class RunSide
         }
         catch (ConfigurationException e)
         {
-            await Console.Error.WriteLineAsync($"tunnelactors: configuration error: {e.Message}");
-            return 2;
+            return Fail(service, $"configuration error: {e.Message}");
         }
 
-        TunnelHost.ConfigureLogging(level, jsonLogs);
+        TunnelHost.ConfigureLogging(level, logFormat);
         try
         {
             using var host = TunnelHost.Build(configuration, level);
@@ -36,26 +36,40 @@ internal static class RunSide
             if (answer is TunnelSupervisor.StartFailed failed)
             {
                 await host.StopAsync(CancellationToken.None);
-                await Console.Error.WriteLineAsync($"tunnelactors: cannot start: {failed.Reason}");
-                return 2;
+                return Fail(service, $"cannot start: {failed.Reason}");
             }
+            service.Ready(((TunnelSupervisor.Ready)answer).Endpoints);
+            using var endWatchdog = new CancellationTokenSource();
+            var watchdog = service.Enabled && ServiceNotifications.WatchdogInterval(Environment.GetEnvironmentVariable, Environment.ProcessId) is { } interval
+                ? service.WatchdogAsync(interval, async within => await supervisor.Ask<object>(TunnelSupervisor.GetCounters.Instance, within) is not null,
+                    endWatchdog.Token)
+                : Task.CompletedTask;
 
             // Ends on Ctrl+C / SIGTERM (the host or Akka's CLR hook shuts down) or when the side gives up by itself.
             var stopped = supervisor.WatchAsync(CancellationToken.None);
             var interrupted = Task.Delay(Timeout.Infinite, cancellation);
             await Task.WhenAny(stopped, interrupted, host.WaitForShutdownAsync(CancellationToken.None));
+            service.Stopping();
+            await endWatchdog.CancelAsync();
+            await watchdog;
             var requested = cancellation.IsCancellationRequested || CoordinatedShutdown.Get(system).ShutdownReason is not null;
             await host.StopAsync(CancellationToken.None);
             return requested ? 0 : 1;
         }
         catch (AskTimeoutException)
         {
-            await Console.Error.WriteLineAsync("tunnelactors: cannot start: start-up timed out (tunnel.startup-timeout)");
-            return 2;
+            return Fail(service, "cannot start: start-up timed out (tunnel.startup-timeout)");
         }
         finally
         {
             await Log.CloseAndFlushAsync();
         }
+    }
+
+    private static int Fail(ServiceNotifications service, string reason)
+    {
+        service.Failed(reason);
+        Console.Error.WriteLine($"tunnelactors: {reason}");
+        return 2;
     }
 }

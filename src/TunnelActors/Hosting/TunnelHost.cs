@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Serilog;
 using Serilog.Events;
+using Serilog.Sinks.SystemConsole.Themes;
 using TunnelActors.Transport;
 
 namespace TunnelActors;
@@ -16,17 +17,23 @@ public static class TunnelHost
 {
     public const string SystemName = "tunnelactors";
 
-    /// <summary>Logs to stderr: lines for people, or with <paramref name="json"/> one JSON object per line (Serilog's compact format) for log shippers.</summary>
-    public static void ConfigureLogging(LogEventLevel level, bool json = false)
+    /// <summary>Logs to stderr in <paramref name="format"/>.</summary>
+    public static void ConfigureLogging(LogEventLevel level, LogFormat format = LogFormat.Text)
     {
         var logging = new LoggerConfiguration()
             .MinimumLevel.Is(level)
             .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
             .Enrich.FromLogContext();
-        Log.Logger = (json
-                ? logging.WriteTo.Console(new Serilog.Formatting.Compact.CompactJsonFormatter(), standardErrorFromLevel: LogEventLevel.Verbose)
-                : logging.WriteTo.Console(outputTemplate: "{Timestamp:HH:mm:ss.fff} {Level:u3} {Message:lj}{NewLine}{Exception}",
-                    standardErrorFromLevel: LogEventLevel.Verbose))
+        Log.Logger = (format switch
+            {
+                LogFormat.Json => logging.WriteTo.Console(new Serilog.Formatting.Compact.CompactJsonFormatter(), standardErrorFromLevel: LogEventLevel.Verbose),
+                // The journal stamps each line itself and reads a leading <N> as its syslog priority.
+                LogFormat.Journal => logging.Enrich.With<SyslogPriority>().WriteTo.Console(
+                    outputTemplate: "<{" + SyslogPriority.Property + "}>{Level:u3} {Message:lj}{NewLine}{Exception}",
+                    theme: ConsoleTheme.None, standardErrorFromLevel: LogEventLevel.Verbose),
+                _ => logging.WriteTo.Console(outputTemplate: "{Timestamp:HH:mm:ss.fff} {Level:u3} {Message:lj}{NewLine}{Exception}",
+                    standardErrorFromLevel: LogEventLevel.Verbose),
+            })
             .CreateLogger();
     }
 

@@ -17,7 +17,7 @@ public static class ProgramProcess
     /// <summary>Starts the program inside a network namespace of the test's own (<c>ip netns exec</c> keeps the PID).</summary>
     public static Process StartIn(string? networkNamespace, params string[] args) => StartIn(networkNamespace, args, null);
 
-    private static Process StartIn(string? networkNamespace, string[] args, IReadOnlyDictionary<string, string>? environment)
+    public static Process StartIn(string? networkNamespace, string[] args, IReadOnlyDictionary<string, string>? environment)
     {
         var start = new ProcessStartInfo(networkNamespace is null ? "dotnet" : "ip")
         {

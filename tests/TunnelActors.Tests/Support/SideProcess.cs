@@ -22,9 +22,9 @@ public sealed class SideProcess : IAsyncDisposable
     private readonly TaskCompletionSource<string> _metrics = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<(string Text, TaskCompletionSource Seen)> _awaited = [];
 
-    private SideProcess(string? networkNamespace, string[] args)
+    private SideProcess(string? networkNamespace, string[] args, IReadOnlyDictionary<string, string>? environment = null)
     {
-        _process = ProgramProcess.StartIn(networkNamespace, ["run", .. args]);
+        _process = ProgramProcess.StartIn(networkNamespace, ["run", .. args], environment);
         _process.ErrorDataReceived += (_, e) => OnLine(e.Data);
         _process.BeginErrorReadLine();
         _process.OutputDataReceived += (_, e) =>
@@ -37,6 +37,9 @@ public sealed class SideProcess : IAsyncDisposable
 
     /// <summary>Starts <c>tunnelactors run</c> with <paramref name="args"/>.</summary>
     public static SideProcess Start(params string[] args) => new(null, args);
+
+    /// <summary>Starts <c>tunnelactors run</c> with these environment variables added to the test's own.</summary>
+    public static SideProcess StartWith(IReadOnlyDictionary<string, string> environment, params string[] args) => new(null, args, environment);
 
     /// <summary>Starts <c>tunnelactors run</c> inside a network namespace of the test's own.</summary>
     public static SideProcess StartIn(NetworkNamespace ns, params string[] args) => new(ns.Name, args);
