@@ -14,6 +14,7 @@ internal static class Commands
         root.Subcommands.Add(KeygenCommand());
         root.Subcommands.Add(DemoCommand());
         root.Subcommands.Add(Bench.BenchCommand.Build());
+        root.Subcommands.Add(ManCommand(root));
         return root;
     }
 
@@ -83,6 +84,19 @@ internal static class Commands
             logLevel,
         };
         command.SetAction((result, cancellation) => Demo.DemoCommand.RunAsync(result.GetValue(logLevel), cancellation));
+        return command;
+    }
+
+    /// <summary>Hidden: prints the man page the package installs.</summary>
+    private static Command ManCommand(RootCommand root)
+    {
+        var command = new Command("man", "Print tunnelactors(1) in roff.") { Hidden = true };
+        command.SetAction(_ =>
+        {
+            var version = typeof(Commands).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+            Console.Write(ManPage.Render(root, version));
+            return 0;
+        });
         return command;
     }
 

@@ -5,7 +5,7 @@ namespace TunnelActors.Cli;
 /// <summary>The flags that describe one side, shared by <c>run</c> and <c>check</c>, and the HOCON overrides they make.</summary>
 internal sealed class SideOptions
 {
-    private readonly Option<FileInfo?> _config = new("--config") { Description = "HOCON file with a tunnel { } block; flags override it", HelpName = "FILE" };
+    private readonly Option<FileInfo?> _config = new("--config") { Description = "HOCON file with a tunnel { } block; TUNNELACTORS_* environment variables override it, and flags override both", HelpName = "FILE" };
     private readonly Option<string?> _udpListen = new("--udp-listen") { Description = "accept datagrams from any peer on ADDR:PORT", HelpName = "ADDR:PORT" };
     private readonly Option<string?> _udpForward = new("--udp-forward") { Description = "send datagrams to the fixed target HOST:PORT", HelpName = "HOST:PORT" };
     private readonly Option<string?> _tcpListen = new("--tcp-listen") { Description = "accept tunnel connections on ADDR:PORT", HelpName = "ADDR:PORT" };
