@@ -1,0 +1,53 @@
+using System.Diagnostics;
+
+namespace TunnelActors.Tests.Support;
+
+/// <summary>Runs a program to its end: exit code and output, or a <see cref="TimeoutException"/> after killing it.</summary>
+public static class Command
+{
+    public sealed record Outcome(int ExitCode, string Stdout, string Stderr)
+    {
+        public string Output => Stdout + Stderr;
+    }
+
+    public static async Task<Outcome> RunAsync(TimeSpan timeout, string program, IEnumerable<string> args, string? workingDirectory = null,
+        IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var start = new ProcessStartInfo(program)
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? AppContext.BaseDirectory,
+        };
+        foreach (var arg in args) start.ArgumentList.Add(arg);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
+        using var process = Process.Start(start)!;
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(cancel.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{program} {string.Join(' ', args)} did not finish within {timeout}");
+        }
+        return new Outcome(process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>Runs it and fails the test unless it exits 0.</summary>
+    public static async Task<Outcome> SucceedAsync(TimeSpan timeout, string program, params string[] args)
+    {
+        var outcome = await RunAsync(timeout, program, args);
+        if (outcome.ExitCode != 0)
+            throw new Xunit.Sdk.XunitException($"{program} {string.Join(' ', args)} exited {outcome.ExitCode}: {outcome.Output}");
+        return outcome;
+    }
+
+    /// <summary>The path of <paramref name="program"/> on the PATH, or null.</summary>
+    public static string? Find(string program) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+        .Select(directory => Path.Combine(directory, program)).FirstOrDefault(File.Exists);
+}
