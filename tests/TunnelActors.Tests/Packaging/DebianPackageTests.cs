@@ -83,10 +83,10 @@ public static class DebianPackage
         return outcome;
     }
 
-    /// <summary>Purges the package if it is installed (a dev machine may have it from an earlier run).</summary>
+    /// <summary>Purges the package, installed or with its configuration left (a dev machine may have it from an earlier run); nothing if it is not there.</summary>
     public static async Task PurgeAsync()
     {
-        var outcome = await Command.RunAsync(Wait, "apt-get", ["purge", "-y", "-q", "tunnelactors"], environment: Quiet);
-        Assert.True(outcome.ExitCode == 0, $"apt-get purge tunnelactors: {outcome.Output}");
+        var outcome = await Command.RunAsync(Wait, "dpkg", ["--purge", "tunnelactors"], environment: Quiet);
+        Assert.True(outcome.ExitCode == 0, $"dpkg --purge tunnelactors: {outcome.Output}");
     }
 }

@@ -1,0 +1,110 @@
+using System.Text.RegularExpressions;
+using TunnelActors.Tests.Support;
+using Xunit;
+
+namespace TunnelActors.Tests.Packaging;
+
+/// <summary>
+/// The installed package under a real systemd (<see cref="BootedSystemd"/>): a seed pair as two instances of
+/// the unit template, set up with the operator's guide's commands, carrying traffic, restarted after a crash,
+/// stopped cleanly.
+/// </summary>
+[Collection(PackagesCollection.Name)]
+public sealed class SupervisedServiceTests(BuiltPackages packages)
+{
+    private const string Nat = "tunnelactors@test-nat";
+    private const string Relay = "tunnelactors@test-relay";
+
+    [SystemdFact]
+    public async Task A_seed_pair_runs_as_two_supervised_instances_carries_traffic_comes_back_after_a_crash_and_stops_cleanly()
+    {
+        await DebianPackage.PurgeAsync();
+        await DebianPackage.InstallAsync(packages.Deb);
+        try
+        {
+            await using var machine = await BootedSystemd.BootAsync();
+            // The guide's commands: a key only the service's user can read, a configuration per instance.
+            await machine.SucceedAsync("sh", "-c",
+                "(umask 077; tunnelactors keygen > /etc/tunnelactors/tunnel.key) && chown tunnelactors: /etc/tunnelactors/tunnel.key");
+            await Configure(machine, "test-nat", "udp.listen = \"127.0.0.1:0\", tcp.listen = \"127.0.0.1:0\"");
+            await machine.SucceedAsync("systemctl", "enable", "--now", Nat);
+
+            // Type=notify: `enable --now` returned once the side said READY=1, after binding; its status names the ports.
+            Assert.Equal("active", await machine.PropertyAsync(Nat, "ActiveState"));
+            var status = await machine.PropertyAsync(Nat, "StatusText");
+            var tcpPort = Port(status, "tcp");
+            var udpPort = Port(status, "udp");
+            Assert.Equal("tunnelactors", await machine.PropertyAsync(Nat, "User"));
+            Assert.Equal("30s", await machine.PropertyAsync(Nat, "WatchdogUSec"));
+
+            var echo = machine.StartInNetwork("tunnelactors", "bench", "echo", "--bind", "127.0.0.1:0");
+            var echoAt = Regex.Match(await echo.StandardError.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)) ?? "",
+                @"listening on (\S+),").Groups[1].Value;
+            await Configure(machine, "test-relay", $"tcp.connect = \"127.0.0.1:{tcpPort}\", udp.forward = \"{echoAt}\", tcp.pool-size = 2");
+            await machine.SucceedAsync("systemctl", "enable", "--now", Relay);
+
+            await LoadPassesAsync(machine, udpPort);
+            var journal = (await machine.SucceedAsync("journalctl", "-u", Nat, "-o", "json", "--no-pager")).Stdout;
+            Assert.Contains("\"MESSAGE\":\"INF Listening for UDP on 127.0.0.1:", journal);
+            Assert.Contains("\"PRIORITY\":\"6\"", journal);
+
+            // A crash: systemd starts the relay host again after RestartSec, and the tunnel carries traffic again.
+            await machine.SucceedAsync("systemctl", "kill", "--signal=KILL", Relay);
+            Assert.True(await Eventually(async () => await machine.PropertyAsync(Relay, "NRestarts") == "1" &&
+                                                     await machine.PropertyAsync(Relay, "ActiveState") == "active"), "the relay was not restarted");
+            await LoadPassesAsync(machine, udpPort);
+
+            await machine.SucceedAsync("systemctl", "stop", Nat, Relay);
+            foreach (var unit in new[] { Nat, Relay })
+            {
+                Assert.Equal("inactive", await machine.PropertyAsync(unit, "ActiveState"));
+                Assert.Equal("success", await machine.PropertyAsync(unit, "Result"));
+                Assert.Equal("0", await machine.PropertyAsync(unit, "ExecMainStatus"));
+            }
+        }
+        finally
+        {
+            await DebianPackage.PurgeAsync();
+        }
+    }
+
+    private static Task Configure(BootedSystemd machine, string instance, string settings) =>
+        File.WriteAllTextAsync(Path.Combine(machine.Root, "etc/tunnelactors", instance + ".hocon"),
+            $"tunnel {{ {settings}, auth.psk-file = \"/etc/tunnelactors/tunnel.key\" }}\n");
+
+    private static async Task LoadPassesAsync(BootedSystemd machine, int udpPort)
+    {
+        var load = await machine.SucceedAsync("tunnelactors", "bench", "load", "--target", $"127.0.0.1:{udpPort}", "--peers", "4", "--rate", "400",
+            "--duration", "2", "--warmup", "0.5");
+        var counts = Regex.Match(load.Stdout, @"sent (\d+)\s+received (\d+)\s+lost (\d+).*misdelivered (\d+)");
+        Assert.True(counts.Success, load.Output);
+        Assert.True(long.Parse(counts.Groups[1].Value) >= 600, load.Output);
+        Assert.Equal(counts.Groups[1].Value, counts.Groups[2].Value);
+        Assert.Equal("0", counts.Groups[4].Value);
+    }
+
+    private static int Port(string status, string endpoint) =>
+        int.Parse(Regex.Match(status, $@"\b{endpoint} 127\.0\.0\.1:(\d+)").Groups[1] is { Success: true } port ? port.Value
+            : throw new Xunit.Sdk.XunitException($"no {endpoint} port in the status '{status}'"));
+
+    private static async Task<bool> Eventually(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline) return false;
+            await Task.Delay(250);
+        }
+        return true;
+    }
+}
+
+/// <summary>A fact that boots systemd in a container: needs root, systemd-nspawn and dpkg. Skipped without them, except under CI, where it must run.</summary>
+public sealed class SystemdFactAttribute : FactAttribute
+{
+    public SystemdFactAttribute()
+    {
+        var why = BootedSystemd.CannotBoot ?? BuiltPackages.CannotBuild;
+        if (why is not null && Environment.GetEnvironmentVariable("CI") != "true") Skip = $"{why}; CI installs it and runs this test";
+    }
+}

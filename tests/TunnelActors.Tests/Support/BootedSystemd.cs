@@ -1,0 +1,157 @@
+using System.Diagnostics;
+
+namespace TunnelActors.Tests.Support;
+
+/// <summary>
+/// A real systemd, booted as PID 1 of a container of the test's own: <c>systemd-nspawn</c> on an overlay of this
+/// machine's root file system (so it sees what is installed here, and what it writes goes to a tmpfs that is
+/// thrown away), with a private network that holds only its own loopback. The nspawn process is ours: stopped
+/// by its PID, and the mounts removed, on dispose.
+/// </summary>
+public sealed class BootedSystemd : IAsyncDisposable
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(90);
+
+    private readonly string _directory;
+    private readonly Process _nspawn;
+    private readonly List<Process> _processes = [];
+    private int _leader;
+
+    private BootedSystemd(string directory, Process nspawn)
+    {
+        _directory = directory;
+        _nspawn = nspawn;
+    }
+
+    /// <summary>The container's <c>/</c>, as this machine sees it: write files into it here.</summary>
+    public string Root => Path.Combine(_directory, "root");
+
+    /// <summary>Why systemd cannot be booted in a container here, or null.</summary>
+    public static string? CannotBoot { get; } =
+        !OperatingSystem.IsLinux() ? "systemd needs Linux"
+        : Environment.UserName != "root" ? "booting a container needs root"
+        : Command.Find("systemd-nspawn") is null ? "booting a container needs systemd-nspawn (package systemd-container)"
+        : !File.Exists("/lib/systemd/systemd") ? "booting a container needs systemd"
+        : Command.Find("nsenter") is null ? "entering the container needs nsenter (util-linux)"
+        : null;
+
+    public static async Task<BootedSystemd> BootAsync()
+    {
+        var directory = Directory.CreateTempSubdirectory("tunnelactors-systemd-").FullName;
+        var layers = Path.Combine(directory, "layers");
+        var root = Path.Combine(directory, "root");
+        Directory.CreateDirectory(layers);
+        Directory.CreateDirectory(root);
+        await Command.SucceedAsync(Wait, "mount", "-t", "tmpfs", "tmpfs", layers);
+        Directory.CreateDirectory(Path.Combine(layers, "upper"));
+        Directory.CreateDirectory(Path.Combine(layers, "work"));
+        await Command.SucceedAsync(Wait, "mount", "-t", "overlay", "overlay", "-o", $"lowerdir=/,upperdir={layers}/upper,workdir={layers}/work", root);
+
+        var name = "ta-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4));
+        var start = new ProcessStartInfo("systemd-nspawn")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false,
+        };
+        // basic.target: systemd, journald and what a unit needs, none of this machine's other services.
+        foreach (var arg in new[]
+                 {
+                     "--directory", root, "--machine", name, "--boot", "--private-network", "--register=no", "--keep-unit",
+                     "--link-journal=no", "--uuid", Guid.NewGuid().ToString("N"), "--console=pipe", "--", "--unit=basic.target",
+                 })
+            start.ArgumentList.Add(arg);
+        var machine = new BootedSystemd(directory, Process.Start(start)!);
+        machine._nspawn.OutputDataReceived += (_, _) => { };
+        machine._nspawn.ErrorDataReceived += (_, _) => { };
+        machine._nspawn.BeginOutputReadLine();
+        machine._nspawn.BeginErrorReadLine();
+        try
+        {
+            await machine.WaitUntilBootedAsync();
+        }
+        catch
+        {
+            await machine.DisposeAsync();
+            throw;
+        }
+        return machine;
+    }
+
+    /// <summary>Runs a command in the container (its mounts, PIDs and network), to its end.</summary>
+    public Task<Command.Outcome> RunAsync(params string[] command) =>
+        Command.RunAsync(Wait, "nsenter", ["-t", _leader.ToString(), "-m", "-u", "-i", "-n", "-p", "--", .. command]);
+
+    public async Task<Command.Outcome> SucceedAsync(params string[] command)
+    {
+        var outcome = await RunAsync(command);
+        if (outcome.ExitCode != 0)
+            throw new Xunit.Sdk.XunitException($"{string.Join(' ', command)} in the container exited {outcome.ExitCode}: {outcome.Output}");
+        return outcome;
+    }
+
+    /// <summary>A unit's property, as <c>systemctl show</c> gives it.</summary>
+    public async Task<string> PropertyAsync(string unit, string property) =>
+        (await SucceedAsync("systemctl", "show", "--value", "-p", property, unit)).Stdout.Trim();
+
+    /// <summary>Starts a long-running program in the container's network only (it is this machine's binary); killed on dispose.</summary>
+    public Process StartInNetwork(params string[] command)
+    {
+        var start = new ProcessStartInfo("nsenter")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false,
+        };
+        // Entering only the network namespace, nsenter runs the program in its own process: this PID.
+        foreach (var arg in new[] { "-t", _leader.ToString(), "-n", "--" }.Concat(command)) start.ArgumentList.Add(arg);
+        var process = Process.Start(start)!;
+        _processes.Add(process);
+        return process;
+    }
+
+    private async Task WaitUntilBootedAsync()
+    {
+        var deadline = DateTime.UtcNow + Wait;
+        while (true)
+        {
+            if (_nspawn.HasExited) throw new InvalidOperationException($"systemd-nspawn exited {_nspawn.ExitCode} while booting");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("systemd did not finish booting in the container");
+            var children = $"/proc/{_nspawn.Id}/task/{_nspawn.Id}/children";
+            if (_leader == 0 && File.Exists(children) && File.ReadAllText(children).Split(' ', StringSplitOptions.RemoveEmptyEntries) is [var first, ..])
+                _leader = int.Parse(first);
+            // Until systemd in there listens, systemctl cannot connect; then --wait returns once start-up is over.
+            if (_leader != 0 && (await RunAsync("systemctl", "is-system-running", "--wait")).Stdout.Trim() is "running" or "degraded")
+                return;
+            await Task.Delay(200);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var process in _processes)
+        {
+            if (!process.HasExited) process.Kill();
+            await process.WaitForExitAsync();
+            process.Dispose();
+        }
+        // nspawn asks the container's systemd to power off on SIGTERM.
+        if (!_nspawn.HasExited)
+        {
+            using (var term = Process.Start("kill", ["-TERM", _nspawn.Id.ToString()])) await term.WaitForExitAsync();
+            using var cancel = new CancellationTokenSource(Wait);
+            try
+            {
+                await _nspawn.WaitForExitAsync(cancel.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                _nspawn.Kill(entireProcessTree: true);
+                await _nspawn.WaitForExitAsync();
+            }
+        }
+        _nspawn.Dispose();
+        // Never delete through a mount that is still there: the overlay shows this machine's whole root.
+        await Command.SucceedAsync(Wait, "umount", Root);
+        await Command.SucceedAsync(Wait, "umount", Path.Combine(_directory, "layers"));
+        Directory.Delete(Root);
+        Directory.Delete(Path.Combine(_directory, "layers"));
+        Directory.Delete(_directory);
+    }
+}
