@@ -92,7 +92,7 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
                 if (_listen.Bound(Context, Sender, bound.LocalAddress)) _log.Info("Listening for tunnel connections on {0}", bound.LocalAddress);
                 break;
             case Tcp.CommandFailed { Cmd: Tcp.Bind }:
-                if (!_listen.Failed(Context, $"cannot listen on TCP {_context.Settings.Tcp.Endpoint} (address in use or not available)"))
+                if (!_listen.Failed(Context, BindFailure.Describe("cannot listen on TCP", _context.Settings.Tcp.Endpoint)))
                     Context.Stop(Self);
                 else if (_shuttingDown) StopWhenDone();
                 break;

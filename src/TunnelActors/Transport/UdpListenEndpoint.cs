@@ -91,7 +91,7 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
                 if (_listen.Bound(Context, Sender, bound.LocalAddress)) _log.Info("Listening for UDP on {0}", bound.LocalAddress);
                 break;
             case Udp.CommandFailed { Cmd: Udp.Bind }:
-                if (!_listen.Failed(Context, $"cannot bind UDP {_context.Settings.Udp.Endpoint} (address in use or not available)"))
+                if (!_listen.Failed(Context, BindFailure.Describe("cannot bind UDP", _context.Settings.Udp.Endpoint)))
                     Context.Stop(Self);
                 else if (_shuttingDown) StopWhenDone();
                 break;
