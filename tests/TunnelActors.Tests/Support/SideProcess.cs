@@ -44,6 +44,9 @@ public sealed class SideProcess : IAsyncDisposable
     /// <summary>Starts <c>tunnelactors run</c> inside a network namespace of the test's own.</summary>
     public static SideProcess StartIn(NetworkNamespace ns, params string[] args) => new(ns.Name, args);
 
+    /// <summary>Starts <c>tunnelactors run</c> inside the test's own network namespace of that name.</summary>
+    public static SideProcess StartIn(string networkNamespace, params string[] args) => new(networkNamespace, args);
+
     public string Log
     {
         get { lock (_log) return _log.ToString(); }
