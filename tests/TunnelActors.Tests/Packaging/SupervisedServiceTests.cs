@@ -61,6 +61,21 @@ public sealed class SupervisedServiceTests(BuiltPackages packages)
                 Assert.Equal("success", await machine.PropertyAsync(unit, "Result"));
                 Assert.Equal("0", await machine.PropertyAsync(unit, "ExecMainStatus"));
             }
+
+            // An upgrade (here: the same package again) restarts a running instance on the new program; a purge
+            // stops it and takes the unit away.
+            await machine.SucceedAsync("systemctl", "start", Nat);
+            var before = await machine.PropertyAsync(Nat, "MainPID");
+            // (nspawn gives the container a /tmp of its own; this directory is in the overlay's throwaway layer.)
+            Directory.CreateDirectory(Path.Combine(machine.Root, "srv/tunnelactors-test"));
+            File.Copy(packages.Deb, Path.Combine(machine.Root, "srv/tunnelactors-test/tunnelactors.deb"));
+            await machine.SucceedAsync("dpkg", "-i", "/srv/tunnelactors-test/tunnelactors.deb");
+            Assert.Equal("active", await machine.PropertyAsync(Nat, "ActiveState"));
+            Assert.NotEqual(before, await machine.PropertyAsync(Nat, "MainPID"));
+            await machine.SucceedAsync("dpkg", "--purge", "tunnelactors");
+            Assert.Equal("inactive", await machine.PropertyAsync(Nat, "ActiveState"));
+            Assert.Equal("not-found", await machine.PropertyAsync(Nat, "LoadState"));
+            Assert.NotEqual(0, (await machine.RunAsync("getent", "passwd", "tunnelactors")).ExitCode);
         }
         finally
         {
