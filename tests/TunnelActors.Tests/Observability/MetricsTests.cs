@@ -158,15 +158,8 @@ public sealed class MetricsTests : IDisposable
 
     private static async Task<(int ExitCode, string Output)> RunDotnetAsync(params string[] args)
     {
-        using var process = Process.Start(new ProcessStartInfo("dotnet", args)
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory,
-        })!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        using var cancel = new CancellationTokenSource(Wait);
-        await process.WaitForExitAsync(cancel.Token);
-        return (process.ExitCode, await output + await errors);
+        var outcome = await Command.RunAsync(Wait, "dotnet", args);
+        return (outcome.ExitCode, outcome.Output);
     }
 
     public void Dispose() => _echo.Dispose();

@@ -5,8 +5,6 @@ namespace TunnelActors.Tests.Support;
 /// <summary>Runs the built <c>tunnelactors.dll</c> as a real process.</summary>
 public static class ProgramProcess
 {
-    public sealed record Outcome(int ExitCode, string Stdout, string Stderr);
-
     public static string Program => Path.Combine(AppContext.BaseDirectory, "tunnelactors.dll");
 
     public static Process Start(params string[] args) => StartIn(null, args);
@@ -34,23 +32,8 @@ public static class ProgramProcess
         return Process.Start(start)!;
     }
 
-    public static Task<Outcome> RunAsync(TimeSpan timeout, params string[] args) => RunWithAsync(new Dictionary<string, string>(), timeout, args);
+    public static Task<Command.Outcome> RunAsync(TimeSpan timeout, params string[] args) => RunWithAsync(new Dictionary<string, string>(), timeout, args);
 
-    public static async Task<Outcome> RunWithAsync(IReadOnlyDictionary<string, string> environment, TimeSpan timeout, params string[] args)
-    {
-        using var process = StartWith(environment, args);
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cancel = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(cancel.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"tunnelactors {string.Join(' ', args)} did not exit within {timeout}");
-        }
-        return new Outcome(process.ExitCode, await stdout, await stderr);
-    }
+    public static Task<Command.Outcome> RunWithAsync(IReadOnlyDictionary<string, string> environment, TimeSpan timeout, params string[] args) =>
+        Command.RunAsync(timeout, "dotnet", [Program, .. args], environment: environment);
 }
