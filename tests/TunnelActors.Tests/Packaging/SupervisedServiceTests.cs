@@ -14,6 +14,7 @@ public sealed class SupervisedServiceTests(BuiltPackages packages)
 {
     private const string Nat = "tunnelactors@test-nat";
     private const string Relay = "tunnelactors@test-relay";
+    private const string Low = "tunnelactors@test-low";
 
     [SystemdFact]
     public async Task A_seed_pair_runs_as_two_supervised_instances_carries_traffic_comes_back_after_a_crash_and_stops_cleanly()
@@ -53,6 +54,20 @@ public sealed class SupervisedServiceTests(BuiltPackages packages)
             Assert.True(await Eventually(async () => await machine.PropertyAsync(Relay, "NRestarts") == "1" &&
                                                      await machine.PropertyAsync(Relay, "ActiveState") == "active"), "the relay was not restarted");
             await LoadPassesAsync(machine, udpPort);
+
+            // No capabilities: a side on port 443 cannot bind until its instance gets the guide's low-port drop-in.
+            // (The container's network is its own, so this port is free.)
+            await Configure(machine, "test-low", "tcp.listen = \"127.0.0.1:443\", udp.forward = \"127.0.0.1:9\"");
+            Assert.NotEqual(0, (await machine.RunAsync("systemctl", "start", Low)).ExitCode);
+            Assert.Contains("it needs root or CAP_NET_BIND_SERVICE", (await machine.SucceedAsync("journalctl", "-u", Low, "--no-pager")).Stdout);
+            await machine.SucceedAsync("sh", "-c", "mkdir -p /etc/systemd/system/tunnelactors@test-low.service.d && " +
+                "cp /usr/share/doc/tunnelactors/examples/low-port.conf /etc/systemd/system/tunnelactors@test-low.service.d/ && " +
+                "systemctl daemon-reload && systemctl restart tunnelactors@test-low");
+            Assert.Equal("active", await machine.PropertyAsync(Low, "ActiveState"));
+            Assert.Contains("tcp 127.0.0.1:443", await machine.PropertyAsync(Low, "StatusText"));
+            Assert.Equal("cap_net_bind_service", await machine.PropertyAsync(Low, "AmbientCapabilities"));
+            Assert.Equal("", await machine.PropertyAsync(Nat, "AmbientCapabilities"));
+            await machine.SucceedAsync("systemctl", "stop", Low);
 
             await machine.SucceedAsync("systemctl", "stop", Nat, Relay);
             foreach (var unit in new[] { Nat, Relay })
