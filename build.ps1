@@ -64,6 +64,7 @@ if ($Target -eq 'package') {
         'README.md'                            = 'usr/share/doc/tunnelactors/'
         'docs/operations.md'                   = 'usr/share/doc/tunnelactors/'
         'docs/security.md'                     = 'usr/share/doc/tunnelactors/'
+        'src/Packaging/debian/copyright'       = 'usr/share/doc/tunnelactors/'
         'src/Packaging/debian/postinst'        = 'DEBIAN/'
         'src/Packaging/debian/prerm'           = 'DEBIAN/'
         'src/Packaging/debian/postrm'          = 'DEBIAN/'
@@ -78,6 +79,18 @@ if ($Target -eq 'package') {
     & dotnet "src/TunnelActors.Cli/bin/Release/net10.0/tunnelactors.dll" man > "$root/usr/share/man/man1/tunnelactors.1"
     if ($LASTEXITCODE -ne 0) { throw 'tunnelactors man failed' }
     & gzip -9n "$root/usr/share/man/man1/tunnelactors.1"
+    New-Item -ItemType Directory -Force "$root/usr/share/lintian/overrides" | Out-Null
+    Copy-Item src/Packaging/debian/lintian-overrides "$root/usr/share/lintian/overrides/tunnelactors"
+    # A native package's changelog: this version, dated by the commit it was built from.
+    $date = (& git log -1 --format=%cD).Trim()
+    Set-Content "$root/usr/share/doc/tunnelactors/changelog" @"
+tunnelactors ($version) unstable; urgency=medium
+
+  * Built from commit $((& git rev-parse --short HEAD).Trim()).
+
+ -- TunnelActors developers <tunnelactors@example.org>  $date
+"@
+    & gzip -9n "$root/usr/share/doc/tunnelactors/changelog"
     # Everything in /etc is a conffile: dpkg keeps an edited one on upgrade and removes them on purge.
     $conffiles = Get-ChildItem "$root/etc/tunnelactors" | ForEach-Object { "/etc/tunnelactors/$($_.Name)" }
     Set-Content "$root/DEBIAN/conffiles" ($conffiles -join "`n")
@@ -102,8 +115,11 @@ Description: bidirectional UDP-over-TCP relay
  One systemd instance per configuration in /etc/tunnelactors:
  systemctl enable --now tunnelactors@NAME
 "@
-    & chmod -R u=rwX,go=rX $root
-    & chmod 0755 "$root/DEBIAN/postinst" "$root/DEBIAN/prerm" "$root/DEBIAN/postrm" "$root/usr/lib/tunnelactors/tunnelactors"
+    # Files 0644 (shared libraries included), directories 0755; only the programs and scripts executable.
+    & find $root -type d -exec chmod 0755 '{}' +
+    & find $root -type f -exec chmod 0644 '{}' +
+    & chmod 0755 "$root/DEBIAN/postinst" "$root/DEBIAN/prerm" "$root/DEBIAN/postrm" "$root/usr/lib/tunnelactors/tunnelactors" `
+        "$root/usr/lib/tunnelactors/createdump"
     $deb = "$packages/tunnelactors_${version}_$arch.deb"
     & dpkg-deb --root-owner-group -Zxz --build $root $deb
     if ($LASTEXITCODE -ne 0) { throw 'dpkg-deb failed' }

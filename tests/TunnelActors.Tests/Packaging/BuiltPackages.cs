@@ -63,7 +63,8 @@ public sealed class PackageFactAttribute : FactAttribute
         var why = BuiltPackages.CannotBuild
                   ?? (Environment.UserName != "root" ? "installing a package needs root" : null)
                   ?? (Command.Find("apt-get") is null ? "installing the package needs apt-get" : null)
-                  ?? (Command.Find("systemd-analyze") is null ? "checking the unit needs systemd-analyze (package systemd)" : null);
+                  ?? (Command.Find("systemd-analyze") is null ? "checking the unit needs systemd-analyze (package systemd)" : null)
+                  ?? (Command.Find("lintian") is null ? "checking the package needs lintian" : null);
         if (why is not null && Environment.GetEnvironmentVariable("CI") != "true") Skip = $"{why}; CI installs it and runs this test";
     }
 }

@@ -69,6 +69,19 @@ public sealed class DebianPackageTests(BuiltPackages packages)
     }
 }
 
+/// <summary>The .deb against Debian's policy checker.</summary>
+[Collection(PackagesCollection.Name)]
+public sealed class DebianPolicyTests(BuiltPackages packages)
+{
+    [PackageFact]
+    public async Task Lintian_finds_no_error_and_no_warning()
+    {
+        var lintian = await Command.RunAsync(TimeSpan.FromMinutes(5), "lintian", ["--fail-on", "error,warning", "--tag-display-limit", "0", packages.Deb]);
+        Assert.True(lintian.ExitCode == 0, lintian.Output);
+        Assert.DoesNotMatch(@"(?m)^[EW]: ", lintian.Stdout);
+    }
+}
+
 /// <summary>apt-get on this machine's package database.</summary>
 public static class DebianPackage
 {
