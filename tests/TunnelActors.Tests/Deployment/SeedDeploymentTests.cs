@@ -19,8 +19,14 @@ public sealed class SeedDeploymentTests
     public async Task The_guides_rules_take_the_clients_datagrams_to_the_POP_and_every_reply_back_from_the_POPs_address()
     {
         await using var network = await SeedNetwork.CreateAsync();
+        // A NAT box whose input filter drops what it does not list, then the guide's rules and its two accepts.
+        using var dropping = new TempFile("table inet filter {\n  chain input {\n    type filter hook input priority filter; policy drop;\n" +
+                                          "    iif lo accept\n    ct state established,related accept\n  }\n}\n");
+        await Command.SucceedAsync(Wait, "ip", "netns", "exec", network.NatBox, "nft", "-f", dropping.Path);
         using var rules = new TempFile(GuideRuleset());
         await Command.SucceedAsync(Wait, "ip", "netns", "exec", network.NatBox, "nft", "-f", rules.Path);
+        foreach (var accept in GuideLines("nft add rule inet filter input iifname"))
+            await Command.SucceedAsync(Wait, "ip", ["netns", "exec", network.NatBox, .. accept.Split(' ', StringSplitOptions.RemoveEmptyEntries)]);
         using var key = new TempFile(TunnelActors.Auth.PreSharedKey.Generate());
 
         var repository = BuiltPackages.Repository;
@@ -49,6 +55,15 @@ public sealed class SeedDeploymentTests
 
         pop.Kill();
         await pop.WaitForExitAsync();
+    }
+
+    /// <summary>The guide's commands that start with <paramref name="prefix"/>, quotes removed as the shell would.</summary>
+    private static IEnumerable<string> GuideLines(string prefix)
+    {
+        var lines = File.ReadAllLines(Path.Combine(BuiltPackages.Repository, "docs/operations.md")).Select(l => l.Trim())
+            .Where(l => l.StartsWith(prefix, StringComparison.Ordinal)).Select(l => l.Replace("\"", "")).ToList();
+        Assert.Equal(2, lines.Count);
+        return lines;
     }
 
     /// <summary>The ruleset the guide writes to /etc/nftables.d/tunnelactors-seed.nft.</summary>
