@@ -26,7 +26,7 @@ internal static class Commands
         {
             Description = "text: lines for people; journal: no timestamps, each line with its syslog priority (the default when " +
                           "systemd's journal reads stderr); json: one JSON object per line (Serilog's compact format) for log shippers",
-            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("JOURNAL_STREAM") is { Length: > 0 } ? LogFormat.Journal : LogFormat.Text,
+            DefaultValueFactory = _ => LogFormats.Default(),
             HelpName = "text|journal|json",
         };
         var command = new Command("run", "Run one side of the tunnel until interrupted.");

@@ -28,7 +28,8 @@ internal static class ManPage
         page.Append(".SH ENVIRONMENT\n")
             .Append("Each setting of the tunnel block can be set by a variable: TUNNELACTORS_ and its path below tunnel, upper-cased, ")
             .Append("with dots and dashes as underscores. A variable overrides the configuration file; a flag overrides the variable. ")
-            .Append("An unknown TUNNELACTORS_ variable is an error.\n");
+            .Append("An unknown TUNNELACTORS_ variable is an error, except those container platforms set for a service named tunnelactors ")
+            .Append("(TUNNELACTORS_SERVICE_HOST, TUNNELACTORS_PORT..., TUNNELACTORS_NAME, TUNNELACTORS_ENV_...).\n");
         foreach (var (variable, key) in EnvironmentOverrides.Variables.OrderBy(v => v.Value, StringComparer.Ordinal))
             page.Append(".TP\n.B ").Append(Escape(variable)).Append('\n').Append(Escape($"{key} (default: {Default(key)})")).Append('\n');
         page.Append(".TP\n.B NOTIFY_SOCKET, WATCHDOG_USEC\nSet by systemd for a Type=notify unit: the side reports READY=1 once every socket ")

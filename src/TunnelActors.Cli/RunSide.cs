@@ -21,7 +21,7 @@ internal static class RunSide
         }
         catch (ConfigurationException e)
         {
-            return Fail(service, $"configuration error: {e.Message}");
+            return Fail(service, logFormat, $"configuration error: {e.Message}");
         }
 
         TunnelHost.ConfigureLogging(level, logFormat);
@@ -36,7 +36,7 @@ internal static class RunSide
             if (answer is TunnelSupervisor.StartFailed failed)
             {
                 await host.StopAsync(CancellationToken.None);
-                return Fail(service, $"cannot start: {failed.Reason}");
+                return Fail(service, logFormat, $"cannot start: {failed.Reason}");
             }
             service.Ready(((TunnelSupervisor.Ready)answer).Endpoints);
             using var endWatchdog = new CancellationTokenSource();
@@ -58,7 +58,7 @@ internal static class RunSide
         }
         catch (AskTimeoutException)
         {
-            return Fail(service, "cannot start: start-up timed out (tunnel.startup-timeout)");
+            return Fail(service, logFormat, "cannot start: start-up timed out (tunnel.startup-timeout)");
         }
         finally
         {
@@ -66,10 +66,10 @@ internal static class RunSide
         }
     }
 
-    private static int Fail(ServiceNotifications service, string reason)
+    private static int Fail(ServiceNotifications service, LogFormat format, string reason)
     {
         service.Failed(reason);
-        Console.Error.WriteLine($"tunnelactors: {reason}");
+        Console.Error.WriteLine(LogFormats.ErrorLine(format, $"tunnelactors: {reason}"));
         return 2;
     }
 }

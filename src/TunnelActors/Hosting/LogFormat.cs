@@ -16,6 +16,35 @@ public enum LogFormat
     Json,
 }
 
+public static class LogFormats
+{
+    /// <summary>
+    /// Journal when systemd's journal reads this process's stderr, else text. <c>JOURNAL_STREAM</c> alone is not
+    /// enough: children inherit it, so it counts only when it names the stream stderr is
+    /// (<paramref name="stderrTarget"/>: where <c>/proc/self/fd/2</c> points, <c>socket:[INODE]</c>).
+    /// </summary>
+    public static LogFormat Default(string? journalStream, string? stderrTarget) =>
+        journalStream?.Split(':') is [_, var inode] && inode.Length > 0 && stderrTarget == $"socket:[{inode}]" ? LogFormat.Journal : LogFormat.Text;
+
+    /// <summary><see cref="Default(string?, string?)"/> for this process.</summary>
+    public static LogFormat Default()
+    {
+        string? stderr;
+        try
+        {
+            stderr = new FileInfo("/proc/self/fd/2").LinkTarget;
+        }
+        catch (IOException)
+        {
+            stderr = null;
+        }
+        return Default(Environment.GetEnvironmentVariable("JOURNAL_STREAM"), stderr);
+    }
+
+    /// <summary>A line written straight to stderr (before or after the logger): in the journal, with its priority.</summary>
+    public static string ErrorLine(LogFormat format, string line) => format == LogFormat.Journal ? "<3>" + line : line;
+}
+
 /// <summary>Adds the syslog priority of an event's level, which the journal reads from a line's <c>&lt;N&gt;</c> prefix.</summary>
 internal sealed class SyslogPriority : ILogEventEnricher
 {

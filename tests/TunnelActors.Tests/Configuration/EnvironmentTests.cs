@@ -67,6 +67,18 @@ public sealed class EnvironmentTests
     }
 
     [Fact]
+    public void Kubernetes_and_Docker_link_variables_under_the_prefix_are_passed_over()
+    {
+        var overrides = EnvironmentOverrides.Read(Variables(("TUNNELACTORS_SERVICE_HOST", "10.0.0.1"), ("TUNNELACTORS_SERVICE_PORT", "9999"),
+            ("TUNNELACTORS_SERVICE_PORT_TUNNEL", "9999"), ("TUNNELACTORS_PORT", "tcp://10.0.0.1:9999"), ("TUNNELACTORS_PORT_9999_TCP", "tcp://10.0.0.1:9999"),
+            ("TUNNELACTORS_PORT_9999_TCP_PROTO", "tcp"), ("TUNNELACTORS_PORT_9999_TCP_PORT", "9999"), ("TUNNELACTORS_PORT_9999_TCP_ADDR", "10.0.0.1"),
+            ("TUNNELACTORS_NAME", "/web/tunnelactors"), ("TUNNELACTORS_ENV_FOO", "bar"), ("TUNNELACTORS_UDP_LISTEN", "127.0.0.1:0")));
+        Assert.Equal(new Dictionary<string, string> { ["tunnel.udp.listen"] = "127.0.0.1:0" }, overrides);
+        Assert.DoesNotContain(EnvironmentOverrides.Variables.Keys, EnvironmentOverrides.IsServiceLink);
+        Assert.Throws<ConfigurationException>(() => EnvironmentOverrides.Read(Variables(("TUNNELACTORS_PORTS", "1"))));
+    }
+
+    [Fact]
     public void A_bad_value_from_the_environment_names_the_setting_and_the_variable()
     {
         var environment = Variables(("TUNNELACTORS_SESSION_IDLE_TIMEOUT", "soon"));

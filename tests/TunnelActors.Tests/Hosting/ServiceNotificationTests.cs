@@ -24,8 +24,7 @@ public sealed class ServiceNotificationTests
         {
             ["NOTIFY_SOCKET"] = systemd.Path,
             ["WATCHDOG_USEC"] = "400000",
-            ["JOURNAL_STREAM"] = "8:12345",
-        }, "--udp-listen", "127.0.0.1:0", "--tcp-listen", "127.0.0.1:0", "--no-auth");
+        }, "--udp-listen", "127.0.0.1:0", "--tcp-listen", "127.0.0.1:0", "--no-auth", "--log-format", "journal");
         await using (side)
         {
             var ready = await systemd.NextAsync(Wait);
@@ -45,7 +44,7 @@ public sealed class ServiceNotificationTests
             do stopping = await systemd.NextAsync(Wait); while (stopping == "WATCHDOG=1");
             Assert.Equal("STOPPING=1\nSTATUS=stopping", stopping);
 
-            // Under the journal: no timestamps, each line led by its syslog priority.
+            // The journal format: no timestamps, each line led by its syslog priority.
             var lines = side.Log.Split('\n', StringSplitOptions.RemoveEmptyEntries);
             Assert.Contains(lines, l => l.StartsWith("<6>INF Listening for UDP on 127.0.0.1:", StringComparison.Ordinal));
             Assert.All(lines.Where(l => l.StartsWith('<')), l => Assert.Matches(@"^<[2-7]>(VRB|DBG|INF|WRN|ERR|FTL) ", l));
@@ -72,30 +71,53 @@ public sealed class ServiceNotificationTests
     }
 
     [Fact]
-    public async Task The_watchdog_is_not_fed_while_the_actors_do_not_answer()
+    public async Task The_watchdog_is_fed_only_when_the_actors_answer()
     {
         var notifier = new RecordingNotifier();
         var service = new ServiceNotifications(notifier);
-        var answering = true;
+        // Each check waits for the test's answer: the test, not the clock, decides what every tick sees.
+        var checks = Channel.CreateUnbounded<TaskCompletionSource<bool>>();
         using var stop = new CancellationTokenSource();
-        var checks = Channel.CreateUnbounded<bool>();
-        var watchdog = service.WatchdogAsync(TimeSpan.FromMilliseconds(40), _ =>
+        var watchdog = service.WatchdogAsync(TimeSpan.FromMilliseconds(20), _ =>
         {
-            checks.Writer.TryWrite(answering);
-            return Task.FromResult(answering);
+            var answer = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            checks.Writer.TryWrite(answer);
+            return answer.Task;
         }, stop.Token);
 
-        for (var i = 0; i < 3; i++) await checks.Reader.ReadAsync().AsTask().WaitAsync(Wait);
-        var fed = notifier.States.Count;
-        answering = false;
-        while (await checks.Reader.ReadAsync().AsTask().WaitAsync(Wait)) { }
-        for (var i = 0; i < 3; i++) await checks.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+        foreach (var answers in new[] { true, false, true, false, false })
+        {
+            var check = await checks.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+            var fedBefore = notifier.Count;
+            check.SetResult(answers);
+            // The next check starts only once this one's outcome has been sent (or not).
+            var next = await checks.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+            Assert.Equal(fedBefore + (answers ? 1 : 0), notifier.Count);
+            // Hand the next check back to the loop's next round.
+            await checks.Writer.WriteAsync(next);
+        }
         await stop.CancelAsync();
+        (await checks.Reader.ReadAsync().AsTask().WaitAsync(Wait)).SetResult(false);
         await watchdog.WaitAsync(Wait);
-
-        Assert.InRange(fed, 3, 4);
         Assert.All(notifier.States, s => Assert.Equal("WATCHDOG=1", s));
-        Assert.InRange(notifier.States.Count, fed, fed + 1);
+        Assert.Equal(2, notifier.Count);
+    }
+
+    [Theory]
+    [InlineData("8:12345", "socket:[12345]", LogFormat.Journal)]
+    [InlineData("8:12345", "socket:[999]", LogFormat.Text)] // inherited by a child whose stderr goes elsewhere
+    [InlineData("8:12345", "pipe:[12345]", LogFormat.Text)]
+    [InlineData(null, "socket:[12345]", LogFormat.Text)]
+    [InlineData("", "socket:[12345]", LogFormat.Text)]
+    public void The_journal_format_is_the_default_only_when_stderr_is_the_journals_stream(string? journalStream, string stderr, LogFormat expected) =>
+        Assert.Equal(expected, LogFormats.Default(journalStream, stderr));
+
+    [Fact]
+    public async Task A_configuration_error_under_the_journal_carries_the_error_priority()
+    {
+        var outcome = await ProgramProcess.RunAsync(Wait, "run", "--udp-listen", "127.0.0.1:99999", "--tcp-listen", "127.0.0.1:0", "--log-format", "journal");
+        Assert.Equal(2, outcome.ExitCode);
+        Assert.StartsWith("<3>tunnelactors: configuration error: tunnel.udp.listen", outcome.Stderr);
     }
 
     [Theory]
@@ -121,9 +143,21 @@ public sealed class ServiceNotificationTests
 
     private sealed class RecordingNotifier : ISystemdNotifier
     {
-        public List<string> States { get; } = [];
+        private readonly List<string> _states = [];
+
+        public IReadOnlyList<string> States
+        {
+            get { lock (_states) return _states.ToList(); }
+        }
+
+        public int Count => States.Count;
+
         public bool IsEnabled => true;
-        public void Notify(ServiceState state) { lock (States) States.Add(state.ToString()); }
+
+        public void Notify(ServiceState state)
+        {
+            lock (_states) _states.Add(state.ToString());
+        }
     }
 
     /// <summary>systemd's end of <c>NOTIFY_SOCKET</c>.</summary>

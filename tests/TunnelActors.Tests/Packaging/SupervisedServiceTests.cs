@@ -60,6 +60,9 @@ public sealed class SupervisedServiceTests(BuiltPackages packages)
             await Configure(machine, "test-low", "tcp.listen = \"127.0.0.1:443\", udp.forward = \"127.0.0.1:9\"");
             Assert.NotEqual(0, (await machine.RunAsync("systemctl", "start", Low)).ExitCode);
             Assert.Contains("it needs root or CAP_NET_BIND_SERVICE", (await machine.SucceedAsync("journalctl", "-u", Low, "--no-pager")).Stdout);
+            // Exit 2 would fail the same way again: it is not restarted.
+            Assert.Equal("failed", await machine.PropertyAsync(Low, "ActiveState"));
+            Assert.Equal("0", await machine.PropertyAsync(Low, "NRestarts"));
             await machine.SucceedAsync("sh", "-c", "mkdir -p /etc/systemd/system/tunnelactors@test-low.service.d && " +
                 "cp /usr/share/doc/tunnelactors/examples/low-port.conf /etc/systemd/system/tunnelactors@test-low.service.d/ && " +
                 "systemctl daemon-reload && systemctl restart tunnelactors@test-low");

@@ -43,9 +43,17 @@ public sealed class BootedSystemd : IAsyncDisposable
         Directory.CreateDirectory(layers);
         Directory.CreateDirectory(root);
         await Command.SucceedAsync(Wait, "mount", "-t", "tmpfs", "tmpfs", layers);
-        Directory.CreateDirectory(Path.Combine(layers, "upper"));
-        Directory.CreateDirectory(Path.Combine(layers, "work"));
-        await Command.SucceedAsync(Wait, "mount", "-t", "overlay", "overlay", "-o", $"lowerdir=/,upperdir={layers}/upper,workdir={layers}/work", root);
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(layers, "upper"));
+            Directory.CreateDirectory(Path.Combine(layers, "work"));
+            await Command.SucceedAsync(Wait, "mount", "-t", "overlay", "overlay", "-o", $"lowerdir=/,upperdir={layers}/upper,workdir={layers}/work", root);
+        }
+        catch
+        {
+            await Command.RunAsync(Wait, "umount", [layers]);
+            throw;
+        }
 
         var name = "ta-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4));
         var start = new ProcessStartInfo("systemd-nspawn")
@@ -59,7 +67,16 @@ public sealed class BootedSystemd : IAsyncDisposable
                      "--link-journal=no", "--uuid", Guid.NewGuid().ToString("N"), "--console=pipe", "--", "--unit=basic.target",
                  })
             start.ArgumentList.Add(arg);
-        var machine = new BootedSystemd(directory, Process.Start(start)!);
+        BootedSystemd machine;
+        try
+        {
+            machine = new BootedSystemd(directory, Process.Start(start)!);
+        }
+        catch
+        {
+            await Unmount(directory);
+            throw;
+        }
         machine._nspawn.OutputDataReceived += (_, _) => { };
         machine._nspawn.ErrorDataReceived += (_, _) => { };
         machine._nspawn.BeginOutputReadLine();
@@ -113,14 +130,41 @@ public sealed class BootedSystemd : IAsyncDisposable
         {
             if (_nspawn.HasExited) throw new InvalidOperationException($"systemd-nspawn exited {_nspawn.ExitCode} while booting");
             if (DateTime.UtcNow > deadline) throw new TimeoutException("systemd did not finish booting in the container");
-            var children = $"/proc/{_nspawn.Id}/task/{_nspawn.Id}/children";
-            if (_leader == 0 && File.Exists(children) && File.ReadAllText(children).Split(' ', StringSplitOptions.RemoveEmptyEntries) is [var first, ..])
-                _leader = int.Parse(first);
+            // nspawn's first child is a short-lived helper that forks the container's PID 1: take the child that is
+            // PID 1 in its own namespace.
+            _leader = ContainerInit() ?? 0;
             // Until systemd in there listens, systemctl cannot connect; then --wait returns once start-up is over.
             if (_leader != 0 && (await RunAsync("systemctl", "is-system-running", "--wait")).Stdout.Trim() is "running" or "degraded")
                 return;
             await Task.Delay(200);
         }
+    }
+
+    private int? ContainerInit()
+    {
+        try
+        {
+            foreach (var child in File.ReadAllText($"/proc/{_nspawn.Id}/task/{_nspawn.Id}/children").Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var nspid = File.ReadLines($"/proc/{child}/status").FirstOrDefault(l => l.StartsWith("NSpid:", StringComparison.Ordinal));
+                if (nspid?.Split('\t', ' ').Last() == "1") return int.Parse(child);
+            }
+        }
+        catch (IOException)
+        {
+            // A child that exited between the two reads, or nspawn itself.
+        }
+        return null;
+    }
+
+    private static async Task Unmount(string directory)
+    {
+        // Never delete through a mount that is still there: the overlay shows this machine's whole root.
+        await Command.SucceedAsync(Wait, "umount", Path.Combine(directory, "root"));
+        await Command.SucceedAsync(Wait, "umount", Path.Combine(directory, "layers"));
+        Directory.Delete(Path.Combine(directory, "root"));
+        Directory.Delete(Path.Combine(directory, "layers"));
+        Directory.Delete(directory);
     }
 
     public async ValueTask DisposeAsync()
@@ -147,11 +191,6 @@ public sealed class BootedSystemd : IAsyncDisposable
             }
         }
         _nspawn.Dispose();
-        // Never delete through a mount that is still there: the overlay shows this machine's whole root.
-        await Command.SucceedAsync(Wait, "umount", Root);
-        await Command.SucceedAsync(Wait, "umount", Path.Combine(_directory, "layers"));
-        Directory.Delete(Root);
-        Directory.Delete(Path.Combine(_directory, "layers"));
-        Directory.Delete(_directory);
+        await Unmount(_directory);
     }
 }

@@ -51,12 +51,3 @@ public static class Command
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
         .Select(directory => Path.Combine(directory, program)).FirstOrDefault(File.Exists);
 }
-
-/// <summary>A fact that needs root (to run the program as another user): skipped without it, except under CI, where it must run.</summary>
-public sealed class RootFactAttribute : Xunit.FactAttribute
-{
-    public RootFactAttribute()
-    {
-        if (Environment.UserName != "root" && Environment.GetEnvironmentVariable("CI") != "true") Skip = "needs root; CI runs this test as root";
-    }
-}
