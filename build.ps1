@@ -68,6 +68,7 @@ if ($Target -eq 'package') {
         'src/Packaging/debian/postinst'        = 'DEBIAN/'
         'src/Packaging/debian/prerm'           = 'DEBIAN/'
         'src/Packaging/debian/postrm'          = 'DEBIAN/'
+        'src/Packaging/debian/triggers'        = 'DEBIAN/'
     }
     foreach ($file in $layout.Keys) {
         New-Item -ItemType Directory -Force "$root/$($layout[$file])" | Out-Null
