@@ -1,3 +1,4 @@
+using Akka;
 using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.Extensions.Hosting;
@@ -39,6 +40,12 @@ internal static class RunSide
                 return Fail(service, logFormat, $"cannot start: {failed.Reason}");
             }
             service.Ready(((TunnelSupervisor.Ready)answer).Endpoints);
+            // STOPPING=1 as soon as shutdown begins (SIGTERM, or the side giving up), before sessions are ended.
+            CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeServiceUnbind, "systemd-stopping", () =>
+            {
+                service.Stopping();
+                return Task.FromResult(Done.Instance);
+            });
             using var endWatchdog = new CancellationTokenSource();
             var watchdog = service.Enabled && ServiceNotifications.WatchdogInterval(Environment.GetEnvironmentVariable, Environment.ProcessId) is { } interval
                 ? service.WatchdogAsync(interval, async within => await supervisor.Ask<object>(TunnelSupervisor.GetCounters.Instance, within) is not null,
@@ -49,7 +56,6 @@ internal static class RunSide
             var stopped = supervisor.WatchAsync(CancellationToken.None);
             var interrupted = Task.Delay(Timeout.Infinite, cancellation);
             await Task.WhenAny(stopped, interrupted, host.WaitForShutdownAsync(CancellationToken.None));
-            service.Stopping();
             await endWatchdog.CancelAsync();
             await watchdog;
             var requested = cancellation.IsCancellationRequested || CoordinatedShutdown.Get(system).ShutdownReason is not null;
