@@ -51,6 +51,9 @@ internal static class Commands
             {
                 var configuration = side.Load(result);
                 Console.Write(EffectiveSettings.Render(configuration.Config));
+                foreach (var (key, endpoint) in configuration.Settings.ListenEndpoints().Where(e => e.Endpoint.Port is > 0 and < 1024))
+                    Console.Error.WriteLine($"tunnelactors: note: {key} {endpoint} is a port below 1024: as a tunnelactors@ service this " +
+                                            "instance needs CAP_NET_BIND_SERVICE (/usr/share/doc/tunnelactors/examples/low-port.conf)");
                 return 0;
             }
             catch (ConfigurationException e)

@@ -79,6 +79,14 @@ public sealed record TunnelSettings(
     /// <summary>The roles, as the metrics' <c>orientation</c> tag: <c>udp-listen/tcp-connect</c>.</summary>
     public string Orientation => $"udp-{Udp.Role.ToString().ToLowerInvariant()}/tcp-{Tcp.Role.ToString().ToLowerInvariant()}";
 
+    /// <summary>Where this side listens (UDP, TCP, metrics): what it binds, and what may need a privilege to bind.</summary>
+    public IEnumerable<(string Key, IPEndPoint Endpoint)> ListenEndpoints()
+    {
+        if (Udp.Role == UdpRole.Listen) yield return ("tunnel.udp.listen", Udp.Endpoint);
+        if (Tcp.Role == TcpRole.Listen) yield return ("tunnel.tcp.listen", Tcp.Endpoint);
+        if (MetricsListen is { } metrics) yield return ("tunnel.metrics.listen", metrics);
+    }
+
     /// <summary>The inbox of the UDP-listen endpoint: datagrams of every peer on their way to their connections.</summary>
     public const string IngressMailbox = "tunnel.mailbox.ingress";
 

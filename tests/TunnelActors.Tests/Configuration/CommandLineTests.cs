@@ -44,6 +44,17 @@ public sealed class CommandLineTests
         Assert.Contains($"127.0.0.1:{port}", outcome.Stderr);
     }
 
+    [Fact]
+    public async Task Check_notes_a_listen_port_below_1024_and_still_passes()
+    {
+        var low = await ProgramProcess.RunAsync(Timeout, "check", "--tcp-listen", "0.0.0.0:443", "--udp-forward", "127.0.0.1:51820");
+        Assert.Equal(0, low.ExitCode);
+        Assert.Contains("note: tunnel.tcp.listen 0.0.0.0:443 is a port below 1024", low.Stderr);
+        var high = await ProgramProcess.RunAsync(Timeout, "check", "--tcp-listen", "0.0.0.0:8443", "--udp-forward", "127.0.0.1:51820");
+        Assert.Equal(0, high.ExitCode);
+        Assert.Equal("", high.Stderr);
+    }
+
     [NamespaceFact]
     public async Task A_port_below_1024_without_the_capability_says_what_it_needs()
     {
