@@ -25,7 +25,7 @@ public sealed class EnvironmentTests
                 named[string.Join('.', path.Reverse().Append(leaf.Groups[1].Value))] = leaf.Groups[2].Value;
         }
 
-        Assert.Equal(55, EnvironmentOverrides.Variables.Count);
+        Assert.NotEmpty(named);
         foreach (var (variable, key) in EnvironmentOverrides.Variables)
             Assert.True(named.TryGetValue(key, out var shown) && shown == variable, $"{key}: its line should end with # {variable}");
         Assert.Equal(EnvironmentOverrides.Variables.Count, named.Count);

@@ -51,8 +51,9 @@ public sealed class SupervisedServiceTests(BuiltPackages packages)
 
             // A crash: systemd starts the relay host again after RestartSec, and the tunnel carries traffic again.
             await machine.SucceedAsync("systemctl", "kill", "--signal=KILL", Relay);
-            Assert.True(await Eventually(async () => await machine.PropertyAsync(Relay, "NRestarts") == "1" &&
-                                                     await machine.PropertyAsync(Relay, "ActiveState") == "active"), "the relay was not restarted");
+            Assert.True(await BoundSockets.EventuallyAsync(async () => await machine.PropertyAsync(Relay, "NRestarts") == "1" &&
+                    await machine.PropertyAsync(Relay, "ActiveState") == "active", TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(250)),
+                "the relay was not restarted");
             await LoadPassesAsync(machine, udpPort);
 
             // No capabilities: a side on port 443 cannot bind until its instance gets the guide's low-port drop-in.
@@ -115,17 +116,6 @@ public sealed class SupervisedServiceTests(BuiltPackages packages)
     private static int Port(string status, string endpoint) =>
         int.Parse(Regex.Match(status, $@"\b{endpoint} 127\.0\.0\.1:(\d+)").Groups[1] is { Success: true } port ? port.Value
             : throw new Xunit.Sdk.XunitException($"no {endpoint} port in the status '{status}'"));
-
-    private static async Task<bool> Eventually(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) return false;
-            await Task.Delay(250);
-        }
-        return true;
-    }
 }
 
 /// <summary>A fact that boots systemd in a container: needs root, systemd-nspawn and dpkg. Skipped without them, except under CI, where it must run.</summary>

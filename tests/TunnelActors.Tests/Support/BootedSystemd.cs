@@ -125,19 +125,16 @@ public sealed class BootedSystemd : IAsyncDisposable
 
     private async Task WaitUntilBootedAsync()
     {
-        var deadline = DateTime.UtcNow + Wait;
-        while (true)
+        var booted = await BoundSockets.EventuallyAsync(async () =>
         {
             if (_nspawn.HasExited) throw new InvalidOperationException($"systemd-nspawn exited {_nspawn.ExitCode} while booting");
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("systemd did not finish booting in the container");
             // nspawn's first child is a short-lived helper that forks the container's PID 1: take the child that is
             // PID 1 in its own namespace.
             _leader = ContainerInit() ?? 0;
             // Until systemd in there listens, systemctl cannot connect; then --wait returns once start-up is over.
-            if (_leader != 0 && (await RunAsync("systemctl", "is-system-running", "--wait")).Stdout.Trim() is "running" or "degraded")
-                return;
-            await Task.Delay(200);
-        }
+            return _leader != 0 && (await RunAsync("systemctl", "is-system-running", "--wait")).Stdout.Trim() is "running" or "degraded";
+        }, Wait, TimeSpan.FromMilliseconds(200));
+        if (!booted) throw new TimeoutException("systemd did not finish booting in the container");
     }
 
     private int? ContainerInit()

@@ -82,10 +82,14 @@ public static class BoundSockets
     }
 
     /// <summary>Polls a condition until it holds or the timeout passes (the kernel updates its tables asynchronously).</summary>
-    public static async Task<bool> EventuallyAsync(Func<bool> condition, TimeSpan timeout, TimeSpan? poll = null)
+    public static Task<bool> EventuallyAsync(Func<bool> condition, TimeSpan timeout, TimeSpan? poll = null) =>
+        EventuallyAsync(() => Task.FromResult(condition()), timeout, poll);
+
+    /// <summary>Whether <paramref name="condition"/> (state no event announces, such as another program's) holds within <paramref name="timeout"/>.</summary>
+    public static async Task<bool> EventuallyAsync(Func<Task<bool>> condition, TimeSpan timeout, TimeSpan? poll = null)
     {
         var deadline = DateTime.UtcNow + timeout;
-        while (!condition())
+        while (!await condition())
         {
             if (DateTime.UtcNow > deadline) return false;
             await Task.Delay(poll ?? TimeSpan.FromMilliseconds(20));

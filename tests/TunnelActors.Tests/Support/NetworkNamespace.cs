@@ -110,16 +110,7 @@ public sealed class NetworkNamespace : IAsyncDisposable
         BoundSockets.EventuallyAsync(() => process.HasExited || BoundSockets.ConnectedTo($"/proc/{process.Id}/net/tcp", remotePort),
             TimeSpan.FromSeconds(10));
 
-    private static async Task IpAsync(params string[] args)
-    {
-        var start = new ProcessStartInfo("ip") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var arg in args) start.ArgumentList.Add(arg);
-        using var process = Process.Start(start)!;
-        var error = await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException($"ip {string.Join(' ', args)} failed: {error.Trim()}");
-    }
+    private static Task IpAsync(params string[] args) => Command.SucceedAsync(TimeSpan.FromSeconds(30), "ip", args);
 
     public async ValueTask DisposeAsync()
     {
@@ -130,7 +121,7 @@ public sealed class NetworkNamespace : IAsyncDisposable
             process.Dispose();
         }
         // Deleting the namespace destroys the veth pair with it.
-        try { await IpAsync("netns", "del", Name); } catch (InvalidOperationException) { }
+        await Command.RunAsync(TimeSpan.FromSeconds(30), "ip", ["netns", "del", Name]);
     }
 }
 
