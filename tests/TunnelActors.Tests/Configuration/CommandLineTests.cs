@@ -34,9 +34,7 @@ public sealed class CommandLineTests
     [Fact]
     public async Task A_port_in_use_stops_with_exit_code_2()
     {
-        using var taken = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        taken.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        taken.Listen();
+        using var taken = BoundSockets.TakenTcpPort();
         var port = ((IPEndPoint)taken.LocalEndPoint!).Port;
 
         var outcome = await ProgramProcess.RunAsync(Timeout, "run", "--udp-forward", "127.0.0.1:9", "--tcp-listen", $"127.0.0.1:{port}");
@@ -187,9 +185,7 @@ public sealed class CommandLineTests
     public async Task Check_validates_without_binding_and_prints_settings_run_reads_back()
     {
         // A port that run could not bind: check binds nothing, so it does not care.
-        using var taken = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        taken.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        taken.Listen();
+        using var taken = BoundSockets.TakenTcpPort();
         var outcome = await ProgramProcess.RunAsync(Timeout, "check", "--udp-forward", "127.0.0.1:53", "--tcp-listen", taken.LocalEndPoint!.ToString()!,
             "--tcp-allow", "10.0.0.0/8", "--idle-timeout", "42s");
         Assert.True(outcome.ExitCode == 0, outcome.Stderr);

@@ -55,9 +55,7 @@ public sealed class ServiceNotificationTests
     [Fact]
     public async Task A_side_that_cannot_bind_is_never_ready_and_says_why_in_its_status()
     {
-        using var taken = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        taken.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        taken.Listen();
+        using var taken = BoundSockets.TakenTcpPort();
         using var systemd = new NotifySocket();
 
         var outcome = await ProgramProcess.RunWithAsync(new Dictionary<string, string> { ["NOTIFY_SOCKET"] = systemd.Path }, Wait,

@@ -102,9 +102,7 @@ public sealed class MetricsTests : IDisposable
     [Fact]
     public async Task A_metrics_port_in_use_stops_the_side_with_exit_code_2_naming_the_setting()
     {
-        using var taken = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        taken.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        taken.Listen();
+        using var taken = BoundSockets.TakenTcpPort();
         var outcome = await ProgramProcess.RunAsync(Wait, "run", "--udp-forward", _echo.LocalEndPoint.ToString(), "--tcp-listen", "127.0.0.1:0",
             "--metrics", taken.LocalEndPoint!.ToString()!);
         Assert.Equal(2, outcome.ExitCode);

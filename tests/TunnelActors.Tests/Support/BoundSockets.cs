@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using System.Globalization;
 
 namespace TunnelActors.Tests.Support;
@@ -69,6 +71,15 @@ public static class BoundSockets
             System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
         socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
         return ((System.Net.IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+
+    /// <summary>A TCP port on loopback that is taken (listened on) for as long as the socket lives: a bind that must fail.</summary>
+    public static Socket TakenTcpPort()
+    {
+        var taken = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        taken.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        taken.Listen();
+        return taken;
     }
 
     /// <summary>A TCP port that was free a moment ago.</summary>
