@@ -1,5 +1,10 @@
 using System.CommandLine;
 using Serilog.Events;
+using TunnelActors.Auth;
+using TunnelActors.Configuration;
+using TunnelActors.Hosting;
+using TunnelActors.Tools.Demo;
+using TunnelActors.Tools.Bench;
 
 namespace TunnelActors.Cli;
 
@@ -13,7 +18,7 @@ internal static class Commands
         root.Subcommands.Add(CheckCommand());
         root.Subcommands.Add(KeygenCommand());
         root.Subcommands.Add(DemoCommand());
-        root.Subcommands.Add(Bench.BenchCommand.Build());
+        root.Subcommands.Add(BenchCommand.Build());
         root.Subcommands.Add(ManCommand(root));
         return root;
     }
@@ -86,7 +91,7 @@ internal static class Commands
         {
             logLevel,
         };
-        command.SetAction((result, cancellation) => Demo.DemoCommand.RunAsync(result.GetValue(logLevel), cancellation));
+        command.SetAction((result, cancellation) => Tools.Demo.DemoCommand.RunAsync(result.GetValue(logLevel), cancellation));
         return command;
     }
 

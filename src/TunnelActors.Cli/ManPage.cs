@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text;
+using TunnelActors.Configuration;
 
 namespace TunnelActors.Cli;
 

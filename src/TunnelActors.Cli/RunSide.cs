@@ -5,6 +5,10 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Serilog;
 using Serilog.Events;
+using TunnelActors;
+using TunnelActors.Configuration;
+using TunnelActors.Hosting;
+using TunnelActors.Tools.Bench;
 
 namespace TunnelActors.Cli;
 

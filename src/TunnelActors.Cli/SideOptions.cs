@@ -1,4 +1,5 @@
 using System.CommandLine;
+using TunnelActors.Configuration;
 
 namespace TunnelActors.Cli;
 

@@ -1,9 +1,11 @@
 using System.Net;
 using Akka.Actor;
 using Akka.Event;
-using TunnelActors.Auth;
+using TunnelActors.Configuration;
+using TunnelActors.Endpoints;
 using TunnelActors.Flow;
 using TunnelActors.Framing;
+using TunnelActors.Links;
 using TunnelActors.Observability;
 using TunnelActors.Sessions;
 using TunnelActors.Transport;

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using TunnelActors.Configuration;
 
 namespace TunnelActors.Auth;
 

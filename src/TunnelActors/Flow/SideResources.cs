@@ -1,8 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
 using TunnelActors.Observability;
-using TunnelActors.Sessions;
-using TunnelActors.Transport;
 
 namespace TunnelActors.Flow;
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using Akka.IO;
+using TunnelActors.Configuration;
 using TunnelActors.Flow;
 
 namespace TunnelActors.Framing;
@@ -30,7 +31,7 @@ internal sealed class SendBuffer
     // Where the frames queued in each millisecond end, oldest first: what is stale can be cut off whole.
     private readonly List<(int End, long Tick)> _marks = [];
 
-    public SendBuffer(IFrameCodec codec, TcpSettings settings, ByteBudget budget)
+    public SendBuffer(IFrameCodec codec, TcpTunnelSettings settings, ByteBudget budget)
     {
         _codec = codec;
         _limit = settings.SendQueueLimit;

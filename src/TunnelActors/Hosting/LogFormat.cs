@@ -1,4 +1,4 @@
-namespace TunnelActors;
+namespace TunnelActors.Hosting;
 
 /// <summary>How a side writes its log to stderr.</summary>
 public enum LogFormat

@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Hosting.Systemd;
 using Serilog;
 
-namespace TunnelActors;
+namespace TunnelActors.Hosting;
 
 /// <summary>
 /// What a side tells systemd when a <c>Type=notify</c> unit started it (<c>NOTIFY_SOCKET</c> is set): ready

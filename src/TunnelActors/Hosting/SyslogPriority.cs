@@ -1,7 +1,7 @@
 using Serilog.Core;
 using Serilog.Events;
 
-namespace TunnelActors;
+namespace TunnelActors.Hosting;
 
 /// <summary>Adds the syslog priority of an event's level, which the journal reads from a line's <c>&lt;N&gt;</c> prefix.</summary>
 internal sealed class SyslogPriority : ILogEventEnricher

@@ -8,9 +8,11 @@ using Microsoft.Extensions.Hosting;
 using Serilog;
 using Serilog.Events;
 using Serilog.Sinks.SystemConsole.Themes;
+using TunnelActors;
+using TunnelActors.Configuration;
 using TunnelActors.Transport;
 
-namespace TunnelActors;
+namespace TunnelActors.Hosting;
 
 /// <summary>Wires one side: Serilog, the Akka.NET actor system under Akka.Hosting, and the tunnel supervisor.</summary>
 public static class TunnelHost

@@ -1,7 +1,5 @@
 using System.Diagnostics.Metrics;
 using TunnelActors.Flow;
-using TunnelActors.Sessions;
-using TunnelActors.Transport;
 
 namespace TunnelActors.Observability;
 

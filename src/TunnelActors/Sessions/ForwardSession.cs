@@ -5,7 +5,8 @@ using Akka.Event;
 using Akka.IO;
 using TunnelActors.Auth;
 using TunnelActors.Flow;
-using TunnelActors.Framing;
+using TunnelActors.Links;
+using TunnelActors.Observability;
 using TunnelActors.Transport;
 
 namespace TunnelActors.Sessions;

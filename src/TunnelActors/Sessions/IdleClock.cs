@@ -1,4 +1,5 @@
 using Akka.Actor;
+using TunnelActors.Links;
 
 namespace TunnelActors.Sessions;
 

@@ -3,8 +3,10 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
 using TunnelActors.Auth;
+using TunnelActors.Endpoints;
 using TunnelActors.Flow;
-using TunnelActors.Framing;
+using TunnelActors.Links;
+using TunnelActors.Observability;
 using TunnelActors.Transport;
 
 namespace TunnelActors.Sessions;

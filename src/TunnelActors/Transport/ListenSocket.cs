@@ -1,6 +1,7 @@
 using System.Net;
 using Akka.Actor;
 using Akka.Event;
+using TunnelActors.Configuration;
 
 namespace TunnelActors.Transport;
 

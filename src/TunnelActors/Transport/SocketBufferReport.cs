@@ -1,5 +1,7 @@
 using System.Net.Sockets;
 using Akka.Event;
+using TunnelActors.Configuration;
+using TunnelActors.Framing;
 
 namespace TunnelActors.Transport;
 

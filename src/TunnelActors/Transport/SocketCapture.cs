@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using Akka.IO;
+using TunnelActors.Configuration;
+using TunnelActors.Framing;
 
 namespace TunnelActors.Transport;
 
@@ -9,7 +11,7 @@ namespace TunnelActors.Transport;
 /// the actors carrying datagrams can send on it directly (<see cref="UdpSink"/>). A socket bound again (after
 /// its actor died) replaces the old one for every sink made from it.
 /// </summary>
-public sealed class SocketCapture(UdpSettings settings) : Inet.SocketOptionV2
+public sealed class SocketCapture(UdpTunnelSettings settings) : Inet.SocketOptionV2
 {
     private volatile Socket? _socket;
 

@@ -1,6 +1,7 @@
 using System.Net;
 using Akka.Actor;
 using Akka.IO;
+using TunnelActors.Configuration;
 
 namespace TunnelActors.Transport;
 
@@ -20,7 +21,7 @@ internal static class TcpDial
 
     private static readonly TimeSpan Grace = TimeSpan.FromSeconds(2);
 
-    public static void Start(IActorContext context, ITimerScheduler timers, EndPoint remote, TcpSettings tcp)
+    public static void Start(IActorContext context, ITimerScheduler timers, EndPoint remote, TcpTunnelSettings tcp)
     {
         context.System.Tcp().Tell(new Tcp.Connect(remote, null, TcpTuning.For(tcp), tcp.ConnectTimeout, pullMode: true), context.Self);
         timers.StartSingleTimer(Unanswered.Instance, Unanswered.Instance, tcp.ConnectTimeout + Grace);

@@ -1,5 +1,7 @@
 using System.Net.Sockets;
 using Akka.IO;
+using TunnelActors.Configuration;
+using TunnelActors.Framing;
 
 namespace TunnelActors.Transport;
 
@@ -11,7 +13,7 @@ namespace TunnelActors.Transport;
 /// a busy one notices within <c>tcp.user-timeout</c> when nothing it sends is acknowledged any more (by
 /// default Linux retransmits for some 15 minutes).
 /// </summary>
-internal sealed class TcpTuning(TcpSettings settings) : Inet.SocketOption
+internal sealed class TcpTuning(TcpTunnelSettings settings) : Inet.SocketOption
 {
     private const int TcpNotSentLowWater = 25; // TCP_NOTSENT_LOWAT, linux/tcp.h
     private const int TcpUserTimeout = 18; // TCP_USER_TIMEOUT, linux/tcp.h
@@ -42,5 +44,5 @@ internal sealed class TcpTuning(TcpSettings settings) : Inet.SocketOption
         if (settings.ReceiveBuffer > 0) s.ReceiveBufferSize = settings.ReceiveBuffer;
     }
 
-    public static IEnumerable<Inet.SocketOption> For(TcpSettings settings) => [new TcpTuning(settings)];
+    public static IEnumerable<Inet.SocketOption> For(TcpTunnelSettings settings) => [new TcpTuning(settings)];
 }

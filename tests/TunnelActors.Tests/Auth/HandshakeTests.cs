@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
-using TunnelActors.Auth;
 using Xunit;
+using TunnelActors.Auth;
 
 namespace TunnelActors.Tests.Auth;
 

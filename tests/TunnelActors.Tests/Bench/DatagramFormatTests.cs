@@ -1,6 +1,6 @@
 using System.Text;
-using TunnelActors.Cli.Bench.Load;
 using Xunit;
+using TunnelActors.Tools.Bench.Load;
 
 namespace TunnelActors.Tests.Bench;
 

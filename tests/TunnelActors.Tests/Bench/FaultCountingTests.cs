@@ -1,7 +1,7 @@
 using System.Net;
-using TunnelActors.Cli.Bench.Echo;
-using TunnelActors.Cli.Bench.Load;
 using Xunit;
+using TunnelActors.Tools.Bench.Echo;
+using TunnelActors.Tools.Bench.Load;
 
 namespace TunnelActors.Tests.Bench;
 

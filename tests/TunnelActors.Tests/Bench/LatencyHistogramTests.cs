@@ -1,5 +1,5 @@
-using TunnelActors.Cli.Bench.Load;
 using Xunit;
+using TunnelActors.Tools.Bench.Load;
 
 namespace TunnelActors.Tests.Bench;
 

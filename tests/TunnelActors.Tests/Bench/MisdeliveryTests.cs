@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
-using TunnelActors.Cli.Bench.Load;
 using Xunit;
+using TunnelActors.Tools.Bench.Load;
 
 namespace TunnelActors.Tests.Bench;
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using TunnelActors.Tests.Support;
 using Xunit;
+using TunnelActors.Tools.Demo;
 
 namespace TunnelActors.Tests.Configuration;
 
@@ -112,7 +113,7 @@ public sealed class CommandLineTests
     [Fact]
     public async Task Two_run_processes_carry_the_seed_deployment()
     {
-        using var echo = new TunnelActors.Cli.Demo.UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
+        using var echo = new TunnelActors.Tools.Demo.UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
         var udpPort = BoundSockets.FreeUdpPort();
         var tcpPort = BoundSockets.FreeTcpPort();
         var logs = new System.Text.StringBuilder();

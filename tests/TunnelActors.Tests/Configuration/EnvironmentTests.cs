@@ -1,6 +1,8 @@
 using System.Text.RegularExpressions;
 using TunnelActors.Tests.Support;
 using Xunit;
+using TunnelActors.Configuration;
+using TunnelActors.Framing;
 
 namespace TunnelActors.Tests.Configuration;
 

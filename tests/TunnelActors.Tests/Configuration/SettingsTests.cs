@@ -1,5 +1,7 @@
 using TunnelActors.Tests.Support;
 using Xunit;
+using TunnelActors.Auth;
+using TunnelActors.Configuration;
 
 namespace TunnelActors.Tests.Configuration;
 

@@ -1,6 +1,7 @@
 using TunnelActors.Tests.Packaging;
 using TunnelActors.Tests.Support;
 using Xunit;
+using TunnelActors.Auth;
 
 namespace TunnelActors.Tests.Deployment;
 

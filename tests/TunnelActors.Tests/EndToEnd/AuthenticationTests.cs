@@ -1,13 +1,13 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
-using TunnelActors.Auth;
-using TunnelActors.Cli.Demo;
-using TunnelActors.Flow;
-using TunnelActors.Sessions;
 using TunnelActors.Tests.Support;
-using TunnelActors.Transport;
 using Xunit;
+using TunnelActors.Auth;
+using TunnelActors.Flow;
+using TunnelActors.Observability;
+using TunnelActors.Tools;
+using TunnelActors.Tools.Demo;
 
 namespace TunnelActors.Tests.EndToEnd;
 

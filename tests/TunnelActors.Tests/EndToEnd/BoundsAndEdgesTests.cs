@@ -1,11 +1,11 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
-using TunnelActors.Cli.Demo;
-using TunnelActors.Framing;
-using TunnelActors.Sessions;
 using TunnelActors.Tests.Support;
 using Xunit;
+using TunnelActors.Framing;
+using TunnelActors.Observability;
+using TunnelActors.Tools.Demo;
 
 namespace TunnelActors.Tests.EndToEnd;
 

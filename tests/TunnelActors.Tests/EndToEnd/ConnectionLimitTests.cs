@@ -1,9 +1,10 @@
 using System.Net;
 using System.Net.Sockets;
-using TunnelActors.Auth;
-using TunnelActors.Cli.Demo;
 using TunnelActors.Tests.Support;
 using Xunit;
+using TunnelActors.Auth;
+using TunnelActors.Tools;
+using TunnelActors.Tools.Demo;
 
 namespace TunnelActors.Tests.EndToEnd;
 

@@ -3,11 +3,10 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
-using TunnelActors.Cli.Demo;
-using TunnelActors.Sessions;
 using TunnelActors.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
+using TunnelActors.Tools.Demo;
 
 namespace TunnelActors.Tests.EndToEnd;
 

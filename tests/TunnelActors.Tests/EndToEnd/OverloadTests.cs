@@ -1,11 +1,11 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
-using TunnelActors.Flow;
-using TunnelActors.Framing;
-using TunnelActors.Sessions;
 using TunnelActors.Tests.Support;
 using Xunit;
+using TunnelActors.Flow;
+using TunnelActors.Framing;
+using TunnelActors.Observability;
 
 namespace TunnelActors.Tests.EndToEnd;
 

@@ -1,8 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
-using TunnelActors.Cli.Demo;
 using TunnelActors.Tests.Support;
 using Xunit;
+using TunnelActors.Tools;
+using TunnelActors.Tools.Demo;
 
 namespace TunnelActors.Tests.EndToEnd;
 

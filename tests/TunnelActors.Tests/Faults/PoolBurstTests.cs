@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Net;
-using TunnelActors.Cli.Demo;
 using TunnelActors.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
+using TunnelActors.Tools.Demo;
 
 namespace TunnelActors.Tests.Faults;
 

@@ -1,9 +1,10 @@
 using System.Net;
 using System.Net.Sockets;
-using TunnelActors.Cli.Demo;
 using TunnelActors.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
+using TunnelActors.Observability;
+using TunnelActors.Tools.Demo;
 
 namespace TunnelActors.Tests.Faults;
 
@@ -95,8 +96,8 @@ public sealed class ReconnectGraceTests(ITestOutputHelper output) : IDisposable
                 $"the talking peer was not served: {talking.Received(1, 5)} of 5 echoed; NAT side: sessions {SideMetrics.Read("starve-nat", "sessions.active")}, " +
                 $"reconnected {SideMetrics.Read("starve-nat", "sessions.reconnected")}, ended {SideMetrics.Read("starve-nat", "sessions.ended")}, " +
                 $"pooled {SideMetrics.Read("starve-nat", "connections.pooled")}, connections {SideMetrics.Read("starve-nat", "connections.active")}, " +
-                $"drops {string.Join(",", Enum.GetValues<TunnelActors.Sessions.DropReason>().Select(r => (r, n: SideMetrics.Read("starve-nat", "drops", ("reason", TunnelActors.Observability.TunnelMetrics.TagValue(r.ToString()))))).Where(x => x.n > 0))}, " +
-                $"ended {string.Join(",", Enum.GetValues<TunnelActors.Sessions.SessionEndReason>().Select(r => (r, n: SideMetrics.Read("starve-nat", "sessions.ended", ("reason", TunnelActors.Observability.TunnelMetrics.TagValue(r.ToString()))))).Where(x => x.n > 0))}, " +
+                $"drops {string.Join(",", Enum.GetValues<DropReason>().Select(r => (r, n: SideMetrics.Read("starve-nat", "drops", ("reason", TunnelActors.Observability.TunnelMetrics.TagValue(r.ToString()))))).Where(x => x.n > 0))}, " +
+                $"ended {string.Join(",", Enum.GetValues<SessionEndReason>().Select(r => (r, n: SideMetrics.Read("starve-nat", "sessions.ended", ("reason", TunnelActors.Observability.TunnelMetrics.TagValue(r.ToString()))))).Where(x => x.n > 0))}, " +
                 $"pooled again after {pooledAfter.TotalSeconds:0.0} s, now {clock.Elapsed.TotalSeconds:0.0} s; relay: {relay.Log}");
             // The silent sessions end with their grace (the talking one too, if its grace ran out as it sent: then
             // what it sent starts its next session).

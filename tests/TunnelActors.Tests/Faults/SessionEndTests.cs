@@ -4,9 +4,15 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
 using Akka.TestKit.Xunit2;
-using TunnelActors.Cli.Demo;
 using TunnelActors.Tests.Support;
 using Xunit;
+using TunnelActors;
+using TunnelActors.Configuration;
+using TunnelActors.Flow;
+using TunnelActors.Observability;
+using TunnelActors.Transport;
+using TunnelActors.Tools.Demo;
+using TunnelActors.Tools.Bench;
 
 namespace TunnelActors.Tests.Faults;
 
@@ -87,7 +93,7 @@ public sealed class SessionEndTests : TestKit
         while (deadLetters.HasMessages) carried.Add(deadLetters.ReceiveOne(TimeSpan.Zero)!);
         Assert.DoesNotContain(carried, letter => letter is DeadLetter { Message: Udp.Received });
         // The side's meter went with it; its counters remain.
-        Assert.Equal(10, TunnelActors.Flow.SideResources.For(Sys).Sessions.Ended(TunnelActors.Sessions.SessionEndReason.Shutdown));
+        Assert.Equal(10, TunnelActors.Flow.SideResources.For(Sys).Sessions.Ended(SessionEndReason.Shutdown));
     }
 
     private static async Task<TcpClient> AcceptAsync(TcpListener listener)

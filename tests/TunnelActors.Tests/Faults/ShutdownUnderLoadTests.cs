@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using TunnelActors.Cli.Demo;
 using TunnelActors.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
+using TunnelActors.Tools.Demo;
 
 namespace TunnelActors.Tests.Faults;
 

@@ -3,9 +3,11 @@ using Akka.Actor;
 using Akka.Dispatch;
 using Akka.Dispatch.MessageQueues;
 using Akka.IO;
-using TunnelActors.Flow;
-using TunnelActors.Sessions;
 using Xunit;
+using TunnelActors.Flow;
+using TunnelActors.Observability;
+using TunnelActors.Transport;
+using TunnelActors.Tools.Bench.Load;
 
 namespace TunnelActors.Tests.Flow;
 

@@ -1,6 +1,6 @@
 using System.Buffers;
-using TunnelActors.Framing;
 using Xunit;
+using TunnelActors.Framing;
 
 namespace TunnelActors.Tests.Framing;
 

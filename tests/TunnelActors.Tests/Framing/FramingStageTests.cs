@@ -4,13 +4,15 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Akka.IO;
 using Akka.TestKit.Xunit2;
+using TunnelActors.Tests.Support;
+using Xunit;
 using TunnelActors.Auth;
+using TunnelActors.Configuration;
 using TunnelActors.Flow;
 using TunnelActors.Framing;
-using TunnelActors.Sessions;
-using TunnelActors.Tests.Support;
+using TunnelActors.Links;
+using TunnelActors.Observability;
 using TunnelActors.Transport;
-using Xunit;
 
 namespace TunnelActors.Tests.Framing;
 

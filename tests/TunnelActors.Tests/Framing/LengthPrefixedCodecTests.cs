@@ -2,8 +2,9 @@ using System.Buffers;
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using TunnelActors.Framing;
 using Xunit;
+using TunnelActors.Framing;
+using TunnelActors.Links;
 
 namespace TunnelActors.Tests.Framing;
 

@@ -1,15 +1,16 @@
 using System.Buffers;
-using TunnelActors.Flow;
-using TunnelActors.Framing;
 using TunnelActors.Tests.Support;
 using Xunit;
+using TunnelActors.Configuration;
+using TunnelActors.Flow;
+using TunnelActors.Framing;
 
 namespace TunnelActors.Tests.Framing;
 
 /// <summary>The send queue on its own, with an explicit clock (milliseconds).</summary>
 public sealed class SendBufferTests
 {
-    private static TcpSettings Tcp(string maxQueueDelay = "100ms", string maxWrite = "64k", string limit = "256k") =>
+    private static TcpTunnelSettings Tcp(string maxQueueDelay = "100ms", string maxWrite = "64k", string limit = "256k") =>
         Sides.Configure(("tunnel.udp.listen", "127.0.0.1:1"), ("tunnel.tcp.listen", "127.0.0.1:2"),
             ("tunnel.tcp.max-queue-delay", maxQueueDelay), ("tunnel.tcp.max-write", maxWrite),
             ("tunnel.tcp.send-queue-limit", limit)).Settings.Tcp;

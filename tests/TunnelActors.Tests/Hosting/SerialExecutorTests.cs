@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Akka.Dispatch;
 using Xunit;
+using TunnelActors.Transport;
 
 namespace TunnelActors.Tests.Hosting;
 

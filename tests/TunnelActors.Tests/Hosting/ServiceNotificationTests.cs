@@ -5,6 +5,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Hosting.Systemd;
 using TunnelActors.Tests.Support;
 using Xunit;
+using TunnelActors.Hosting;
 
 namespace TunnelActors.Tests.Hosting;
 

@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using TunnelActors.Cli.Demo;
-using TunnelActors.Observability;
 using TunnelActors.Tests.Support;
 using Xunit;
+using TunnelActors.Observability;
+using TunnelActors.Tools.Demo;
 
 namespace TunnelActors.Tests.Observability;
 

@@ -1,5 +1,6 @@
 using TunnelActors.Tests.Support;
 using Xunit;
+using TunnelActors.Auth;
 
 namespace TunnelActors.Tests.Packaging;
 

@@ -3,10 +3,14 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.TestKit.Xunit2;
-using TunnelActors.Cli.Demo;
 using TunnelActors.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
+using TunnelActors;
+using TunnelActors.Configuration;
+using TunnelActors.Transport;
+using TunnelActors.Tools.Demo;
+using TunnelActors.Tools.Bench;
 
 namespace TunnelActors.Tests.Supervision;
 

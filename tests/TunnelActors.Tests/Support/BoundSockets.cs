@@ -14,6 +14,14 @@ public static class BoundSockets
 
     public static int TcpListeners(int port) => TcpListenerInodes(port).Count;
 
+    /// <summary>UDP sockets bound to this IPv4 address, any port: a side whose forward sockets bind there (<c>udp.forward-bind</c>) has exactly these.</summary>
+    public static int UdpOn(IPAddress address)
+    {
+        var hex = Convert.ToHexString(address.GetAddressBytes().Reverse().ToArray());
+        return File.ReadLines("/proc/net/udp").Skip(1)
+            .Count(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1].StartsWith(hex + ":", StringComparison.Ordinal));
+    }
+
     /// <summary>The kernel's identities of the UDP sockets bound to the port: a new socket has a new inode.</summary>
     public static IReadOnlyList<string> UdpInodes(int port) => Inodes(port, "udp", "udp6", listeningOnly: false);
 

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Xunit;
+using TunnelActors.Tools.Bench.Load;
 
 namespace TunnelActors.Tests.Support;
 

@@ -88,6 +88,9 @@ public sealed class SideProcess : IAsyncDisposable
     public long ResidentBytes =>
         long.Parse(File.ReadLines($"/proc/{_process.Id}/status").First(l => l.StartsWith("VmRSS:")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
 
+    /// <summary>Waits for the side to exit by itself.</summary>
+    public Task WaitForExitAsync(CancellationToken cancellation) => _process.WaitForExitAsync(cancellation);
+
     /// <summary>SIGKILL, as a crash or the OOM killer would: no goodbye on any socket beyond what the kernel does.</summary>
     public async Task KillAsync()
     {

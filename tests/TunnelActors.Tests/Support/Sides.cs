@@ -1,6 +1,8 @@
 using System.Net;
 using Serilog;
 using Serilog.Events;
+using TunnelActors.Configuration;
+using TunnelActors.Tools;
 
 namespace TunnelActors.Tests.Support;
 

@@ -1,7 +1,7 @@
 using System.Net;
 using Akka.Event;
-using TunnelActors.Transport;
 using Xunit;
+using TunnelActors.Observability;
 
 namespace TunnelActors.Tests.Transport;
 

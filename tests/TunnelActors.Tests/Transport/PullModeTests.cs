@@ -3,12 +3,15 @@ using System.Net;
 using System.Net.Sockets;
 using Akka.IO;
 using Akka.TestKit.Xunit2;
-using TunnelActors.Auth;
-using TunnelActors.Framing;
-using TunnelActors.Sessions;
 using TunnelActors.Tests.Support;
-using TunnelActors.Transport;
 using Xunit;
+using TunnelActors.Auth;
+using TunnelActors.Configuration;
+using TunnelActors.Endpoints;
+using TunnelActors.Framing;
+using TunnelActors.Links;
+using TunnelActors.Observability;
+using TunnelActors.Transport;
 
 namespace TunnelActors.Tests.Transport;
 

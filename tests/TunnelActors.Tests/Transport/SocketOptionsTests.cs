@@ -2,8 +2,10 @@ using System.Net;
 using System.Net.Sockets;
 using Akka.TestKit.Xunit2;
 using TunnelActors.Tests.Support;
-using TunnelActors.Transport;
 using Xunit;
+using TunnelActors;
+using TunnelActors.Configuration;
+using TunnelActors.Transport;
 
 namespace TunnelActors.Tests.Transport;
 

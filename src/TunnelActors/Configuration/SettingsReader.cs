@@ -1,0 +1,249 @@
+using System.Net;
+using System.Net.Sockets;
+using Akka.Configuration;
+using Akka.Configuration.Hocon;
+using TunnelActors.Auth;
+using TunnelActors.Transport;
+
+namespace TunnelActors.Configuration;
+
+/// <summary>
+/// Reads and validates the <c>tunnel</c> block. Every problem is a <see cref="ConfigurationException"/>
+/// that names its key, raised before anything binds.
+/// </summary>
+public static class SettingsReader
+{
+    /// <summary>
+    /// Validates <paramref name="user"/> (the file and flag layers, before the reference fallback) for
+    /// unknown keys, then reads the merged configuration.
+    /// </summary>
+    public static TunnelSettings Read(Config user, Config reference)
+    {
+        RejectUnknownKeys(user, reference);
+        return Read(user.WithFallback(reference));
+    }
+
+    public static TunnelSettings Read(Config config)
+    {
+        var udp = ReadUdp(config);
+        var tcp = ReadTcp(config);
+        var session = new SessionSettings(
+            Duration(config, "tunnel.session.idle-timeout", allowZero: true),
+            Size(config, "tunnel.session.queue-limit", min: 0),
+            Duration(config, "tunnel.session.queue-max-delay", allowZero: true),
+            Int(config, "tunnel.session.max-sessions", min: 1),
+            Int(config, "tunnel.session.max-per-source", min: 1),
+            Int(config, "tunnel.session.new-per-second", min: 1),
+            Duration(config, "tunnel.session.unanswered-timeout", allowZero: true),
+            Duration(config, "tunnel.session.reconnect-grace", allowZero: true));
+        var rebind = Backoff(config, "tunnel.rebind");
+        var startup = Duration(config, "tunnel.startup-timeout", allowZero: false);
+        Size(config, "tunnel.mailbox.ingress.queue-limit", min: DatagramMessageQueue.Overhead);
+        Size(config, "tunnel.mailbox.connection.queue-limit", min: DatagramMessageQueue.Overhead);
+        var queueMemory = Size(config, "tunnel.queue-memory", min: LengthPrefixedFrameMax);
+        Bool(config, "tunnel.log.redact-addresses");
+
+        if (udp.ForwardBind is { } bind && bind.AddressFamily != udp.Endpoint.AddressFamily && !bind.Address.Equals(IPAddress.Any))
+            throw new ConfigurationException("tunnel.udp.forward-bind", $"{bind} is not of the target's address family ({udp.Endpoint})");
+
+        var auth = new AuthSettings(
+            String(config, "tunnel.auth.psk-file") is { Length: > 0 } keyFile ? PreSharedKey.Load("tunnel.auth.psk-file", Path.GetFullPath(keyFile)) : null,
+            Duration(config, "tunnel.auth.handshake-timeout", allowZero: false),
+            Bool(config, "tunnel.auth.allow-unauthenticated"));
+        if (udp.Role == UdpRole.Listen && tcp.Role == TcpRole.Listen && auth.Key is null && tcp.Allow.IsEmpty && !auth.AllowUnauthenticated)
+            throw new ConfigurationException("tunnel.auth.psk-file",
+                "a side that listens on both UDP and TCP hands each new peer's traffic to whoever connects to it: " +
+                "give it a key (--psk-file, made by tunnelactors keygen), a tcp.allow list (--tcp-allow), or --no-auth");
+
+        var metrics = String(config, "tunnel.metrics.listen") is { Length: > 0 } metricsListen
+            ? EndpointParser.Parse("tunnel.metrics.listen", metricsListen)
+            : null;
+
+        return new TunnelSettings(udp, tcp, session, rebind, startup, queueMemory, auth, metrics);
+    }
+
+    private static UdpTunnelSettings ReadUdp(Config config)
+    {
+        var (role, endpoint) = Role(config, "tunnel.udp", "listen", UdpRole.Listen, "forward", UdpRole.Forward);
+        var bindText = String(config, "tunnel.udp.forward-bind");
+        var bind = bindText.Length == 0 ? null : EndpointParser.Parse("tunnel.udp.forward-bind", bindText);
+        if (bind is not null && role != UdpRole.Forward)
+            throw new ConfigurationException("tunnel.udp.forward-bind", "is only used with tunnel.udp.forward");
+        return new UdpTunnelSettings(role, endpoint, bind,
+            Size(config, "tunnel.udp.receive-buffer", min: 0),
+            Size(config, "tunnel.udp.send-buffer", min: 0),
+            Allow(config, "tunnel.udp.allow"));
+    }
+
+    private static TcpTunnelSettings ReadTcp(Config config)
+    {
+        var (role, endpoint) = Role(config, "tunnel.tcp", "listen", TcpRole.Listen, "connect", TcpRole.Connect);
+        EndPoint dialTarget = role == TcpRole.Connect
+            ? EndpointParser.ParseDialTarget("tunnel.tcp.connect", String(config, "tunnel.tcp.connect"))
+            : endpoint;
+        var keepAlive = new KeepAliveSettings(
+            Bool(config, "tunnel.tcp.keepalive.enabled"),
+            Duration(config, "tunnel.tcp.keepalive.idle", allowZero: false),
+            Duration(config, "tunnel.tcp.keepalive.interval", allowZero: false),
+            Int(config, "tunnel.tcp.keepalive.count", min: 1));
+        var maxWrite = Size(config, "tunnel.tcp.max-write", min: 1);
+        var frameSize = config.GetByteSize("akka.io.tcp.maximum-frame-size") ?? 4096;
+        if (maxWrite > frameSize)
+            throw new ConfigurationException("tunnel.tcp.max-write", $"{maxWrite} bytes is more than akka.io.tcp.maximum-frame-size ({frameSize}), the most Akka.IO sends at once");
+        return new TcpTunnelSettings(
+            role,
+            endpoint,
+            dialTarget,
+            Int(config, "tunnel.tcp.pool-size", min: 0),
+            Int(config, "tunnel.tcp.listen-backlog", min: 1),
+            Duration(config, "tunnel.tcp.connect-timeout", allowZero: false),
+            Backoff(config, "tunnel.tcp.reconnect"),
+            Size(config, "tunnel.tcp.send-queue-limit", min: LengthPrefixedFrameMax),
+            Duration(config, "tunnel.tcp.max-queue-delay", allowZero: true),
+            maxWrite,
+            Size(config, "tunnel.tcp.send-buffer", min: 0),
+            Size(config, "tunnel.tcp.receive-buffer", min: 0),
+            Size(config, "tunnel.tcp.notsent-lowat", min: 0),
+            Duration(config, "tunnel.tcp.close-timeout", allowZero: false),
+            keepAlive,
+            Allow(config, "tunnel.tcp.allow"),
+            Duration(config, "tunnel.tcp.first-frame-timeout", allowZero: true),
+            Int(config, "tunnel.tcp.max-connections", min: 1),
+            Int(config, "tunnel.tcp.max-connections-per-source", min: 1),
+            Int(config, "tunnel.tcp.new-connections-per-second", min: 1),
+            Duration(config, "tunnel.tcp.user-timeout", allowZero: true),
+            Int(config, "tunnel.tcp.pool-max", min: 0),
+            Duration(config, "tunnel.tcp.pool-shrink-after", allowZero: false));
+    }
+
+    // The send queue must hold at least one largest frame, or large datagrams could never pass.
+    private const int LengthPrefixedFrameMax = 2 + ushort.MaxValue;
+
+    private static (TRole, IPEndPoint) Role<TRole>(Config config, string block, string firstKey, TRole first, string secondKey, TRole second)
+    {
+        var a = String(config, $"{block}.{firstKey}");
+        var b = String(config, $"{block}.{secondKey}");
+        return (a.Length, b.Length) switch
+        {
+            ( > 0, 0) => (first, EndpointParser.Parse($"{block}.{firstKey}", a)),
+            (0, > 0) => (second, EndpointParser.Parse($"{block}.{secondKey}", b)),
+            (0, 0) => throw new ConfigurationException(block, $"set one of {firstKey} or {secondKey}"),
+            _ => throw new ConfigurationException(block, $"set only one of {firstKey} or {secondKey}, not both"),
+        };
+    }
+
+    private static BackoffSettings Backoff(Config config, string block)
+    {
+        var min = Duration(config, $"{block}.min-backoff", allowZero: false);
+        var max = Duration(config, $"{block}.max-backoff", allowZero: false);
+        if (max < min)
+            throw new ConfigurationException($"{block}.max-backoff", $"{max} is shorter than min-backoff {min}");
+        var factor = Read(config, $"{block}.random-factor", (c, k) => c.GetDouble(k));
+        if (factor < 0 || double.IsNaN(factor))
+            throw new ConfigurationException($"{block}.random-factor", "must be 0 or more");
+        return new BackoffSettings(min, max, factor, Int(config, $"{block}.max-retries", min: 0));
+    }
+
+    /// <summary>A list of CIDR networks, given as a HOCON list or as one comma-separated string.</summary>
+    private static AllowList Allow(Config config, string key)
+    {
+        var entries = Read(config, key, (c, k) => c.GetValue(k) is { } value && value.IsArray()
+            ? c.GetStringList(k).ToList()
+            : (c.GetString(k, "") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList());
+        var networks = new List<IPNetwork>();
+        foreach (var entry in entries)
+        {
+            var text = entry.Contains('/') ? entry : $"{entry}/{(entry.Contains(':') ? 128 : 32)}";
+            // .NET also reads "5" and "127.1" as IPv4 addresses; nobody writing an allow-list means those.
+            var fourParts = text.Contains(':') || text.Split('/')[0].Split('.').Length == 4;
+            if (!fourParts || !IPNetwork.TryParse(text, out var network))
+                throw new ConfigurationException(key, $"'{entry}' is not an address or CIDR network (10.0.0.0/8, 2001:db8::/32)");
+            // Peers on a dual-stack socket are matched as IPv4: so is a network written as IPv4-mapped IPv6.
+            if (network.BaseAddress.IsIPv4MappedToIPv6 && network.PrefixLength >= 96)
+                network = new IPNetwork(network.BaseAddress.MapToIPv4(), network.PrefixLength - 96);
+            networks.Add(network);
+        }
+        return new AllowList(networks);
+    }
+
+    private static string String(Config config, string key) =>
+        Read(config, key, (c, k) => c.GetString(k, "") ?? "");
+
+    private static bool Bool(Config config, string key)
+    {
+        var text = String(config, key).ToLowerInvariant();
+        return text switch
+        {
+            "on" or "true" or "yes" => true,
+            "off" or "false" or "no" => false,
+            _ => throw new ConfigurationException(key, $"'{text}' is not on/off"),
+        };
+    }
+
+    private static int Int(Config config, string key, int min)
+    {
+        var text = String(config, key);
+        if (!long.TryParse(text, out var value))
+            throw new ConfigurationException(key, $"'{text}' is not a whole number");
+        if (value < min || value > int.MaxValue)
+            throw new ConfigurationException(key, $"{value} is out of range (at least {min})");
+        return (int)value;
+    }
+
+    private static int Size(Config config, string key, int min)
+    {
+        var text = String(config, key);
+        long? bytes;
+        try
+        {
+            bytes = config.GetByteSize(key);
+        }
+        catch (Exception)
+        {
+            bytes = null;
+        }
+        if (bytes is null || text.StartsWith('-'))
+            throw new ConfigurationException(key, $"'{text}' is not a size (bytes, or e.g. 64k, 1 MiB)");
+        if (bytes < min || bytes > int.MaxValue)
+            throw new ConfigurationException(key, $"{bytes} bytes is out of range (at least {min})");
+        return (int)bytes.Value;
+    }
+
+    private static TimeSpan Duration(Config config, string key, bool allowZero)
+    {
+        var text = String(config, key);
+        if (text.StartsWith('-'))
+            throw new ConfigurationException(key, $"'{text}' is negative");
+        var value = Read(config, key, (c, k) => c.GetTimeSpan(k, null, allowInfinite: false));
+        if (value < TimeSpan.Zero || (!allowZero && value == TimeSpan.Zero))
+            throw new ConfigurationException(key, $"'{text}' must be {(allowZero ? "0 or more" : "more than 0")}");
+        return value;
+    }
+
+    private static T Read<T>(Config config, string key, Func<Config, string, T> read)
+    {
+        try
+        {
+            return read(config, key);
+        }
+        catch (ConfigurationException)
+        {
+            throw;
+        }
+        catch (Exception e)
+        {
+            throw new ConfigurationException(key, $"cannot be read: {e.Message}");
+        }
+    }
+
+    private static void RejectUnknownKeys(Config user, Config reference)
+    {
+        if (!user.HasPath("tunnel")) return;
+        var known = new HashSet<string>(TunnelConfiguration.Leaves(reference.GetValue("tunnel"), "tunnel"));
+        foreach (var key in TunnelConfiguration.Leaves(user.GetValue("tunnel"), "tunnel"))
+        {
+            if (!known.Contains(key))
+                throw new ConfigurationException(key, "unknown setting (see hocon/reference.conf)");
+        }
+    }
+}

@@ -1,0 +1,99 @@
+using System.Net;
+using TunnelActors.Auth;
+using TunnelActors.Framing;
+
+namespace TunnelActors.Configuration;
+
+public enum UdpRole { Listen, Forward }
+
+public enum TcpRole { Listen, Connect }
+
+/// <summary>Exponential backoff with jitter; <see cref="MaxRetries"/> 0 means retry forever.</summary>
+public sealed record BackoffSettings(TimeSpan MinBackoff, TimeSpan MaxBackoff, double RandomFactor, int MaxRetries)
+{
+    public TimeSpan Delay(int attempt)
+    {
+        var exponential = MinBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(attempt, 30));
+        var bounded = Math.Min(MaxBackoff.TotalMilliseconds, exponential);
+        return TimeSpan.FromMilliseconds(bounded * (1 + Random.Shared.NextDouble() * RandomFactor));
+    }
+
+    public bool GivesUpAfter(int failures) => MaxRetries > 0 && failures >= MaxRetries;
+}
+
+public sealed record KeepAliveSettings(bool Enabled, TimeSpan Idle, TimeSpan Interval, int Count);
+
+/// <param name="Allow">Sources datagrams are taken from on the UDP-listen socket; empty = any.</param>
+public sealed record UdpTunnelSettings(UdpRole Role, IPEndPoint Endpoint, IPEndPoint? ForwardBind, int ReceiveBuffer, int SendBuffer, AllowList Allow);
+
+/// <param name="Endpoint">Where to listen, or the dial target as resolved at start-up.</param>
+/// <param name="DialTarget">Where to dial: a host name stays a name, resolved again on every dial.</param>
+public sealed record TcpTunnelSettings(
+    TcpRole Role,
+    IPEndPoint Endpoint,
+    EndPoint DialTarget,
+    int PoolSize,
+    int ListenBacklog,
+    TimeSpan ConnectTimeout,
+    BackoffSettings Reconnect,
+    int SendQueueLimit,
+    TimeSpan MaxQueueDelay,
+    int MaxWrite,
+    int SendBuffer,
+    int ReceiveBuffer,
+    int NotSentLowWater,
+    TimeSpan CloseTimeout,
+    KeepAliveSettings KeepAlive,
+    AllowList Allow,
+    TimeSpan FirstFrameTimeout,
+    int MaxConnections,
+    int MaxConnectionsPerSource,
+    int NewConnectionsPerSecond,
+    TimeSpan UserTimeout,
+    int PoolMax,
+    TimeSpan PoolShrinkAfter);
+
+/// <param name="Key">The pre-shared key every tunnel connection proves (<c>tunnel.auth.psk-file</c>); null = plain RFC 4571.</param>
+public sealed record AuthSettings(PreSharedKey? Key, TimeSpan HandshakeTimeout, bool AllowUnauthenticated);
+
+/// <param name="MaxPerSource">Sessions one source address may have on the UDP-listen side.</param>
+/// <param name="NewPerSecond">New sessions per second on the UDP-listen side, at most.</param>
+/// <param name="UnansweredTimeout">A session whose far end never answered ends after this; zero = never.</param>
+/// <param name="ReconnectGrace">How long a UDP-listen session outlives its lost connection while it gets another; zero = not at all.</param>
+public sealed record SessionSettings(TimeSpan IdleTimeout, int QueueLimit, TimeSpan QueueMaxDelay, int MaxSessions,
+    int MaxPerSource, int NewPerSecond, TimeSpan UnansweredTimeout, TimeSpan ReconnectGrace);
+
+/// <summary>One side of the tunnel, read once from the <c>tunnel</c> block of the configuration.</summary>
+/// <param name="QueueMemory">Bytes of datagrams all queues of the side may hold together (<c>tunnel.queue-memory</c>).</param>
+/// <param name="MetricsListen">Where to serve <c>/metrics</c> and <c>/healthz</c>; null = not served.</param>
+public sealed record TunnelSettings(
+    UdpTunnelSettings Udp,
+    TcpTunnelSettings Tcp,
+    SessionSettings Session,
+    BackoffSettings Rebind,
+    TimeSpan StartupTimeout,
+    long QueueMemory,
+    AuthSettings Auth,
+    IPEndPoint? MetricsListen)
+{
+    /// <summary>The roles, as the metrics' <c>orientation</c> tag: <c>udp-listen/tcp-connect</c>.</summary>
+    public string Orientation => $"udp-{Udp.Role.ToString().ToLowerInvariant()}/tcp-{Tcp.Role.ToString().ToLowerInvariant()}";
+
+    /// <summary>Where this side listens (UDP, TCP, metrics): what it binds, and what may need a privilege to bind.</summary>
+    public IEnumerable<(string Key, IPEndPoint Endpoint)> ListenEndpoints()
+    {
+        if (Udp.Role == UdpRole.Listen) yield return ("tunnel.udp.listen", Udp.Endpoint);
+        if (Tcp.Role == TcpRole.Listen) yield return ("tunnel.tcp.listen", Tcp.Endpoint);
+        if (MetricsListen is { } metrics) yield return ("tunnel.metrics.listen", metrics);
+    }
+
+    /// <summary>The inbox of the UDP-listen endpoint: datagrams of every peer on their way to their connections.</summary>
+    public const string IngressMailbox = "tunnel.mailbox.ingress";
+
+    /// <summary>The inbox of a tunnel connection's stage: datagrams waiting to be framed onto it.</summary>
+    public const string ConnectionMailbox = "tunnel.mailbox.connection";
+
+    /// <summary>The largest datagram UDP carries towards the given address family.</summary>
+    public static int MaxUdpPayload(System.Net.Sockets.AddressFamily family) =>
+        family == System.Net.Sockets.AddressFamily.InterNetworkV6 ? 65527 : 65507;
+}

@@ -1,8 +1,0 @@
-namespace TunnelActors;
-
-/// <summary>A configuration problem, reported as one line that names the key.</summary>
-public sealed class ConfigurationException(string key, string problem)
-    : Exception($"{key}: {problem}")
-{
-    public string Key { get; } = key;
-}

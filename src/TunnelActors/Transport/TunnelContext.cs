@@ -1,7 +1,0 @@
-using TunnelActors.Framing;
-using TunnelActors.Sessions;
-
-namespace TunnelActors.Transport;
-
-/// <summary>What every actor of one side shares: its settings, its wire codec and its side-wide counters.</summary>
-public sealed record TunnelContext(TunnelSettings Settings, IFrameCodec Codec, TrafficCounters Counters);
