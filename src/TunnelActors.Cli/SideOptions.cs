@@ -13,7 +13,8 @@ internal sealed class SideOptions
     private readonly Option<string?> _tcpConnect = new("--tcp-connect") { Description = "dial the far side at HOST:PORT", HelpName = "HOST:PORT" };
     private readonly Option<string?> _poolSize = new("--pool-size") { Description = "idle pre-dialed connections (TCP connect + UDP forward); 0 = one, redialled", HelpName = "N" };
     private readonly Option<string?> _idleTimeout = new("--idle-timeout") { Description = "end a session idle this long, e.g. 180s, 5m; 0 = never", HelpName = "DURATION" };
-    private readonly Option<string?> _pskFile = new("--psk-file") { Description = "authenticate every tunnel connection with the key in FILE (tunnelactors keygen); both sides need it", HelpName = "FILE" };
+    private readonly Option<string?> _pskFile = new("--psk-file") { Description = "authenticate every tunnel connection with the key in FILE (tunnelactors keygen); both sides need it. " +
+        "FILE must belong to the side's user or root, be writable by no one else and not readable by everyone (chmod 600)", HelpName = "FILE" };
     private readonly Option<bool> _noAuth = new("--no-auth") { Description = "let a side that listens on both UDP and TCP start without a key or --tcp-allow" };
     private readonly Option<string[]> _tcpAllow = new("--tcp-allow") { Description = "take tunnel connections only from this network (repeatable)", HelpName = "CIDR", AllowMultipleArgumentsPerToken = false };
     private readonly Option<string[]> _udpAllow = new("--udp-allow") { Description = "take datagrams only from this network (repeatable)", HelpName = "CIDR", AllowMultipleArgumentsPerToken = false };

@@ -29,14 +29,14 @@ public sealed class Handshake
 
     private static readonly byte[] Label = Encoding.ASCII.GetBytes("tunnelactors handshake");
 
-    private readonly byte[] _key;
+    private readonly PreSharedKey _key;
     private readonly HandshakeRole _role;
     private readonly byte[] _nonce = RandomNumberGenerator.GetBytes(NonceLength);
     private readonly byte[] _received = new byte[GreetingLength + ProofLength];
     private int _receivedLength;
     private byte[]? _peerNonce;
 
-    public Handshake(byte[] key, HandshakeRole role)
+    public Handshake(PreSharedKey key, HandshakeRole role)
     {
         _key = key;
         _role = role;
@@ -102,7 +102,7 @@ public sealed class Handshake
         message[Label.Length + 1] = (byte)sender;
         dialerNonce.CopyTo(message, Label.Length + 2);
         listenerNonce.CopyTo(message, Label.Length + 2 + NonceLength);
-        return HMACSHA256.HashData(_key, message);
+        return _key.Authenticate(message);
     }
 
     private static HandshakeRole Opposite(HandshakeRole role) =>

@@ -47,7 +47,7 @@ public static class SettingsReader
             throw new ConfigurationException("tunnel.udp.forward-bind", $"{bind} is not of the target's address family ({udp.Endpoint})");
 
         var auth = new AuthSettings(
-            String(config, "tunnel.auth.psk-file") is { Length: > 0 } keyFile ? PreSharedKey.Load("tunnel.auth.psk-file", Path.GetFullPath(keyFile)) : null,
+            String(config, "tunnel.auth.psk-file") is { Length: > 0 } keyFile ? KeyFile.Load("tunnel.auth.psk-file", Path.GetFullPath(keyFile)) : null,
             Duration(config, "tunnel.auth.handshake-timeout", allowZero: false),
             Bool(config, "tunnel.auth.allow-unauthenticated"));
         if (udp.Role == UdpRole.Listen && tcp.Role == TcpRole.Listen && auth.Key is null && tcp.Allow.IsEmpty && !auth.AllowUnauthenticated)

@@ -134,7 +134,7 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
         _firstFrameTimeout = end == HandshakeRole.Listener ? settings.Tcp.FirstFrameTimeout : TimeSpan.Zero;
         _remote = remote;
         _origin = end == HandshakeRole.Listener ? LinkOrigin.Accepted : LinkOrigin.Dialed;
-        if (settings.Auth.Key is { } key) _handshake = new Handshake(key.Key, end);
+        if (settings.Auth.Key is { } key) _handshake = new Handshake(key, end);
         if (attach is not null) Own(attach);
     }
 

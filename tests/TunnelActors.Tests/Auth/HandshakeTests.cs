@@ -7,7 +7,8 @@ namespace TunnelActors.Tests.Auth;
 /// <summary>The handshake as a pure exchange of bytes between two ends, in every way the bytes can be cut.</summary>
 public sealed class HandshakeTests
 {
-    private static readonly byte[] Key = RandomNumberGenerator.GetBytes(PreSharedKey.Length);
+    private static readonly byte[] KeyBytes = RandomNumberGenerator.GetBytes(PreSharedKey.Length);
+    private static readonly PreSharedKey Key = PreSharedKey.FromBytes(KeyBytes);
 
     /// <summary>Runs both ends against each other, each side's output cut into pieces of <paramref name="piece"/> bytes.</summary>
     private static (Handshake.Result Dialer, Handshake.Result Listener) Exchange(Handshake dialer, Handshake listener, int piece, byte[]? trailing = null)
@@ -73,7 +74,7 @@ public sealed class HandshakeTests
     [Fact]
     public void A_different_key_fails_and_neither_end_completes()
     {
-        var other = RandomNumberGenerator.GetBytes(PreSharedKey.Length);
+        var other = PreSharedKey.FromBytes(RandomNumberGenerator.GetBytes(PreSharedKey.Length));
         foreach (var piece in new[] { 1, 1000 })
         {
             var (dialer, listener) = Exchange(new Handshake(Key, HandshakeRole.Dialer), new Handshake(other, HandshakeRole.Listener), piece);
@@ -87,7 +88,7 @@ public sealed class HandshakeTests
     public void A_listener_proves_nothing_until_the_dialer_has_proven_the_key()
     {
         // A stranger with a well-formed greeting and a guessed proof: nothing to test further guesses against.
-        var stranger = new Handshake(RandomNumberGenerator.GetBytes(PreSharedKey.Length), HandshakeRole.Dialer);
+        var stranger = new Handshake(PreSharedKey.FromBytes(RandomNumberGenerator.GetBytes(PreSharedKey.Length)), HandshakeRole.Dialer);
         var listener = new Handshake(Key, HandshakeRole.Listener);
         var afterGreeting = listener.Receive(stranger.Greeting);
         Assert.Equal(Handshake.State.InProgress, afterGreeting.State);
@@ -154,7 +155,7 @@ public sealed class HandshakeTests
     public void The_greeting_carries_no_part_of_the_key()
     {
         var greeting = new Handshake(Key, HandshakeRole.Dialer).Greeting;
-        for (var i = 0; i + 4 <= Key.Length; i++)
-            Assert.False(greeting.AsSpan().IndexOf(Key.AsSpan(i, 4)) >= 0);
+        for (var i = 0; i + 4 <= KeyBytes.Length; i++)
+            Assert.False(greeting.AsSpan().IndexOf(KeyBytes.AsSpan(i, 4)) >= 0);
     }
 }

@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Runtime.Versioning;
 using TunnelActors.Tests.Support;
 using Xunit;
@@ -16,21 +17,32 @@ public sealed class KeyFileTests
     {
         using var file = new TempFile(PreSharedKey.Generate() + "\n");
         File.SetUnixFileMode(file.Path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        var key = PreSharedKey.Load(Setting, file.Path);
-        Assert.Equal(PreSharedKey.Length, key.Key.Length);
-        Assert.False(key.ReadableByOthers);
+        Assert.Null(KeyFile.Load(Setting, file.Path).ReadableByGroup);
         Assert.Empty(ExposureWarnings.For(Keyed(file.Path)));
     }
 
-    [Theory]
-    [InlineData(UnixFileMode.GroupRead)]
-    [InlineData(UnixFileMode.OtherRead)]
-    public void A_key_file_others_can_read_is_a_warning_at_start(UnixFileMode extra)
+    [Fact]
+    public void Both_ends_with_keys_from_the_same_file_complete_the_handshake()
     {
         using var file = new TempFile(PreSharedKey.Generate());
-        File.SetUnixFileMode(file.Path, UnixFileMode.UserRead | UnixFileMode.UserWrite | extra);
-        Assert.True(PreSharedKey.Load(Setting, file.Path).ReadableByOthers);
-        Assert.Contains(ExposureWarnings.For(Keyed(file.Path)), warning => warning.Contains("chmod 600"));
+        var dialer = new Handshake(KeyFile.Load(Setting, file.Path), HandshakeRole.Dialer);
+        var listener = new Handshake(KeyFile.Load(Setting, file.Path), HandshakeRole.Listener);
+        var proof = dialer.Receive(listener.Greeting).ProofToSend!;
+        listener.Receive(dialer.Greeting);
+        var accepted = listener.Receive(proof);
+        Assert.Equal(Handshake.State.Done, accepted.State);
+        Assert.Equal(Handshake.State.Done, dialer.Receive(accepted.ProofToSend!).State);
+    }
+
+    [Fact]
+    public void The_key_is_not_exposed_and_not_printed()
+    {
+        using var file = new TempFile(PreSharedKey.Generate());
+        var hex = File.ReadAllText(file.Path);
+        var key = KeyFile.Load(Setting, file.Path);
+        Assert.DoesNotContain(typeof(PreSharedKey).GetMembers(), member => member is PropertyInfo { PropertyType.IsArray: true }
+            or FieldInfo { IsPublic: true, IsLiteral: false } or MethodInfo { IsPublic: true, ReturnType.IsArray: true });
+        Assert.DoesNotContain(hex, key.ToString(), StringComparison.OrdinalIgnoreCase);
     }
 
     [Theory]
@@ -40,7 +52,7 @@ public sealed class KeyFileTests
     public void A_bad_key_file_names_the_setting_and_says_what_is_wrong(string contents, string expected)
     {
         using var file = new TempFile(contents);
-        var e = Assert.Throws<ConfigurationException>(() => PreSharedKey.Load(Setting, file.Path));
+        var e = Assert.Throws<ConfigurationException>(() => KeyFile.Load(Setting, file.Path));
         Assert.Equal(Setting, e.Key);
         Assert.Contains(expected, e.Message);
     }

@@ -33,6 +33,19 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task A_key_file_anyone_can_change_stops_with_exit_code_2_and_one_line_naming_the_setting()
+    {
+        using var key = new TempFile(TunnelActors.Auth.PreSharedKey.Generate());
+        File.SetUnixFileMode(key.Path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherWrite);
+        var outcome = await ProgramProcess.RunAsync(Timeout, "run", "--udp-forward", "127.0.0.1:9", "--tcp-listen", "127.0.0.1:0", "--psk-file", key.Path);
+        Assert.Equal(2, outcome.ExitCode);
+        var line = Assert.Single(outcome.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal($"tunnelactors: configuration error: tunnel.auth.psk-file: '{key.Path}' can be changed by users other than its owner " +
+                     "(mode 0602): chmod 600 it", line);
+    }
+
+    [Fact]
     public async Task A_port_in_use_stops_with_exit_code_2()
     {
         using var taken = BoundSockets.TakenTcpPort();

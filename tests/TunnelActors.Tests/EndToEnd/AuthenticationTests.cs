@@ -91,7 +91,7 @@ public sealed class AuthenticationTests : IDisposable
         {
             "garbage" => RandomNumberGenerator.GetBytes(4096),
             // A greeting cut short, then silence: the handshake timeout closes it.
-            "truncated" => new Handshake(RandomNumberGenerator.GetBytes(PreSharedKey.Length), HandshakeRole.Dialer).Greeting[..20],
+            "truncated" => new Handshake(PreSharedKey.FromBytes(RandomNumberGenerator.GetBytes(PreSharedKey.Length)), HandshakeRole.Dialer).Greeting[..20],
             // A genuine dialer's greeting and proof, recorded against another listener, sent again.
             _ => Recorded(),
         };
@@ -181,7 +181,7 @@ public sealed class AuthenticationTests : IDisposable
 
     private static byte[] Recorded()
     {
-        var key = RandomNumberGenerator.GetBytes(PreSharedKey.Length);
+        var key = PreSharedKey.FromBytes(RandomNumberGenerator.GetBytes(PreSharedKey.Length));
         var dialer = new Handshake(key, HandshakeRole.Dialer);
         var proof = dialer.Receive(new Handshake(key, HandshakeRole.Listener).Greeting).ProofToSend!;
         return [.. dialer.Greeting, .. proof];

@@ -24,10 +24,11 @@ public sealed class SupervisedServiceTests(BuiltPackages packages)
         try
         {
             await using var machine = await BootedSystemd.BootAsync();
-            // The guide's commands: a key only the service's user can read, a configuration per instance.
+            // The guide's commands: a key only the service's user can read, a configuration per instance checked as that user.
             await machine.SucceedAsync("sh", "-c",
                 "(umask 077; tunnelactors keygen > /etc/tunnelactors/tunnel.key) && chown tunnelactors: /etc/tunnelactors/tunnel.key");
             await Configure(machine, "test-nat", "udp.listen = \"127.0.0.1:0\", tcp.listen = \"127.0.0.1:0\"");
+            await machine.SucceedAsync("runuser", "-u", "tunnelactors", "--", "tunnelactors", "check", "--config", "/etc/tunnelactors/test-nat.hocon");
             await machine.SucceedAsync("systemctl", "enable", "--now", Nat);
 
             // Type=notify: `enable --now` returned once the side said READY=1, after binding; its status names the ports.
