@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Sockets;
 using Akka.Configuration;
 using Akka.Configuration.Hocon;
-using TunnelActors.Auth;
 using TunnelActors.Transport;
 
 namespace TunnelActors.Configuration;

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
 using TunnelActors.Observability;
+using TunnelActors.Transport;
 
 namespace TunnelActors.Flow;
 
@@ -21,6 +22,7 @@ public sealed class SideResources : IExtension
         DialFailures = new ThrottledLog(LogLevel.WarningLevel, Addresses);
         SessionStarts = new ThrottledLog(LogLevel.InfoLevel, Addresses);
         SessionEnds = new ThrottledLog(LogLevel.InfoLevel, Addresses);
+        SendErrors = new SendErrorLog(Addresses);
     }
 
     private static bool RedactAddresses(Akka.Configuration.Config config) =>
@@ -53,6 +55,9 @@ public sealed class SideResources : IExtension
     public ThrottledLog SessionStarts { get; }
 
     public ThrottledLog SessionEnds { get; }
+
+    /// <summary>Datagrams the kernel refused to send: at most a warning per cause per minute.</summary>
+    public SendErrorLog SendErrors { get; }
 
     public static SideResources For(ActorSystem system) => system.WithExtension<SideResources, SideResourcesProvider>();
 

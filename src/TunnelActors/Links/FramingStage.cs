@@ -459,12 +459,16 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
         if (_awaitingFirstFrame) FirstFrameArrived();
         if (_sink is null) _counters.CountDrop(DropReason.NoPeerBound);
         else if (datagram.Length > _sink.MaxDatagram) _counters.CountDrop(DropReason.Oversize);
-        else if (_sink.TrySend(datagram))
+        else if (_sink.TrySend(datagram, out var error))
         {
             _counters.CountToUdp(datagram.Length);
             _activity?.SawFromTunnel();
         }
-        else _counters.CountDrop(DropReason.UdpSendFailed);
+        else
+        {
+            _counters.CountDrop(error.Reason);
+            _side.SendErrors.Log(_log, error, _sink);
+        }
     }
 
     private void Malformed(FrameFormatException e) => Refuse(Refusal.Malformed, $"malformed stream ({e.Message})");

@@ -14,8 +14,20 @@ public enum DropReason
     SideMemoryFull,
     /// <summary>Waited longer than <c>tcp.max-queue-delay</c> for the TCP connection: dropped, not sent late.</summary>
     QueueDelay,
-    /// <summary>The UDP socket refused the datagram (kernel buffer full).</summary>
+    /// <summary>
+    /// The kernel refused the datagram: the socket's send buffer, or the interface's queue, was full (EAGAIN,
+    /// ENOBUFS). Named from when it counted every refused send, and kept: its metric tag still means what its
+    /// advice (raise the buffer) was about.
+    /// </summary>
     UdpSendFailed,
+    /// <summary>A local firewall rule or a prohibit route refused the datagram (EPERM, EACCES).</summary>
+    UdpSendForbidden,
+    /// <summary>No route to the destination, or its interface was down (ENETUNREACH, EHOSTUNREACH, EHOSTDOWN, ENETDOWN, EADDRNOTAVAIL).</summary>
+    UdpSendUnreachable,
+    /// <summary>The kernel would not send a datagram that large on the path (EMSGSIZE).</summary>
+    UdpSendTooLarge,
+    /// <summary>The kernel refused the datagram for another reason; the warning names the error.</summary>
+    UdpSendOther,
     /// <summary>A frame longer than UDP can carry on this address family.</summary>
     Oversize,
     /// <summary>A datagram on a forward socket that did not come from the target.</summary>

@@ -109,7 +109,7 @@ public sealed class ForwardSession : UntypedActor, IWithTimers
                 _socketActor = Sender;
                 Context.Watch(_socketActor);
                 if (_ending) _socketActor.Tell(Udp.Unbind.Instance);
-                else _framing?.Tell(new FramingStage.SinkReady(_socket.SinkTo(_target)));
+                else _framing?.Tell(new FramingStage.SinkReady(_socket.SinkTo(_target, peer: false)));
                 break;
             case Udp.CommandFailed { Cmd: Udp.Bind } failed:
                 _binding = false;

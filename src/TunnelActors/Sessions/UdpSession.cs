@@ -98,7 +98,7 @@ public sealed class UdpSession : UntypedActor, IWithTimers
     // A restarted stage would come back with a stale write acknowledgement in flight.
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
 
-    private FramingStage.Attach Attachment => new(Self, _counters, _activity, _listenSocket.SinkTo((IPEndPoint)_peer));
+    private FramingStage.Attach Attachment => new(Self, _counters, _activity, _listenSocket.SinkTo((IPEndPoint)_peer, peer: true));
 
     private TimeSpan Grace => _context.Settings.Session.ReconnectGrace;
 

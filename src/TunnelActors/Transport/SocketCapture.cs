@@ -32,7 +32,7 @@ public sealed class SocketCapture(UdpTunnelSettings settings) : Inet.SocketOptio
     /// </summary>
     public void CloseOrphaned() => _socket?.Dispose();
 
-    /// <summary>A sink towards <paramref name="destination"/> on the captured socket; only once bound.</summary>
-    public UdpSink SinkTo(IPEndPoint destination) =>
-        _socket is null ? throw new InvalidOperationException("the socket is not bound yet") : new(this, destination);
+    /// <summary>A sink towards <paramref name="destination"/> (a peer, or the configured target) on the captured socket; only once bound.</summary>
+    public UdpSink SinkTo(IPEndPoint destination, bool peer) =>
+        _socket is null ? throw new InvalidOperationException("the socket is not bound yet") : new(this, destination, peer);
 }

@@ -1,8 +1,8 @@
 using System.Runtime.Versioning;
-using TunnelActors.Auth;
-using TunnelActors.Configuration;
 using TunnelActors.Tests.Support;
 using Xunit;
+using TunnelActors.Auth;
+using TunnelActors.Configuration;
 
 namespace TunnelActors.Tests.Auth;
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using TunnelActors.Tests.Support;
 using Xunit;
+using TunnelActors.Auth;
 using TunnelActors.Tools.Demo;
 
 namespace TunnelActors.Tests.Configuration;

@@ -54,7 +54,7 @@ public sealed class FramingStageTests : TestKit
     {
         var capture = new SocketCapture(Settings.Udp);
         capture.AfterBind(_listenSocket);
-        return capture.SinkTo((IPEndPoint)_peer.LocalEndPoint!);
+        return capture.SinkTo((IPEndPoint)_peer.LocalEndPoint!, peer: true);
     }
 
     private IPEndPoint PeerAddress => (IPEndPoint)_peer.LocalEndPoint!;

@@ -1,5 +1,6 @@
 using System.Net;
 using Akka.Event;
+using TunnelActors.Tests.Support;
 using Xunit;
 using TunnelActors.Observability;
 
@@ -86,26 +87,5 @@ public sealed class ThrottledLogTests
         _time.Advance(ThrottledLog.Window);
         throttled.Log(_log, From("192.0.2.1"), "c");
         Assert.Matches(@"^c \(1 more like it from anon-[0-9a-f]{8} in the minute before, not logged\)$", _log.Lines[^1]);
-    }
-
-    private sealed class ManualTime : TimeProvider
-    {
-        private long _now = 1;
-        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-        public override long GetTimestamp() => _now;
-        public void Advance(TimeSpan by) => _now += by.Ticks;
-    }
-
-    private sealed class CapturingLog : ILoggingAdapter
-    {
-        public List<string> Lines { get; } = [];
-        public ILogMessageFormatter Formatter => DefaultLogMessageFormatter.Instance;
-        public bool IsDebugEnabled => true;
-        public bool IsInfoEnabled => true;
-        public bool IsWarningEnabled => true;
-        public bool IsErrorEnabled => true;
-        public bool IsEnabled(LogLevel logLevel) => true;
-        public void Log(LogLevel logLevel, Exception cause, string format) => Lines.Add(format);
-        public void Log(LogLevel logLevel, Exception cause, LogMessage message) => Lines.Add(message.ToString() ?? "");
     }
 }

@@ -59,7 +59,7 @@ public sealed class PullModeTests : TestKit
         using var peer = Peers.Bind(AddressFamily.InterNetwork);
         var capture = new SocketCapture(settings.Udp);
         capture.AfterBind(listenSocket);
-        stage.Tell(new FramingStage.SinkReady(capture.SinkTo((IPEndPoint)peer.LocalEndPoint!)), owner.Ref);
+        stage.Tell(new FramingStage.SinkReady(capture.SinkTo((IPEndPoint)peer.LocalEndPoint!, peer: true)), owner.Ref);
         var total = writer.WriteUntilStalled(written + 100 * FrameLength);
         Assert.True(total >= written + 100 * FrameLength, $"the writes stalled again after {total} bytes");
         AwaitCondition(() => counters.ToUdpDatagrams == total / FrameLength, TimeSpan.FromSeconds(10));
