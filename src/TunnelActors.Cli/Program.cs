@@ -8,4 +8,7 @@ using TunnelActors.Cli;
 const string InlineCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
 if (Environment.GetEnvironmentVariable(InlineCompletions) is null) Environment.SetEnvironmentVariable(InlineCompletions, "1");
 
+// Pages become resident only where written: no transparent huge pages (see HugePages).
+HugePages.DisableForThisProcess();
+
 return await Commands.Build().Parse(args).InvokeAsync();

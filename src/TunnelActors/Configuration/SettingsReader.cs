@@ -112,7 +112,8 @@ public static class SettingsReader
             Int(config, "tunnel.tcp.new-connections-per-second", min: 1),
             Duration(config, "tunnel.tcp.user-timeout", allowZero: true),
             Int(config, "tunnel.tcp.pool-max", min: 0),
-            Duration(config, "tunnel.tcp.pool-shrink-after", allowZero: false));
+            Duration(config, "tunnel.tcp.pool-shrink-after", allowZero: false),
+            Int(config, "tunnel.tcp.max-handshakes-per-source", min: 1));
     }
 
     // The send queue must hold at least one largest frame, or large datagrams could never pass.

@@ -51,7 +51,8 @@ public sealed record TcpTunnelSettings(
     int NewConnectionsPerSecond,
     TimeSpan UserTimeout,
     int PoolMax,
-    TimeSpan PoolShrinkAfter);
+    TimeSpan PoolShrinkAfter,
+    int MaxHandshakesPerSource);
 
 /// <param name="Key">The pre-shared key every tunnel connection proves (<c>tunnel.auth.psk-file</c>); null = plain RFC 4571.</param>
 public sealed record AuthSettings(PreSharedKey? Key, TimeSpan HandshakeTimeout, bool AllowUnauthenticated);

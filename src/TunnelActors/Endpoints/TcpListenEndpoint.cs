@@ -36,6 +36,7 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
     // Connections that count against their source address: until their handshake passes on a keyed side.
     private readonly Dictionary<IActorRef, EndPoint> _unproven = new();
     private readonly AdmissionLimits _admission;
+    private readonly bool _keyed;
     private readonly LinkedList<Lease> _waiting = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
@@ -47,7 +48,11 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
         _context = context;
         _forwardSide = context.Settings.Udp.Role == UdpRole.Forward;
         var tcp = context.Settings.Tcp;
-        _admission = new AdmissionLimits(tcp.MaxConnectionsPerSource, tcp.NewConnectionsPerSecond);
+        // On a keyed side only connections in their handshake count against their address (see Proven).
+        _keyed = context.Settings.Auth.Key is not null;
+        _admission = new AdmissionLimits(
+            _keyed ? Math.Min(tcp.MaxConnectionsPerSource, tcp.MaxHandshakesPerSource) : tcp.MaxConnectionsPerSource,
+            tcp.NewConnectionsPerSecond);
         _listen = new ListenSocket(Name, context.Settings.Rebind, this, _log,
             () => Context.System.Tcp().Tell(BindCommand(Self, tcp)),
             Tcp.Unbind.Instance);
@@ -150,7 +155,9 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
         switch (_admission.TryAdmit(remote))
         {
             case AdmissionLimits.Verdict.SourceFull:
-                Refuse(connection, remote, Refusal.SourceLimit, "tcp.max-connections-per-source from that address already");
+                Refuse(connection, remote, Refusal.SourceLimit, _keyed
+                    ? "tcp.max-handshakes-per-source (or tcp.max-connections-per-source) from that address in their handshake already"
+                    : "tcp.max-connections-per-source from that address already");
                 return;
             case AdmissionLimits.Verdict.TooFast:
                 Refuse(connection, remote, Refusal.RateLimit, "new connections faster than tcp.new-connections-per-second");
@@ -176,7 +183,7 @@ public sealed class TcpListenEndpoint : UntypedActor, IWithTimers
     /// <summary>A connection passed its handshake: on a keyed side it no longer counts against its address.</summary>
     private void Proven(IActorRef child)
     {
-        if (_context.Settings.Auth.Key is not null && _unproven.Remove(child, out var source)) _admission.Release(source);
+        if (_keyed && _unproven.Remove(child, out var source)) _admission.Release(source);
     }
 
     private void Refuse(IActorRef connection, EndPoint remote, Refusal reason, string why)

@@ -9,7 +9,7 @@ public enum Refusal
     HandshakeFailed,
     /// <summary>The peer did not finish the handshake within <c>auth.handshake-timeout</c>.</summary>
     HandshakeTimeout,
-    /// <summary>The source address already had <c>tcp.max-connections-per-source</c> connections (on a keyed side: unproven ones).</summary>
+    /// <summary>The source address already had <c>tcp.max-connections-per-source</c> connections (on a keyed side: the lower of it and <c>tcp.max-handshakes-per-source</c> still in their handshake).</summary>
     SourceLimit,
     /// <summary>The side already had <c>tcp.max-connections</c> connections, or was shutting down.</summary>
     SideLimit,
