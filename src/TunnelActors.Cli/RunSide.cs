@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Serilog;
 using Serilog.Events;
+using TunnelActors.Flow;
 using TunnelActors;
 using TunnelActors.Configuration;
 using TunnelActors.Hosting;
@@ -64,7 +65,12 @@ internal static class RunSide
             await watchdog;
             var requested = cancellation.IsCancellationRequested || CoordinatedShutdown.Get(system).ShutdownReason is not null;
             await host.StopAsync(CancellationToken.None);
-            return requested ? 0 : 1;
+            if (requested) return 0;
+            // The side stopped by itself: say why in one line, as a failed start does.
+            var reason = SideResources.For(system).StopReason ?? "an endpoint stopped for good";
+            service.Failed(reason);
+            Console.Error.WriteLine(LogFormats.ErrorLine(logFormat, $"tunnelactors: stopped: {reason}"));
+            return 1;
         }
         catch (AskTimeoutException)
         {

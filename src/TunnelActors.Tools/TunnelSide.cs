@@ -35,7 +35,7 @@ public sealed class TunnelSide : IAsyncDisposable
     public IPEndPoint UdpEndpoint => (IPEndPoint)Endpoints[UdpListenEndpoint.Name];
 
     /// <summary>Where the TCP-listen side accepts connections (or, on a connect side, where it dials).</summary>
-    public IPEndPoint TcpEndpoint => (IPEndPoint)Endpoints[TcpListenEndpoint.Name];
+    public IPEndPoint TcpEndpoint => (IPEndPoint)Endpoints[TcpAcceptor.Name];
 
     public static async Task<TunnelSide> StartAsync(string name, TunnelConfiguration configuration, Config? overrides = null)
     {

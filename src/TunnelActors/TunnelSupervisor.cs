@@ -4,7 +4,6 @@ using Akka.Event;
 using TunnelActors.Configuration;
 using TunnelActors.Endpoints;
 using TunnelActors.Flow;
-using TunnelActors.Framing;
 using TunnelActors.Links;
 using TunnelActors.Observability;
 using TunnelActors.Sessions;
@@ -13,10 +12,10 @@ using TunnelActors.Transport;
 namespace TunnelActors;
 
 /// <summary>
-/// The root of one side of the tunnel. Creates the endpoints for the configured roles, restarts an endpoint
-/// that fails (its sockets are released and bound again), reports start-up to whoever waits for it, and
-/// stops the side when an endpoint gives up for good. Sessions live below the endpoints, so a failing
-/// session never touches a listener or another session.
+/// The root of one side of the tunnel. Creates what its two roles need (UDP <c>listen</c> or <c>forward</c> ×
+/// TCP <c>listen</c> or <c>connect</c>), restarts a child that fails (its sockets are released and bound again),
+/// reports start-up to whoever waits for it, and stops the side when a child gives up for good. Sessions and
+/// connections live below, so a failing session never touches a listener or another session.
 /// </summary>
 public sealed class TunnelSupervisor : UntypedActor
 {
@@ -30,7 +29,7 @@ public sealed class TunnelSupervisor : UntypedActor
     /// <summary>Answered with the side-wide <see cref="TrafficCounters"/>.</summary>
     public sealed class GetCounters { public static readonly GetCounters Instance = new(); }
 
-    private readonly TunnelContext _context;
+    private readonly TunnelSettings _settings;
     private readonly Dictionary<string, EndPoint> _bound = new();
     private readonly List<IActorRef> _waiters = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -41,13 +40,9 @@ public sealed class TunnelSupervisor : UntypedActor
     private TunnelMetrics? _metrics;
     private MetricsServer? _metricsServer;
 
-    public TunnelSupervisor(TunnelSettings settings, IFrameCodec codec)
-    {
-        _context = new TunnelContext(settings, codec, _side.Counters);
-    }
+    public TunnelSupervisor(TunnelSettings settings) => _settings = settings;
 
-    public static Props Props(TunnelSettings settings, IFrameCodec? codec = null) =>
-        Akka.Actor.Props.Create(() => new TunnelSupervisor(settings, codec ?? LengthPrefixedCodec.Instance));
+    public static Props Props(TunnelSettings settings) => Akka.Actor.Props.Create(() => new TunnelSupervisor(settings));
 
     protected override SupervisorStrategy SupervisorStrategy() =>
         new OneForOneStrategy(10, TimeSpan.FromMinutes(1), e =>
@@ -62,28 +57,35 @@ public sealed class TunnelSupervisor : UntypedActor
         // fifty sessions starting their idle timers at once then hold every thread-pool thread the timer
         // thread needs, and the side stalls for seconds. Start it now, before any session exists.
         Context.System.Scheduler.Advanced.ScheduleOnce(TimeSpan.FromMilliseconds(1), () => { });
-        var settings = _context.Settings;
+        var settings = _settings;
+        _side.Budget.Resize(settings.QueueMemory);
         _log.Info("Tunnel side starting: UDP {0} {1}, TCP {2} {3}", settings.Udp.Role.ToString().ToLowerInvariant(),
             settings.Udp.Endpoint, settings.Tcp.Role.ToString().ToLowerInvariant(), settings.Tcp.Endpoint);
         SocketBufferReport.Log(settings, _log);
         foreach (var warning in ExposureWarnings.For(settings)) _log.Warning("{0}", warning);
-        _metrics = new TunnelMetrics(_side, Context.System.Name, settings.Orientation);
+        _metrics = new TunnelMetrics(new TunnelMetrics.Sources(_side.Counters, _side.Sessions, _side.Links, _side.Endpoints, () => _side.Budget.Used),
+            Context.System.Name, settings.Orientation);
         ServeMetrics(settings);
 
         switch (settings.Udp.Role, settings.Tcp.Role)
         {
             case (UdpRole.Listen, TcpRole.Listen):
-                var pool = Start(TcpListenEndpoint.Props(_context), TcpListenEndpoint.Name);
-                Start(UdpListenEndpoint.Props(_context, new UdpSession.Lease(pool)), UdpListenEndpoint.Name);
+                var pool = Start(LeasePool.Props(), LeasePool.Name);
+                Expect(TcpAcceptor.Props(settings, pool), TcpAcceptor.Name);
+                Expect(UdpListenEndpoint.Props(settings, pool), UdpListenEndpoint.Name);
                 break;
             case (UdpRole.Listen, TcpRole.Connect):
-                Start(UdpListenEndpoint.Props(_context, new UdpSession.Dial(settings.Tcp.DialTarget)), UdpListenEndpoint.Name);
+                var dialer = Start(Dialer.Props(settings, forwardSide: false), Dialer.Name);
+                Expect(UdpListenEndpoint.Props(settings, dialer), UdpListenEndpoint.Name);
                 break;
             case (UdpRole.Forward, TcpRole.Listen):
-                Start(TcpListenEndpoint.Props(_context), TcpListenEndpoint.Name);
+                var flows = Start(FlowTable.Props(settings), FlowTable.Name);
+                Expect(TcpAcceptor.Props(settings, flows), TcpAcceptor.Name);
                 break;
             case (UdpRole.Forward, TcpRole.Connect):
-                Start(TcpDialPool.Props(_context), TcpDialPool.Name);
+                var table = Start(FlowTable.Props(settings), FlowTable.Name);
+                var relayDialer = Start(Dialer.Props(settings, forwardSide: true), Dialer.Name);
+                Expect(TcpDialPool.Props(settings, relayDialer, table), TcpDialPool.Name);
                 break;
         }
     }
@@ -97,18 +99,21 @@ public sealed class TunnelSupervisor : UntypedActor
             _metricsServer = MetricsServer.Start(listen, _side.Endpoints);
             _log.Info("Serving metrics on http://{0}/metrics and health on /healthz", _metricsServer.Endpoint);
         }
-        catch (Exception e) when (e is System.Net.HttpListenerException or System.Net.Sockets.SocketException)
+        catch (Exception e) when (e is HttpListenerException or System.Net.Sockets.SocketException)
         {
             _startFailure = $"tunnel.metrics.listen: cannot listen on {listen} ({e.Message})";
         }
     }
 
-    private IActorRef Start(Props props, string name)
+    /// <summary>An endpoint: a socket this side binds, reported bound before the side is ready.</summary>
+    private void Expect(Props props, string name)
     {
         _expected.Add(name);
         _side.Endpoints.Set(name, false);
-        return Context.Watch(Context.ActorOf(props, name));
+        Start(props, name);
     }
+
+    private IActorRef Start(Props props, string name) => Context.Watch(Context.ActorOf(props, name));
 
     protected override void OnReceive(object message)
     {
@@ -130,12 +135,15 @@ public sealed class TunnelSupervisor : UntypedActor
             case EndpointLost lost:
                 _side.Endpoints.Set(lost.Name, false);
                 break;
+            case EndpointGaveUp gaveUp:
+                _side.StopReason = gaveUp.Reason;
+                break;
             case AwaitReady:
                 _waiters.Add(Sender);
                 AnswerWaiters();
                 break;
             case GetCounters:
-                Sender.Tell(_context.Counters);
+                Sender.Tell(_side.Counters);
                 break;
             case Shutdown:
                 BeginShutdown();
@@ -144,8 +152,9 @@ public sealed class TunnelSupervisor : UntypedActor
                 StopWhenDone();
                 break;
             case Terminated t:
-                _log.Error("Endpoint {0} stopped for good; this side of the tunnel stops", t.ActorRef.Path.Name);
-                _startFailure ??= $"endpoint {t.ActorRef.Path.Name} stopped";
+                _side.StopReason ??= $"{t.ActorRef.Path.Name} stopped";
+                _log.Error("{0} stopped for good; this side of the tunnel stops", t.ActorRef.Path.Name);
+                _startFailure ??= _side.StopReason;
                 AnswerWaiters();
                 BeginShutdown();
                 break;
@@ -181,8 +190,9 @@ public sealed class TunnelSupervisor : UntypedActor
     protected override void PostStop()
     {
         _side.Endpoints.Down();
-        _metricsServer?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(5));
+        // Closes the listening socket now; what a client still holds open finishes on its own, never on this thread.
+        _metricsServer?.Stop();
         _metrics?.Dispose();
-        _log.Info("Tunnel side stopped: {0}; {1}", _context.Counters, _side.Links);
+        _log.Info("Tunnel side stopped: {0}; {1}", _side.Counters, _side.Links);
     }
 }

@@ -17,12 +17,14 @@ public enum HandshakeRole : byte
 /// the listener's nonce); the listener checks it in constant time and only then sends its own, which the
 /// dialer checks. Whoever connects to a listener learns nothing but its greeting until it has proven the
 /// key, so it cannot even test guesses offline. Nothing about the key crosses the wire, and a recorded
-/// handshake proves nothing next time: the other side's nonce is new. After the two proofs the stream
-/// carries plain RFC 4571 frames. A pure state machine over bytes, testable without sockets.
+/// handshake proves nothing next time: the other side's nonce is new. After the two proofs the side that
+/// listens for UDP names the flow the connection carries (<see cref="FlowId"/>, 16 bytes), then both ways carry
+/// RFC 4571 frames. A pure state machine over bytes, testable without sockets.
 /// </summary>
 public sealed class Handshake
 {
-    public const byte Version = 1;
+    /// <summary>2: the flow's name follows the proofs (version 1 had frames at once).</summary>
+    public const byte Version = 2;
     public const int NonceLength = 32;
     public const int ProofLength = 32;
     public const int GreetingLength = 4 + NonceLength;
@@ -93,13 +95,23 @@ public sealed class Handshake
 
     private static Result Fail(string reason) => new(State.Failed, Failure: reason);
 
-    private byte[] Prove(HandshakeRole sender)
+    /// <summary>
+    /// The name a flow that starts on this connection keeps on every connection after it: both ends can work it
+    /// out, nobody without the key can, and no other handshake gives it.
+    /// </summary>
+    public FlowId FlowId => _peerNonce is null ? throw new InvalidOperationException("the handshake is not done") : FlowId.Read(Mac(FlowPurpose));
+
+    private const byte FlowPurpose = (byte)'F';
+
+    private byte[] Prove(HandshakeRole sender) => Mac((byte)sender);
+
+    private byte[] Mac(byte purpose)
     {
         var (dialerNonce, listenerNonce) = _role == HandshakeRole.Dialer ? (_nonce, _peerNonce!) : (_peerNonce!, _nonce);
         var message = new byte[Label.Length + 2 + 2 * NonceLength];
         Label.CopyTo(message, 0);
         message[Label.Length] = Version;
-        message[Label.Length + 1] = (byte)sender;
+        message[Label.Length + 1] = purpose;
         dialerNonce.CopyTo(message, Label.Length + 2);
         listenerNonce.CopyTo(message, Label.Length + 2 + NonceLength);
         return _key.Authenticate(message);

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Akka.Configuration;
 using Akka.Configuration.Hocon;
-using TunnelActors.Transport;
+using TunnelActors.Flow;
 
 namespace TunnelActors.Configuration;
 
@@ -37,8 +37,8 @@ public static class SettingsReader
             Duration(config, "tunnel.session.reconnect-grace", allowZero: true));
         var rebind = Backoff(config, "tunnel.rebind");
         var startup = Duration(config, "tunnel.startup-timeout", allowZero: false);
-        Size(config, "tunnel.mailbox.ingress.queue-limit", min: DatagramMessageQueue.Overhead);
-        Size(config, "tunnel.mailbox.connection.queue-limit", min: DatagramMessageQueue.Overhead);
+        Size(config, "tunnel.mailbox.ingress.queue-limit", min: ByteBudget.DatagramOverhead);
+        Size(config, "tunnel.mailbox.connection.queue-limit", min: ByteBudget.DatagramOverhead);
         var queueMemory = Size(config, "tunnel.queue-memory", min: LengthPrefixedFrameMax);
         Bool(config, "tunnel.log.redact-addresses");
 

@@ -1,6 +1,5 @@
 using System.Net;
 using TunnelActors.Auth;
-using TunnelActors.Framing;
 
 namespace TunnelActors.Configuration;
 

@@ -6,15 +6,25 @@ namespace TunnelActors.Flow;
 /// </summary>
 public sealed class ByteBudget(long limit)
 {
+    /// <summary>What a queued datagram costs beyond its payload (envelope and message), so empty ones count too.</summary>
+    public const int DatagramOverhead = 64;
+
+    private long _limit = limit;
     private long _used;
 
-    public long Limit => limit;
+    public long Limit => Volatile.Read(ref _limit);
 
     public long Used => Interlocked.Read(ref _used);
 
+    /// <summary>What a datagram of <paramref name="length"/> bytes costs in a queue.</summary>
+    public static int CostOf(int length) => length + DatagramOverhead;
+
+    /// <summary>Sets the limit (the side's settings, <c>tunnel.queue-memory</c>); what is held already stays.</summary>
+    public void Resize(long newLimit) => Volatile.Write(ref _limit, newLimit);
+
     public bool TryTake(int bytes)
     {
-        if (Interlocked.Add(ref _used, bytes) <= limit) return true;
+        if (Interlocked.Add(ref _used, bytes) <= Limit) return true;
         Interlocked.Add(ref _used, -bytes);
         return false;
     }

@@ -1,6 +1,5 @@
 using Akka.IO;
 using TunnelActors.Observability;
-using TunnelActors.Transport;
 
 namespace TunnelActors.Flow;
 
@@ -56,5 +55,5 @@ internal sealed class DatagramQueue(int limitBytes, TimeSpan maxDelay, ByteBudge
         budget.Return(cost);
     }
 
-    private static int Cost(Udp.Received datagram) => datagram.Data.Count + DatagramMessageQueue.Overhead;
+    private static int Cost(Udp.Received datagram) => ByteBudget.CostOf(datagram.Data.Count);
 }

@@ -1,7 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
 using TunnelActors.Observability;
-using TunnelActors.Transport;
 
 namespace TunnelActors.Flow;
 
@@ -22,14 +21,16 @@ public sealed class SideResources : IExtension
         DialFailures = new ThrottledLog(LogLevel.WarningLevel, Addresses);
         SessionStarts = new ThrottledLog(LogLevel.InfoLevel, Addresses);
         SessionEnds = new ThrottledLog(LogLevel.InfoLevel, Addresses);
-        SendErrors = new SendErrorLog(Addresses);
     }
 
     private static bool RedactAddresses(Akka.Configuration.Config config) =>
         config.HasPath("tunnel.log.redact-addresses") && config.GetBoolean("tunnel.log.redact-addresses");
 
+    /// <summary>Until the tunnel supervisor applies its settings (<c>tunnel.queue-memory</c>): bounded even where the configuration says nothing.</summary>
+    private const long DefaultQueueMemory = 64 << 20;
+
     private static long QueueMemory(Akka.Configuration.Config config) =>
-        config.HasPath("tunnel.queue-memory") ? config.GetByteSize("tunnel.queue-memory") ?? long.MaxValue : long.MaxValue;
+        config.HasPath("tunnel.queue-memory") ? config.GetByteSize("tunnel.queue-memory") ?? DefaultQueueMemory : DefaultQueueMemory;
 
     public ByteBudget Budget { get; }
 
@@ -56,8 +57,9 @@ public sealed class SideResources : IExtension
 
     public ThrottledLog SessionEnds { get; }
 
-    /// <summary>Datagrams the kernel refused to send: at most a warning per cause per minute.</summary>
-    public SendErrorLog SendErrors { get; }
+
+    /// <summary>Why the side stopped by itself (an endpoint gave up), for the last line the program prints.</summary>
+    public string? StopReason { get; set; }
 
     public static SideResources For(ActorSystem system) => system.WithExtension<SideResources, SideResourcesProvider>();
 

@@ -12,8 +12,10 @@ internal interface IDatagramReceiver
 /// is copied, and only as many bytes of that segment as the frame still needs. A segment can also be held
 /// whole, undecoded, until its datagrams have somewhere to go.
 /// </summary>
-internal sealed class FrameDecoder(IFrameCodec codec) : IDisposable
+internal sealed class FrameDecoder : IDisposable
 {
+    private static readonly LengthPrefixedCodec Codec = LengthPrefixedCodec.Instance;
+
     private readonly ReceiveBuffer _held = new();
 
     /// <summary>Bytes received and not decoded yet.</summary>
@@ -22,19 +24,31 @@ internal sealed class FrameDecoder(IFrameCodec codec) : IDisposable
     /// <summary>Keeps the segment undecoded.</summary>
     public void Hold(ReadOnlySpan<byte> segment) => _held.Append(segment);
 
-    /// <summary>Hands every whole frame to <paramref name="receiver"/> and keeps the unfinished rest. Throws <see cref="FrameFormatException"/>.</summary>
+    /// <summary>Whether the held bytes start with a whole frame.</summary>
+    public bool HoldsWholeFrame => Codec.FrameLength(_held.Span) is var frame and >= 0 && _held.Length >= frame;
+
+    /// <summary>Takes the first <paramref name="into"/>.Length held bytes, which precede the frames; false while fewer are held.</summary>
+    public bool TryTakeHeld(Span<byte> into)
+    {
+        if (_held.Length < into.Length) return false;
+        _held.Span[..into.Length].CopyTo(into);
+        _held.Consume(into.Length);
+        return true;
+    }
+
+    /// <summary>Hands every whole frame to <paramref name="receiver"/> and keeps the unfinished rest.</summary>
     public void Decode(ReadOnlySpan<byte> segment, IDatagramReceiver receiver)
     {
         if (_held.Length > 0)
         {
             DecodeHeld(receiver);
-            if (!_held.CompleteFrame(ref segment, codec)) return;
+            if (!_held.CompleteFrame(ref segment)) return;
             var frame = _held.Span;
-            codec.TryRead(ref frame, out var payload);
+            Codec.TryRead(ref frame, out var payload);
             receiver.Receive(payload);
             _held.Consume(_held.Length);
         }
-        while (codec.TryRead(ref segment, out var payload)) receiver.Receive(payload);
+        while (Codec.TryRead(ref segment, out var payload)) receiver.Receive(payload);
         _held.Append(segment);
     }
 
@@ -43,7 +57,7 @@ internal sealed class FrameDecoder(IFrameCodec codec) : IDisposable
     {
         var held = _held.Span;
         var length = held.Length;
-        while (codec.TryRead(ref held, out var payload)) receiver.Receive(payload);
+        while (Codec.TryRead(ref held, out var payload)) receiver.Receive(payload);
         _held.Consume(length - held.Length);
     }
 

@@ -5,53 +5,31 @@ namespace TunnelActors.Framing;
 
 /// <summary>
 /// RFC 4571 framing: a 16-bit big-endian length, then exactly that many payload bytes. The format of
-/// Debian's udptunnel, mullvad's udp-over-tcp and OpenVPN's TCP mode. Every length is legal, zero included.
+/// Debian's udptunnel, mullvad's udp-over-tcp and OpenVPN's TCP mode. Every length is legal, zero included,
+/// so no byte stream is malformed: a frame is only ever incomplete. Pure and allocation-free.
 /// </summary>
-public sealed class LengthPrefixedCodec : IFrameCodec
+public sealed class LengthPrefixedCodec
 {
     public const int HeaderLength = 2;
 
+    /// <summary>The largest payload one frame can carry.</summary>
+    public const int MaxPayloadLength = ushort.MaxValue;
+
     public static readonly LengthPrefixedCodec Instance = new();
 
-    public int MaxPayloadLength => ushort.MaxValue;
+    private LengthPrefixedCodec() { }
 
+    /// <summary>How many bytes <see cref="Write"/> emits for a payload of this length.</summary>
     public int EncodedLength(int payloadLength) => HeaderLength + payloadLength;
 
+    /// <summary>The length of the whole frame that starts at the front of <paramref name="buffer"/>, or -1 while its header is incomplete.</summary>
     public int FrameLength(ReadOnlySpan<byte> buffer) =>
         buffer.Length < HeaderLength ? -1 : HeaderLength + BinaryPrimitives.ReadUInt16BigEndian(buffer);
 
-    public bool TryRead(ref ReadOnlySequence<byte> buffer, out ReadOnlySequence<byte> payload)
-    {
-        if (buffer.Length < HeaderLength)
-        {
-            payload = default;
-            return false;
-        }
-
-        int length;
-        var first = buffer.FirstSpan;
-        if (first.Length >= HeaderLength)
-        {
-            length = BinaryPrimitives.ReadUInt16BigEndian(first);
-        }
-        else
-        {
-            Span<byte> header = stackalloc byte[HeaderLength];
-            buffer.Slice(0, HeaderLength).CopyTo(header);
-            length = BinaryPrimitives.ReadUInt16BigEndian(header);
-        }
-
-        if (buffer.Length < HeaderLength + length)
-        {
-            payload = default;
-            return false;
-        }
-
-        payload = buffer.Slice(HeaderLength, length);
-        buffer = buffer.Slice(payload.End);
-        return true;
-    }
-
+    /// <summary>
+    /// Reads one whole frame from the front of <paramref name="buffer"/>: its payload, and <paramref name="buffer"/>
+    /// advanced past it. An incomplete frame leaves the buffer as it was and returns false.
+    /// </summary>
     public bool TryRead(ref ReadOnlySpan<byte> buffer, out ReadOnlySpan<byte> payload)
     {
         var frame = FrameLength(buffer);
@@ -66,6 +44,7 @@ public sealed class LengthPrefixedCodec : IFrameCodec
         return true;
     }
 
+    /// <summary>Writes one frame carrying <paramref name="payload"/> (at most <see cref="MaxPayloadLength"/> bytes).</summary>
     public void Write(ReadOnlySpan<byte> payload, IBufferWriter<byte> output)
     {
         if (payload.Length > MaxPayloadLength)

@@ -29,11 +29,11 @@ internal sealed class ReceiveBuffer : IDisposable
     /// Moves bytes from the front of <paramref name="data"/> until this buffer starts with one whole frame,
     /// taking no more than that frame needs; false when <paramref name="data"/> ran out first.
     /// </summary>
-    public bool CompleteFrame(ref ReadOnlySpan<byte> data, IFrameCodec codec)
+    public bool CompleteFrame(ref ReadOnlySpan<byte> data)
     {
         while (true)
         {
-            var frame = codec.FrameLength(Span);
+            var frame = LengthPrefixedCodec.Instance.FrameLength(Span);
             var missing = frame < 0 ? 1 : frame - Length;
             if (missing <= 0) return true;
             if (data.IsEmpty) return false;

@@ -1,6 +1,5 @@
 using System.Buffers;
 using Akka.IO;
-using TunnelActors.Configuration;
 using TunnelActors.Flow;
 
 namespace TunnelActors.Framing;
@@ -17,7 +16,8 @@ internal sealed class SendBuffer
     /// <summary>One write for the socket: the frames, and how many datagrams and payload bytes they carry.</summary>
     public readonly record struct Write(ByteString Data, int Datagrams, int PayloadBytes);
 
-    private readonly IFrameCodec _codec;
+    private static readonly LengthPrefixedCodec Codec = LengthPrefixedCodec.Instance;
+
     private readonly int _limit;
     private readonly int _maxWrite;
     private readonly long _maxDelayMilliseconds;
@@ -31,25 +31,25 @@ internal sealed class SendBuffer
     // Where the frames queued in each millisecond end, oldest first: what is stale can be cut off whole.
     private readonly List<(int End, long Tick)> _marks = [];
 
-    public SendBuffer(IFrameCodec codec, TcpTunnelSettings settings, ByteBudget budget)
+    /// <param name="limit">Bytes of frames it holds at most (<c>tcp.send-queue-limit</c>).</param>
+    /// <param name="maxWrite">Bytes one write takes at most (<c>tcp.max-write</c>).</param>
+    /// <param name="maxDelay">Frames older than this are dropped, not sent late (<c>tcp.max-queue-delay</c>); zero = never.</param>
+    public SendBuffer(int limit, int maxWrite, TimeSpan maxDelay, ByteBudget budget)
     {
-        _codec = codec;
-        _limit = settings.SendQueueLimit;
-        _maxWrite = settings.MaxWrite;
-        _maxDelayMilliseconds = (long)settings.MaxQueueDelay.TotalMilliseconds;
+        _limit = limit;
+        _maxWrite = maxWrite;
+        _maxDelayMilliseconds = (long)maxDelay.TotalMilliseconds;
         _budget = budget;
     }
-
-    public int PendingBytes => _filling.Count;
 
     public bool HasRoomFor(int encodedLength) => _filling.Count + encodedLength <= _limit;
 
     /// <summary>Frames one datagram; false when the side's budget has no room for it.</summary>
     public bool TryAppend(ReadOnlySpan<byte> payload, long now)
     {
-        var encoded = _codec.EncodedLength(payload.Length);
+        var encoded = Codec.EncodedLength(payload.Length);
         if (!_budget.TryTake(encoded)) return false;
-        _codec.Write(payload, _filling);
+        Codec.Write(payload, _filling);
         _fillingFrames++;
         if (_maxDelayMilliseconds > 0)
         {
@@ -105,7 +105,7 @@ internal sealed class SendBuffer
             _marks.Clear();
         }
         _inFlightBytes = take;
-        return new Write(ByteString.FromBytes(_inFlight.Array, 0, take), frames, take - frames * _codec.EncodedLength(0));
+        return new Write(ByteString.FromBytes(_inFlight.Array, 0, take), frames, take - frames * Codec.EncodedLength(0));
     }
 
     /// <summary>The socket acknowledged the last write (or refused it): its buffer may be reused.</summary>
@@ -117,17 +117,20 @@ internal sealed class SendBuffer
     }
 
     /// <summary>
-    /// Gives back to the side's budget whatever is still queued (the stage stops). A write still in flight
-    /// keeps its array: the socket may yet read it, so it is left to the garbage collector, not the pool.
+    /// Gives back to the side's budget whatever is still queued (the connection is gone) and returns how many
+    /// frames that were never written it drops. A write still in flight keeps its array: the socket may yet
+    /// read it, so it is left to the garbage collector, not the pool.
     /// </summary>
-    public void Discard()
+    public int Discard()
     {
+        var dropped = _fillingFrames;
         _budget.Return(_inFlightBytes + _filling.Count);
         _inFlightBytes = 0;
         _inFlight.Abandon();
         _filling.Reset();
         _fillingFrames = 0;
         _marks.Clear();
+        return dropped;
     }
 
     private void Rebase(int removed)
@@ -138,17 +141,17 @@ internal sealed class SendBuffer
     private int CountFrames(ReadOnlySpan<byte> frames)
     {
         var count = 0;
-        while (_codec.TryRead(ref frames, out _)) count++;
+        while (Codec.TryRead(ref frames, out _)) count++;
         return count;
     }
 
     private (int Bytes, int Frames) WholeFramesWithin(ReadOnlySpan<byte> frames, int max)
     {
-        var taken = _codec.FrameLength(frames);
+        var taken = Codec.FrameLength(frames);
         var count = 1;
         while (taken < frames.Length)
         {
-            var next = _codec.FrameLength(frames[taken..]);
+            var next = Codec.FrameLength(frames[taken..]);
             if (taken + next > max) break;
             taken += next;
             count++;

@@ -1,4 +1,3 @@
-using TunnelActors.Sessions;
 namespace TunnelActors.Links;
 
 /// <summary>

@@ -30,6 +30,7 @@ public sealed class LinkCounters
     private readonly long[] _refused = new long[Enum.GetValues<Refusal>().Length];
     private readonly long[] _opened = new long[Enum.GetValues<LinkOrigin>().Length];
     private long _closed;
+    private long _failedAttempts;
     private int _pooled;
 
     public long Refused(Refusal reason) => Interlocked.Read(ref _refused[(int)reason]);
@@ -37,6 +38,9 @@ public sealed class LinkCounters
     public long Opened(LinkOrigin origin) => Interlocked.Read(ref _opened[(int)origin]);
 
     public long Closed => Interlocked.Read(ref _closed);
+
+    /// <summary>Attempts to get a connection to the far side that failed: refused or unanswered dials, failed handshakes.</summary>
+    public long FailedAttempts => Interlocked.Read(ref _failedAttempts);
 
     public long Active => Opened(LinkOrigin.Accepted) + Opened(LinkOrigin.Dialed) - Closed;
 
@@ -52,6 +56,8 @@ public sealed class LinkCounters
     public void CountOpened(LinkOrigin origin) => Interlocked.Increment(ref _opened[(int)origin]);
 
     public void CountClosed() => Interlocked.Increment(ref _closed);
+
+    public void CountFailedAttempt() => Interlocked.Increment(ref _failedAttempts);
 
     public override string ToString()
     {

@@ -10,7 +10,7 @@ namespace TunnelActors.Observability;
 /// the process's own figures) and <c>/healthz</c> (200 while every endpoint is bound, 503 otherwise) on
 /// <c>tunnel.metrics.listen</c>. One request at a time: a scraper needs no more, and a flood gets no more.
 /// </summary>
-public sealed class MetricsServer : IAsyncDisposable
+public sealed class MetricsServer
 {
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
 
@@ -122,11 +122,14 @@ public sealed class MetricsServer : IAsyncDisposable
         response.Close();
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>
+    /// Closes the listening socket at once, so the port is free when this returns; a request still being answered
+    /// finishes (or times out) on its own. Never waits: it is called from the tunnel supervisor's thread.
+    /// </summary>
+    public Task Stop()
     {
-        await _stop.CancelAsync();
+        _stop.Cancel();
         _listener.Close();
-        await _serving;
-        _stop.Dispose();
+        return _serving.ContinueWith(_ => _stop.Dispose(), TaskScheduler.Default);
     }
 }

@@ -1,4 +1,3 @@
-using TunnelActors.Transport;
 namespace TunnelActors.Observability;
 
 /// <summary>Why a session ended (the <c>reason</c> of the sessions-ended metric).</summary>
@@ -10,6 +9,8 @@ public enum SessionEndReason
     Unanswered,
     /// <summary>Its tunnel connection closed, and no new one took its place.</summary>
     ConnectionLost,
+    /// <summary>Never answered, and evicted so that a new peer could have its place (<c>session.max-sessions</c>).</summary>
+    Evicted,
     /// <summary>The forward socket could not be bound (a fixed <c>udp.forward-bind</c> port in use).</summary>
     BindFailed,
     /// <summary>The side shut down.</summary>
@@ -24,6 +25,7 @@ public sealed class SessionCounters
     private readonly long[] _ended = new long[Enum.GetValues<SessionEndReason>().Length];
     private long _started;
     private long _reconnected;
+    private long _peak;
 
     public long Started => Interlocked.Read(ref _started);
 
@@ -34,7 +36,16 @@ public sealed class SessionCounters
 
     public long Active => Started - Enum.GetValues<SessionEndReason>().Sum(Ended);
 
-    public void CountStarted() => Interlocked.Increment(ref _started);
+    /// <summary>The most sessions there have been at once.</summary>
+    public long Peak => Interlocked.Read(ref _peak);
+
+    public void CountStarted()
+    {
+        Interlocked.Increment(ref _started);
+        var active = Active;
+        for (var peak = Peak; active > peak; peak = Peak)
+            if (Interlocked.CompareExchange(ref _peak, active, peak) == peak) break;
+    }
 
     public void CountReconnected() => Interlocked.Increment(ref _reconnected);
 

@@ -1,4 +1,3 @@
-using TunnelActors.Links;
 namespace TunnelActors.Observability;
 
 /// <summary>Why a datagram did not make it across.</summary>

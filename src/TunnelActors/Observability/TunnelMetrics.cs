@@ -1,5 +1,4 @@
 using System.Diagnostics.Metrics;
-using TunnelActors.Flow;
 
 namespace TunnelActors.Observability;
 
@@ -15,13 +14,17 @@ public sealed class TunnelMetrics : IDisposable
 
     private readonly Meter _meter;
 
-    public TunnelMetrics(SideResources side, string sideName, string orientation)
+    /// <summary>What the instruments read: one side's counters.</summary>
+    /// <param name="QueuedBytes">Bytes of datagrams the side's queues hold now.</param>
+    public sealed record Sources(TrafficCounters Traffic, SessionCounters Sessions, LinkCounters Links, EndpointHealth Endpoints, Func<long> QueuedBytes);
+
+    public TunnelMetrics(Sources side, string sideName, string orientation)
     {
         _meter = new Meter(MeterName, typeof(TunnelMetrics).Assembly.GetName().Version?.ToString());
         var common = new[] { Tag("side", sideName), Tag("orientation", orientation) };
         KeyValuePair<string, object?>[] With(string key, string value) => [.. common, Tag(key, value)];
 
-        var traffic = side.Counters;
+        var traffic = side.Traffic;
         var toTcp = With("direction", "udp-to-tcp");
         var toUdp = With("direction", "tcp-to-udp");
         _meter.CreateObservableCounter("datagrams", () => new[]
@@ -54,11 +57,13 @@ public sealed class TunnelMetrics : IDisposable
             "Idle tunnel connections in the pool, waiting for a new peer (seed deployment)");
         _meter.CreateObservableCounter("connections.closed", () => new Measurement<long>(links.Closed, common), "{connection}",
             "Tunnel connections closed");
+        _meter.CreateObservableCounter("connections.failed-attempts", () => new Measurement<long>(links.FailedAttempts, common), "{attempt}",
+            "Attempts to reach the far side that failed: refused or unanswered dials, failed handshakes (tcp.reconnect backs them off)");
         _meter.CreateObservableCounter("connections.refused", ByReason<Refusal>(links.Refused, With), "{connection}",
             "Tunnel connections refused, by reason: not allowed, failed handshakes, limits");
 
-        var budget = side.Budget;
-        _meter.CreateObservableUpDownCounter("queue.bytes", () => new Measurement<long>(budget.Used, common), "By",
+        var queued = side.QueuedBytes;
+        _meter.CreateObservableUpDownCounter("queue.bytes", () => new Measurement<long>(queued(), common), "By",
             "Bytes of datagrams the side's queues hold now (at most tunnel.queue-memory)");
         var health = side.Endpoints;
         _meter.CreateObservableUpDownCounter("endpoints.bound", () => health.Endpoints.Select(e =>

@@ -29,9 +29,6 @@ public sealed class DatagramMailbox : MailboxType, IProducesMessageQueue<Datagra
 
 public sealed class DatagramMessageQueue(long limit, SideResources side) : IMessageQueue, IUnboundedMessageQueueSemantics
 {
-    /// <summary>What a queued datagram costs beyond its payload (envelope and message), so empty ones count too.</summary>
-    public const int Overhead = 64;
-
     private readonly ConcurrentQueue<Envelope> _queue = new();
     private long _bytes;
 
@@ -63,7 +60,7 @@ public sealed class DatagramMessageQueue(long limit, SideResources side) : IMess
         }
     }
 
-    private static int Cost(Udp.Received datagram) => datagram.Data.Count + Overhead;
+    private static int Cost(Udp.Received datagram) => ByteBudget.CostOf(datagram.Data.Count);
 
     private bool Admit(int cost)
     {

@@ -18,3 +18,6 @@ public sealed record EndpointBindFailed(string Name, string Reason);
 
 /// <summary>An endpoint tells its parent that its socket is gone (its actor died); it binds again.</summary>
 public sealed record EndpointLost(string Name);
+
+/// <summary>An endpoint tells its parent that it gave up for good, and why: the side stops, saying so.</summary>
+public sealed record EndpointGaveUp(string Name, string Reason);

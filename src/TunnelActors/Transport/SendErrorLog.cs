@@ -1,4 +1,6 @@
+using Akka.Actor;
 using Akka.Event;
+using TunnelActors.Flow;
 using TunnelActors.Observability;
 
 namespace TunnelActors.Transport;
@@ -10,8 +12,16 @@ namespace TunnelActors.Transport;
 /// side has only a handful of causes. A cause that lasts refuses every datagram, so what runs for each is a
 /// clock read and an atomic or two; the line is only put together when it is logged.
 /// </summary>
-public sealed class SendErrorLog(AddressDisplay addresses, TimeProvider? time = null)
+public sealed class SendErrorLog(AddressDisplay addresses, TimeProvider? time = null) : IExtension
 {
+    /// <summary>The side's one log of refused sends.</summary>
+    public static SendErrorLog For(ActorSystem system) => system.WithExtension<SendErrorLog, Provider>();
+
+    private sealed class Provider : ExtensionIdProvider<SendErrorLog>
+    {
+        public override SendErrorLog CreateExtension(ExtendedActorSystem system) => new(SideResources.For(system).Addresses);
+    }
+
     private static readonly int ReasonCount = Enum.GetValues<DropReason>().Length;
 
     private readonly TimeProvider _time = time ?? TimeProvider.System;

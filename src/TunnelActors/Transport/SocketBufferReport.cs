@@ -1,7 +1,6 @@
 using System.Net.Sockets;
 using Akka.Event;
 using TunnelActors.Configuration;
-using TunnelActors.Framing;
 
 namespace TunnelActors.Transport;
 

@@ -266,14 +266,15 @@ public sealed class CommandLineTests
     }
 
     [Fact]
-    public async Task A_side_that_gives_up_dialing_exits_1()
+    public async Task A_side_that_gives_up_dialing_exits_1_with_a_last_line_that_says_why()
     {
         var closedPort = BoundSockets.FreeTcpPort();
         using var file = new TempFile("tunnel.tcp.reconnect { min-backoff = 50ms, max-backoff = 100ms, max-retries = 2 }");
         var outcome = await ProgramProcess.RunAsync(Timeout, "run", "--config", file.Path,
             "--udp-forward", "127.0.0.1:9", "--tcp-connect", $"127.0.0.1:{closedPort}", "--pool-size", "0");
         Assert.True(outcome.ExitCode == 1, $"exit code {outcome.ExitCode}: {outcome.Stderr}");
-        Assert.Contains("Giving up", outcome.Stderr);
+        var last = outcome.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1];
+        Assert.StartsWith($"tunnelactors: stopped: gave up on 127.0.0.1:{closedPort} after 2 failed attempts", last);
     }
 
     [Fact]

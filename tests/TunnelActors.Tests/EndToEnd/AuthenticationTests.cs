@@ -179,6 +179,29 @@ public sealed class AuthenticationTests : IDisposable
         Assert.Equal(0, Links(nat).Refused(Refusal.Silent));
     }
 
+    [Fact]
+    public async Task A_session_that_ends_while_its_connection_is_in_the_handshake_closes_it_at_once_with_a_fin()
+    {
+        // A far side that accepts and never answers the greeting: the handshake cannot finish before the session ends.
+        using var mute = new TcpListener(IPAddress.Loopback, 0);
+        mute.Start();
+        await using var client = await Sides.StartAsync("mute-client", ("tunnel.udp.listen", "127.0.0.1:0"),
+            ("tunnel.tcp.connect", mute.LocalEndpoint.ToString()!), Key, ("tunnel.auth.handshake-timeout", "60s"),
+            ("tunnel.tcp.close-timeout", "20s"), ("tunnel.session.unanswered-timeout", "300ms"));
+        using var peer = Peers.Bind(AddressFamily.InterNetwork);
+        await peer.SendToAsync(new byte[] { 1 }, client.UdpEndpoint);
+        using var accepted = await mute.AcceptTcpClientAsync(new CancellationTokenSource(Wait).Token);
+
+        // The session ends after 300 ms unanswered; its connection must then end with a FIN, not wait out close-timeout
+        // and be reset.
+        var buffer = new byte[256];
+        var greeting = 0;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        int read;
+        while ((read = await accepted.GetStream().ReadAsync(buffer, timeout.Token)) > 0) greeting += read;
+        Assert.Equal(Handshake.GreetingLength, greeting);
+    }
+
     private static byte[] Recorded()
     {
         var key = PreSharedKey.FromBytes(RandomNumberGenerator.GetBytes(PreSharedKey.Length));

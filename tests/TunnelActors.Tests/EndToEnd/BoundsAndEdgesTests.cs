@@ -57,7 +57,7 @@ public sealed class BoundsAndEdgesTests
             if (read == 0) break;
             received.Write(buffer.AsSpan(0, read));
         }
-        var frames = new ReadOnlySequence<byte>(received.WrittenMemory);
+        var frames = received.WrittenSpan;
         var count = 0;
         while (LengthPrefixedCodec.Instance.TryRead(ref frames, out var payload))
         {

@@ -24,19 +24,19 @@ public sealed class DatagramMailboxTests
     public void Datagrams_beyond_the_limit_are_dropped_and_counted_but_control_messages_always_get_in()
     {
         var side = new SideResources(long.MaxValue);
-        var queue = new DatagramMessageQueue(limit: 3 * (1000 + DatagramMessageQueue.Overhead), side);
+        var queue = new DatagramMessageQueue(limit: 3 * (1000 + ByteBudget.DatagramOverhead), side);
         for (var i = 0; i < 5; i++) queue.Enqueue(ActorRefs.Nobody, Datagram(1000));
         for (var i = 0; i < 1000; i++) queue.Enqueue(ActorRefs.Nobody, Control(i));
 
         Assert.Equal(2, side.Counters.Dropped(DropReason.QueueFull));
         Assert.Equal(3 + 1000, queue.Count);
-        Assert.Equal(3 * (1000 + DatagramMessageQueue.Overhead), queue.Bytes);
+        Assert.Equal(3 * (1000 + ByteBudget.DatagramOverhead), queue.Bytes);
     }
 
     [Fact]
     public void The_side_budget_bounds_all_queues_together()
     {
-        var side = new SideResources(queueMemory: 2 * (100 + DatagramMessageQueue.Overhead));
+        var side = new SideResources(queueMemory: 2 * (100 + ByteBudget.DatagramOverhead));
         var first = new DatagramMessageQueue(limit: long.MaxValue, side);
         var second = new DatagramMessageQueue(limit: long.MaxValue, side);
         first.Enqueue(ActorRefs.Nobody, Datagram(100));

@@ -30,6 +30,9 @@ public sealed class FramingStageTests : TestKit
         // Age limits are SendBufferTests' subject; here a slow run must not turn queued frames stale.
         ("tunnel.tcp.max-queue-delay", "0")).Settings;
 
+    private static readonly LinkRole UdpListenSide = new(HandshakeRole.Listener, AwaitsFlow: false, TimeSpan.Zero);
+    private static readonly LinkRole ForwardSide = new(HandshakeRole.Listener, AwaitsFlow: true, TimeSpan.Zero);
+
     private readonly Akka.TestKit.TestProbe _connection;
     private readonly Akka.TestKit.TestProbe _owner;
     private readonly TrafficCounters _counters = new();
@@ -41,14 +44,24 @@ public sealed class FramingStageTests : TestKit
 
     public FramingStageTests() : base(TunnelConfiguration.Reference)
     {
-        _connection = CreateTestProbe();
-        _owner = CreateTestProbe();
-        _stage = Sys.ActorOf(FramingStage.Props(_connection.Ref, LengthPrefixedCodec.Instance, Settings, HandshakeRole.Listener, Remote,
-            new FramingStage.Attach(_owner.Ref, _counters, new ActivityStamp(), Sink())));
-        _connection.ExpectMsg<Tcp.Register>();
+        (_stage, _connection, _owner) = Link(UdpListenSide, Settings);
+        _owner.ExpectMsg<FramingStage.Admitted>();
+        _stage.Tell(new FramingStage.Attach(_owner.Ref, Binding(_counters)), _owner.Ref);
         _connection.ExpectMsg<Tcp.ResumeReading>();
-        _owner.ExpectMsg<FramingStage.Ready>();
     }
+
+    /// <summary>A link on a probe standing in for its Akka.IO connection, owned by another probe.</summary>
+    private (IActorRef Stage, Akka.TestKit.TestProbe Connection, Akka.TestKit.TestProbe Owner) Link(LinkRole role, TunnelSettings settings)
+    {
+        var connection = CreateTestProbe();
+        var owner = CreateTestProbe();
+        var stage = Sys.ActorOf(FramingStage.Props(connection.Ref, role, settings, Remote, owner.Ref));
+        connection.ExpectMsg<Tcp.Register>();
+        connection.ExpectMsg<Tcp.ResumeReading>();
+        return (stage, connection, owner);
+    }
+
+    private FramingStage.Binding Binding(TrafficCounters counters) => new(Sink(), counters, new ActivityStamp());
 
     private UdpSink Sink()
     {
@@ -82,7 +95,7 @@ public sealed class FramingStageTests : TestKit
         foreach (var cut in new[] { stream[..1], stream[1..7], stream[7..] })
         {
             Segment(_stage, cut);
-            // Each segment asks for the next one at once: reading is paced by the stage, one segment at a time.
+            // Each segment asks for the next one at once: reading is paced by the link, one segment at a time.
             _connection.ExpectMsg<Tcp.ResumeReading>();
         }
 
@@ -94,25 +107,27 @@ public sealed class FramingStageTests : TestKit
     }
 
     [Fact]
-    public async Task Without_a_sink_the_stage_holds_the_segment_reads_no_more_and_delivers_once_it_has_one()
+    public async Task A_forward_side_link_starts_a_flow_only_on_a_whole_frame_holds_it_reads_no_more_and_delivers_once_bound()
     {
-        var connection = CreateTestProbe();
-        var owner = CreateTestProbe();
-        var counters = new TrafficCounters();
-        var stage = Sys.ActorOf(FramingStage.Props(connection.Ref, LengthPrefixedCodec.Instance, Settings, HandshakeRole.Listener, Remote,
-            new FramingStage.Attach(owner.Ref, counters, new ActivityStamp(), Sink: null)));
-        connection.ExpectMsg<Tcp.Register>();
-        connection.ExpectMsg<Tcp.ResumeReading>();
-        owner.ExpectMsg<FramingStage.Ready>();
+        var (stage, connection, owner) = Link(ForwardSide, Settings);
+        owner.ExpectMsg<FramingStage.Admitted>();
+        var stream = Frames([7], [8, 8]);
 
-        stage.Tell(new Tcp.Received(ByteString.CopyFrom(Frames([7], [8, 8]))), connection.Ref);
-        owner.ExpectMsg<FramingStage.Activated>();
+        // Half a length: no flow yet, and it reads on.
+        stage.Tell(new Tcp.Received(ByteString.CopyFrom(stream[..1])), connection.Ref);
+        connection.ExpectMsg<Tcp.ResumeReading>();
+        owner.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+
+        stage.Tell(new Tcp.Received(ByteString.CopyFrom(stream[1..])), connection.Ref);
+        Assert.Null(owner.ExpectMsg<FramingStage.FirstFrame>().Flow);
         connection.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
 
-        stage.Tell(new FramingStage.SinkReady(Sink()), owner.Ref);
+        var counters = new TrafficCounters();
+        stage.Tell(new FramingStage.Attach(owner.Ref, Binding(counters)), owner.Ref);
         connection.ExpectMsg<Tcp.ResumeReading>();
         Assert.Equal(new byte[] { 7 }, await NextDatagramAsync());
         Assert.Equal(new byte[] { 8, 8 }, await NextDatagramAsync());
+        Assert.Equal(2, counters.ToUdpDatagrams);
     }
 
     [Fact]
@@ -150,32 +165,21 @@ public sealed class FramingStageTests : TestKit
     }
 
     [Fact]
-    public void A_datagram_from_another_source_is_dropped_and_counted()
-    {
-        _stage.Tell(new Udp.Received(ByteString.FromBytes([1]), new IPEndPoint(IPAddress.Loopback, PeerAddress.Port + 1)));
-        AwaitCondition(() => _counters.Dropped(DropReason.ForeignSource) == 1);
-        _connection.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
-    }
-
-    [Fact]
-    public void A_closed_connection_is_reported_to_the_owner_and_the_stage_stops_with_it()
+    public void A_connection_the_far_side_closes_ends_the_link_which_tells_its_owner_why_and_stops()
     {
         Watch(_stage);
         _stage.Tell(Tcp.PeerClosed.Instance, _connection.Ref);
-        _owner.ExpectMsg<FramingStage.ConnectionLost>();
-        ExpectNoMsg(TimeSpan.FromMilliseconds(100));
-
-        _owner.Ref.Tell(PoisonPill.Instance);
+        var ended = _owner.ExpectMsg<FramingStage.Ended>();
+        Assert.Equal(LinkEnd.LostUnused, ended.How);
+        Assert.True(ended.Admitted);
         ExpectTerminated(_stage);
     }
 
     [Fact]
-    public void A_pooled_stage_counts_what_it_cannot_deliver_and_stops_when_its_connection_closes()
+    public void An_idle_link_counts_what_it_cannot_deliver_and_ends_when_its_connection_closes()
     {
-        var connection = CreateTestProbe();
-        var stage = Sys.ActorOf(FramingStage.Props(connection.Ref, LengthPrefixedCodec.Instance, Settings, HandshakeRole.Listener, Remote));
-        connection.ExpectMsg<Tcp.Register>();
-        connection.ExpectMsg<Tcp.ResumeReading>();
+        var (stage, connection, owner) = Link(UdpListenSide, Settings);
+        owner.ExpectMsg<FramingStage.Admitted>();
         var side = SideResources.For(Sys).Counters;
         var before = side.Dropped(DropReason.NoPeerBound);
 
@@ -185,23 +189,42 @@ public sealed class FramingStageTests : TestKit
 
         Watch(stage);
         stage.Tell(Tcp.PeerClosed.Instance, connection.Ref);
+        owner.ExpectMsg<FramingStage.Ended>();
         ExpectTerminated(stage);
     }
 
     [Fact]
-    public void Close_writes_what_is_queued_then_closes_the_connection()
+    public void Close_writes_what_is_queued_then_sends_a_fin_and_reads_until_the_far_sides()
     {
         _stage.Tell(new Udp.Received(ByteString.FromBytes([1]), PeerAddress));
         var first = _connection.ExpectMsg<Tcp.Write>();
         _stage.Tell(new Udp.Received(ByteString.FromBytes([2]), PeerAddress));
-        _stage.Tell(FramingStage.Close.Instance, _owner.Ref);
+        _stage.Tell(new FramingStage.Close("test"), _owner.Ref);
         _connection.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
 
         _stage.Tell(first.Ack, _connection.Ref);
         var second = _connection.ExpectMsg<Tcp.Write>();
         Assert.Equal(Frames([2]), second.Data.ToArray());
         _stage.Tell(second.Ack, _connection.Ref);
-        _connection.ExpectMsg<Tcp.Close>();
+        _connection.ExpectMsg<Tcp.ConfirmedClose>();
+
+        Watch(_stage);
+        _stage.Tell(Tcp.ConfirmedClosed.Instance, _connection.Ref);
+        var ended = _owner.ExpectMsg<FramingStage.Ended>();
+        Assert.Equal(LinkEnd.Closed, ended.How);
+        Assert.Equal("test", ended.Reason);
+        ExpectTerminated(_stage);
+    }
+
+    [Fact]
+    public void Frames_that_arrive_while_closing_are_counted_not_delivered()
+    {
+        _stage.Tell(new FramingStage.Close("retired"), _owner.Ref);
+        _connection.ExpectMsg<Tcp.ConfirmedClose>();
+        Segment(_stage, Frames([1], [2], [3]));
+        _connection.ExpectMsg<Tcp.ResumeReading>();
+        AwaitCondition(() => _counters.Dropped(DropReason.Undelivered) == 3);
+        Assert.Equal(0, _counters.ToUdpDatagrams);
     }
 
     [Fact]
@@ -211,36 +234,56 @@ public sealed class FramingStageTests : TestKit
         var write = _connection.ExpectMsg<Tcp.Write>();
         _owner.Ref.Tell(PoisonPill.Instance);
         _stage.Tell(write.Ack, _connection.Ref);
-        _connection.ExpectMsg<Tcp.Close>();
+        _connection.ExpectMsg<Tcp.ConfirmedClose>();
 
         Watch(_stage);
-        _stage.Tell(Tcp.Closed.Instance, _connection.Ref);
+        _stage.Tell(Tcp.ConfirmedClosed.Instance, _connection.Ref);
         ExpectTerminated(_stage);
     }
 
     [Fact]
-    public void A_connection_that_never_takes_its_queue_is_reset_after_the_close_timeout_and_the_stage_stops()
+    public void A_connection_that_never_takes_its_queue_is_reset_after_the_close_timeout_and_what_it_held_is_counted()
     {
         var settings = Sides.Configure(("tunnel.udp.listen", "127.0.0.1:1"), ("tunnel.tcp.listen", "127.0.0.1:2"),
             ("tunnel.tcp.max-queue-delay", "0"), ("tunnel.tcp.close-timeout", "300ms")).Settings;
-        var connection = CreateTestProbe();
-        var owner = CreateTestProbe();
-        var stage = Sys.ActorOf(FramingStage.Props(connection.Ref, LengthPrefixedCodec.Instance, settings, HandshakeRole.Listener, Remote,
-            new FramingStage.Attach(owner.Ref, new TrafficCounters(), new ActivityStamp(), Sink())));
-        connection.ExpectMsg<Tcp.Register>();
+        var (stage, connection, owner) = Link(UdpListenSide, settings);
+        owner.ExpectMsg<FramingStage.Admitted>();
+        var counters = new TrafficCounters();
+        stage.Tell(new FramingStage.Attach(owner.Ref, Binding(counters)), owner.Ref);
         connection.ExpectMsg<Tcp.ResumeReading>();
         var budget = SideResources.For(Sys).Budget;
         var before = budget.Used;
 
         stage.Tell(new Udp.Received(ByteString.FromBytes(new byte[1000]), PeerAddress));
         connection.ExpectMsg<Tcp.Write>(); // never acknowledged: the peer's window stays shut
-        stage.Tell(FramingStage.Close.Instance, owner.Ref);
-        owner.Ref.Tell(PoisonPill.Instance);
+        stage.Tell(new Udp.Received(ByteString.FromBytes(new byte[1000]), PeerAddress));
+        stage.Tell(new FramingStage.Close("test"), owner.Ref);
 
         Watch(stage);
         connection.ExpectMsg<Tcp.Abort>(TimeSpan.FromSeconds(5));
         ExpectTerminated(stage);
-        Assert.True(budget.Used <= before, $"the stopped stage still holds {budget.Used - before} B of the side's budget");
+        Assert.Equal(1, counters.Dropped(DropReason.Undelivered));
+        Assert.True(budget.Used <= before, $"the stopped link still holds {budget.Used - before} B of the side's budget");
+    }
+
+    [Fact]
+    public void Closed_during_its_handshake_a_link_closes_the_connection_at_once()
+    {
+        using var key = new TempFile(PreSharedKey.Generate());
+        var keyed = Sides.Configure(("tunnel.udp.listen", "127.0.0.1:1"), ("tunnel.tcp.connect", "127.0.0.1:2"),
+            ("tunnel.auth.psk-file", key.Path), ("tunnel.tcp.close-timeout", "30s")).Settings;
+        var connection = CreateTestProbe();
+        var owner = CreateTestProbe();
+        var stage = Sys.ActorOf(FramingStage.Props(connection.Ref, new LinkRole(HandshakeRole.Dialer, false, TimeSpan.Zero), keyed, Remote, owner.Ref));
+        connection.ExpectMsg<Tcp.Register>();
+        connection.ExpectMsg<Tcp.Write>(); // the greeting
+        connection.ExpectMsg<Tcp.ResumeReading>();
+
+        Watch(stage);
+        stage.Tell(new FramingStage.Close("its session ended"), owner.Ref);
+        connection.ExpectMsg<Tcp.Close>();
+        Assert.Equal(LinkEnd.Closed, owner.ExpectMsg<FramingStage.Ended>().How);
+        ExpectTerminated(stage);
     }
 
     protected override void Dispose(bool disposing)

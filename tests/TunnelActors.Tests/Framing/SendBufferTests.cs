@@ -15,6 +15,8 @@ public sealed class SendBufferTests
             ("tunnel.tcp.max-queue-delay", maxQueueDelay), ("tunnel.tcp.max-write", maxWrite),
             ("tunnel.tcp.send-queue-limit", limit)).Settings.Tcp;
 
+    private static SendBuffer Buffer(TcpTunnelSettings tcp, ByteBudget budget) => new(tcp.SendQueueLimit, tcp.MaxWrite, tcp.MaxQueueDelay, budget);
+
     private static byte[] Frames(params byte[][] payloads)
     {
         var output = new ArrayBufferWriter<byte>();
@@ -27,7 +29,7 @@ public sealed class SendBufferTests
     [Fact]
     public void Frames_queued_during_a_write_coalesce_into_the_next_one()
     {
-        var buffer = new SendBuffer(LengthPrefixedCodec.Instance, Tcp(), new ByteBudget(long.MaxValue));
+        var buffer = Buffer(Tcp(), new ByteBudget(long.MaxValue));
         Assert.True(buffer.TryAppend([1], now: 0));
         var first = buffer.TakeForWrite(now: 0, out _)!.Value;
         Assert.Equal(Frames([1]), first.Data.ToArray());
@@ -46,7 +48,7 @@ public sealed class SendBufferTests
     [Fact]
     public void Frames_older_than_the_max_queue_delay_are_dropped_not_sent()
     {
-        var buffer = new SendBuffer(LengthPrefixedCodec.Instance, Tcp(maxQueueDelay: "100ms"), new ByteBudget(long.MaxValue));
+        var buffer = Buffer(Tcp(maxQueueDelay: "100ms"), new ByteBudget(long.MaxValue));
         buffer.TryAppend([1], now: 0);
         buffer.TryAppend([2], now: 50);
         buffer.TryAppend([3], now: 150);
@@ -59,7 +61,7 @@ public sealed class SendBufferTests
     [Fact]
     public void A_full_queue_makes_room_by_dropping_what_is_stale()
     {
-        var buffer = new SendBuffer(LengthPrefixedCodec.Instance, Tcp(maxQueueDelay: "100ms", limit: "65537"), new ByteBudget(long.MaxValue));
+        var buffer = Buffer(Tcp(maxQueueDelay: "100ms", limit: "65537"), new ByteBudget(long.MaxValue));
         buffer.TryAppend(new byte[40_000], now: 0);
         Assert.False(buffer.HasRoomFor(30_002));
         Assert.Equal(0, buffer.DropStale(now: 100));
@@ -71,7 +73,7 @@ public sealed class SendBufferTests
     [Fact]
     public void A_write_takes_whole_frames_up_to_max_write_and_the_rest_stays_queued_and_droppable()
     {
-        var buffer = new SendBuffer(LengthPrefixedCodec.Instance, Tcp(maxQueueDelay: "100ms", maxWrite: "3000"), new ByteBudget(long.MaxValue));
+        var buffer = Buffer(Tcp(maxQueueDelay: "100ms", maxWrite: "3000"), new ByteBudget(long.MaxValue));
         for (var i = 0; i < 3; i++) buffer.TryAppend(Payload(1200, (byte)i), now: i * 40);
 
         var first = buffer.TakeForWrite(now: 100, out _)!.Value;
@@ -91,7 +93,7 @@ public sealed class SendBufferTests
     public void The_side_budget_is_taken_while_frames_wait_and_given_back_when_written_or_discarded()
     {
         var budget = new ByteBudget(2500);
-        var buffer = new SendBuffer(LengthPrefixedCodec.Instance, Tcp(), budget);
+        var buffer = Buffer(Tcp(), budget);
         Assert.True(buffer.TryAppend(new byte[1200], now: 0));
         Assert.True(buffer.TryAppend(new byte[1200], now: 0));
         Assert.False(buffer.TryAppend(new byte[1200], now: 0));

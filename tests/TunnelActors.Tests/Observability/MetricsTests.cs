@@ -63,7 +63,8 @@ public sealed class MetricsTests : IDisposable
     public async Task Healthz_answers_503_until_every_endpoint_is_bound()
     {
         var health = new EndpointHealth();
-        await using var server = MetricsServer.Start(new IPEndPoint(IPAddress.Loopback, 0), health);
+        var server = MetricsServer.Start(new IPEndPoint(IPAddress.Loopback, 0), health);
+        using var stop = new Stopping(server);
         using var http = new HttpClient { BaseAddress = new Uri($"http://{server.Endpoint}") };
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await http.GetAsync("/healthz")).StatusCode);
@@ -161,4 +162,10 @@ public sealed class MetricsTests : IDisposable
     }
 
     public void Dispose() => _echo.Dispose();
+
+    /// <summary>Stops a metrics server the test started, however the test ends.</summary>
+    private sealed class Stopping(MetricsServer server) : IDisposable
+    {
+        public void Dispose() => server.Stop();
+    }
 }

@@ -8,6 +8,7 @@ using Xunit;
 using Xunit.Abstractions;
 using TunnelActors;
 using TunnelActors.Configuration;
+using TunnelActors.Flow;
 using TunnelActors.Transport;
 using TunnelActors.Tools.Demo;
 using TunnelActors.Tools.Bench;
@@ -94,6 +95,50 @@ public sealed class RestartScenarioTests : TestKit
         var supervisor = await Sys.ActorSelection("/user/tunnel").ResolveOne(Wait);
         Assert.True(await supervisor.GracefulStop(Wait, TunnelActors.Transport.Shutdown.Instance));
         Assert.True(await BoundSockets.EventuallyAsync(() => BoundSockets.Udp(port) == 0, Wait), "the port is still bound after shutdown");
+    }
+
+    [Fact]
+    public async Task A_restarted_tcp_endpoint_under_load_releases_the_forward_socket_of_every_session_it_had()
+    {
+        // Every forward socket of this side binds to its own loopback address: the kernel's table shows exactly those.
+        var forwardAddress = IPAddress.Parse("127.0.0.9");
+        using var target = new UdpTarget();
+        var tcpPort = BoundSockets.FreeTcpPort(); // the restarted endpoint binds the same port again
+        await StartAsync(("tunnel.tcp.listen", $"127.0.0.1:{tcpPort}"), ("tunnel.udp.forward", target.LocalEndPoint.ToString()),
+            ("tunnel.udp.forward-bind", $"{forwardAddress}:0"));
+        var client = await Sides.StartAsync("leak-client", ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.connect", $"127.0.0.1:{tcpPort}"),
+            ("tunnel.tcp.reconnect.min-backoff", "100ms"), ("tunnel.tcp.reconnect.max-backoff", "200ms"));
+        try
+        {
+            const int peers = 40;
+            var sockets = Enumerable.Range(0, peers).Select(_ => Peers.Bind(AddressFamily.InterNetwork)).ToList();
+            using var stop = new CancellationTokenSource();
+            var load = Task.Run(async () =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    foreach (var socket in sockets) await socket.SendToAsync(new byte[] { 1, 2, 3 }, client.UdpEndpoint);
+                    await Task.Delay(20);
+                }
+            });
+            Assert.True(await BoundSockets.EventuallyAsync(() => BoundSockets.UdpOn(forwardAddress) == peers, Wait),
+                $"{BoundSockets.UdpOn(forwardAddress)} forward sockets, not {peers}");
+
+            var endpoint = await Sys.ActorSelection("/user/tunnel/tcp").ResolveOne(Wait);
+            endpoint.Tell(Kill.Instance);
+            // The far side's sessions move to new connections, each with a new forward socket.
+            Assert.True(await BoundSockets.EventuallyAsync(() => SideMetrics.Read("leak-client", "sessions.reconnected") >= peers, Wait));
+            await stop.CancelAsync();
+            await load;
+            foreach (var socket in sockets) socket.Dispose();
+        }
+        finally
+        {
+            await client.DisposeAsync();
+        }
+        // With the far side gone every session has ended: no forward socket may be left, neither the old nor the new ones.
+        Assert.True(await BoundSockets.EventuallyAsync(() => BoundSockets.UdpOn(forwardAddress) == 0, Wait),
+            $"{BoundSockets.UdpOn(forwardAddress)} forward sockets are still bound after every session ended");
     }
 
     [Fact]
@@ -285,13 +330,21 @@ public sealed class RestartScenarioTests : TestKit
     }
 
     [Fact]
-    public async Task A_far_side_that_comes_up_late_is_reached_by_the_redialling_pool()
+    public async Task A_far_side_that_comes_up_late_is_redialled_with_growing_delays_and_reached()
     {
         var port = BoundSockets.FreeTcpPort();
-        // Several rounds of dials are refused before the far side starts listening.
-        await EventFilter.Debug(contains: "Redialing").ExpectAsync(3, async () =>
-            await StartAsync(("tunnel.tcp.connect", $"127.0.0.1:{port}"), ("tunnel.tcp.reconnect.min-backoff", "100ms"),
-                ("tunnel.tcp.reconnect.max-backoff", "500ms"), ("tunnel.udp.forward", "127.0.0.1:9")), Wait);
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        // No jitter: the delays are exactly 100, 200, 400 ms, then 400 ms each.
+        await StartAsync(("tunnel.tcp.connect", $"127.0.0.1:{port}"), ("tunnel.tcp.reconnect.min-backoff", "100ms"),
+            ("tunnel.tcp.reconnect.max-backoff", "400ms"), ("tunnel.tcp.reconnect.random-factor", "0"), ("tunnel.udp.forward", "127.0.0.1:9"));
+        long Failed() => SideResources.For(Sys).Links.FailedAttempts;
+
+        // The fourth refused attempt comes after three delays, and however slow the machine, not before.
+        Assert.True(await BoundSockets.EventuallyAsync(() => Failed() >= 4, Wait));
+        Assert.True(started.Elapsed >= TimeSpan.FromMilliseconds(100 + 200 + 400), $"four attempts within {started.ElapsedMilliseconds} ms");
+        // A pool of four dials one connection at a time while the far side does not answer, never four at once.
+        var elapsed = started.Elapsed;
+        Assert.True(Failed() <= 2 + elapsed.TotalMilliseconds / 100, $"{Failed()} failed attempts in {elapsed.TotalMilliseconds:0} ms");
 
         using var listener = new TcpListener(IPAddress.Loopback, port);
         listener.Start();

@@ -30,7 +30,7 @@ public sealed class PullModeTests : TestKit
     {
         var settings = Sides.Configure(("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", "127.0.0.1:9"),
             ("tunnel.tcp.receive-buffer", "64k")).Settings;
-        Sys.Tcp().Tell(TcpListenEndpoint.BindCommand(TestActor, settings.Tcp), TestActor);
+        Sys.Tcp().Tell(TcpAcceptor.BindCommand(TestActor, settings.Tcp), TestActor);
         var bound = ExpectMsg<Tcp.Bound>();
 
         using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { SendBufferSize = 64 * 1024 };
@@ -38,20 +38,20 @@ public sealed class PullModeTests : TestKit
         ExpectMsg<Tcp.Connected>();
         var connection = LastSender;
 
-        // The stage of a forward session before its socket is bound: the first frame activates it, and it holds
-        // what it has read until it gets a sink.
+        // A forward side's connection before its flow's socket is bound: the first frame starts the flow, and it
+        // holds what it has read until it is given somewhere to send it.
         var owner = CreateTestProbe();
         var counters = new TrafficCounters();
-        var stage = Sys.ActorOf(FramingStage.Props(connection, LengthPrefixedCodec.Instance, settings, HandshakeRole.Listener, Remote,
-            new FramingStage.Attach(owner.Ref, counters, new ActivityStamp(), Sink: null)));
+        var stage = Sys.ActorOf(FramingStage.Props(connection, new LinkRole(HandshakeRole.Listener, AwaitsFlow: true, TimeSpan.Zero),
+            settings, Remote, owner.Ref));
 
         client.Blocking = false;
         var writer = new FrameWriter(client, Frame());
         var written = writer.WriteUntilStalled(WriteCap);
         Assert.True(written < WriteCap, $"the connection kept reading: {written} bytes written without a stall");
         Assert.True(written < 2 << 20, $"{written} bytes went in before the writes stalled");
-        owner.ExpectMsg<FramingStage.Ready>();
-        owner.ExpectMsg<FramingStage.Activated>();
+        owner.ExpectMsg<FramingStage.Admitted>();
+        owner.ExpectMsg<FramingStage.FirstFrame>();
         owner.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
 
         // Given somewhere to go, the stage passes on everything it held and reading resumes.
@@ -59,7 +59,8 @@ public sealed class PullModeTests : TestKit
         using var peer = Peers.Bind(AddressFamily.InterNetwork);
         var capture = new SocketCapture(settings.Udp);
         capture.AfterBind(listenSocket);
-        stage.Tell(new FramingStage.SinkReady(capture.SinkTo((IPEndPoint)peer.LocalEndPoint!, peer: true)), owner.Ref);
+        stage.Tell(new FramingStage.Attach(owner.Ref, new FramingStage.Binding(capture.SinkTo((IPEndPoint)peer.LocalEndPoint!, peer: true), counters,
+            new ActivityStamp())), owner.Ref);
         var total = writer.WriteUntilStalled(written + 100 * FrameLength);
         Assert.True(total >= written + 100 * FrameLength, $"the writes stalled again after {total} bytes");
         AwaitCondition(() => counters.ToUdpDatagrams == total / FrameLength, TimeSpan.FromSeconds(10));

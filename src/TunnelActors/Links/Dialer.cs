@@ -1,0 +1,253 @@
+using System.Net;
+using Akka.Actor;
+using Akka.Event;
+using Akka.IO;
+using TunnelActors.Configuration;
+using TunnelActors.Flow;
+using TunnelActors.Transport;
+
+namespace TunnelActors.Links;
+
+/// <summary>
+/// Dials the far side (<c>tcp.connect</c>) for whoever asks (<see cref="LinkProvider.Acquire"/>): the UDP-listen
+/// sessions of a connect side, or the relay host's pool. There is one per side, so a far side that is down or
+/// refuses this side's key is backed off once, not once per peer: a dial that fails, a handshake that fails and a
+/// connection the far side drops before it carried anything are all failed attempts, redialled after
+/// <c>tcp.reconnect</c>'s growing delay; until an attempt has succeeded (at start, and after any failure) only one
+/// is made at a time. After
+/// <c>tcp.reconnect.max-retries</c> failures in a row it gives up, and with it the side. Connections are its
+/// children, each owned from the start by the one who asked first, which it tells when it is admitted.
+/// </summary>
+public sealed class Dialer : UntypedActor, IWithTimers
+{
+    public const string Name = "dialer";
+
+    private sealed class Retry { public static readonly Retry Instance = new(); }
+
+    private sealed class Watchdog { public static readonly Watchdog Instance = new(); }
+
+    private readonly TunnelSettings _settings;
+    private readonly LinkRole _role;
+    private readonly LinkedList<(IActorRef Requester, FramingStage.Binding? Binding)> _waiting = new();
+    // Dials Akka.IO has not answered yet, oldest first: a Connected answers the oldest.
+    private readonly LinkedList<(Tcp.Connect Command, long Started)> _dialing = new();
+    // Connections not admitted yet, and whose they are.
+    private readonly Dictionary<IActorRef, (IActorRef Owner, FramingStage.Binding? Binding)> _handshaking = new();
+    private readonly SideResources _side = SideResources.For(Context.System);
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private int _failures;
+    // Whether the last attempt got a connection admitted: until one has, and after any fails, one dial at a time.
+    private bool _answering;
+    private bool _shuttingDown;
+
+    /// <param name="forwardSide">Whether the connections carry flows the far side starts (the relay host) or this side's peers.</param>
+    public Dialer(TunnelSettings settings, bool forwardSide)
+    {
+        _settings = settings;
+        _role = new LinkRole(Auth.HandshakeRole.Dialer, AwaitsFlow: forwardSide, FirstFrameTimeout: TimeSpan.Zero);
+    }
+
+    public static Props Props(TunnelSettings settings, bool forwardSide) => Akka.Actor.Props.Create(() => new Dialer(settings, forwardSide));
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    private TcpTunnelSettings Tcp => _settings.Tcp;
+
+    private EndPoint Remote => Tcp.DialTarget;
+
+    // A connection attached elsewhere that fails is its owner's business; the side goes on.
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
+
+    protected override void PreStart() => _log.Info("Dialing {0} for tunnel connections", Remote);
+
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case LinkProvider.Acquire acquire:
+                if (_shuttingDown) break;
+                Context.Watch(Sender);
+                _waiting.AddLast((Sender, acquire.Binding));
+                Dial();
+                break;
+            case LinkProvider.Cancel:
+                Withdraw(Sender);
+                Disown(Sender);
+                break;
+            case Terminated t:
+                Withdraw(t.ActorRef);
+                Disown(t.ActorRef);
+                if (_handshaking.Remove(t.ActorRef, out var lost))
+                {
+                    Requeue(lost);
+                    Failed($"a tunnel connection to {Remote} stopped during its handshake", keyRefused: false);
+                }
+                StopWhenDone();
+                break;
+            case Akka.IO.Tcp.Connected connected:
+                if (_dialing.First is not null) _dialing.RemoveFirst();
+                OnConnected(Sender, connected.RemoteAddress);
+                break;
+            case Akka.IO.Tcp.CommandFailed { Cmd: Akka.IO.Tcp.Connect command } failed:
+                Forget(command);
+                Failed($"cannot connect to {Remote} ({TcpDial.Reason(failed)})", keyRefused: false);
+                break;
+            case Watchdog:
+                ExpireUnanswered();
+                break;
+            case FramingStage.Admitted admitted:
+                if (!_handshaking.Remove(Sender, out var owned)) break;
+                _failures = 0;
+                _answering = true;
+                if (owned.Owner.Equals(Self)) Sender.Tell(new FramingStage.Close("no longer needed"));
+                Dial();
+                break;
+            case FramingStage.Ended ended:
+                OnEnded(Sender, ended);
+                break;
+            case Retry:
+                Dial();
+                break;
+            case Shutdown:
+                _shuttingDown = true;
+                Timers.Cancel(Retry.Instance);
+                foreach (var (requester, _) in _waiting) Context.Unwatch(requester);
+                _waiting.Clear();
+                foreach (var handshaking in _handshaking.Keys) handshaking.Tell(new FramingStage.Abort("shutting down"));
+                StopWhenDone();
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    /// <summary>Dials for those who wait, while no backoff runs: all at once while the far side answers, one at a time while it does not.</summary>
+    private void Dial()
+    {
+        if (_shuttingDown || Timers.IsTimerActive(Retry.Instance)) return;
+        var inFlight = _dialing.Count + _handshaking.Count;
+        var wanted = (_answering ? _waiting.Count : Math.Min(1, _waiting.Count)) - inFlight;
+        for (var i = 0; i < wanted; i++)
+        {
+            var command = TcpDial.Command(Remote, Tcp);
+            Context.System.Tcp().Tell(command);
+            _dialing.AddLast((command, Environment.TickCount64));
+        }
+        if (_dialing.Count > 0 && !Timers.IsTimerActive(Watchdog.Instance))
+            Timers.StartPeriodicTimer(Watchdog.Instance, Watchdog.Instance, TimeSpan.FromSeconds(1));
+    }
+
+    /// <summary>A dial answered: the connection is made for the first who waits (or for nobody, if all have gone).</summary>
+    private void OnConnected(IActorRef connection, EndPoint remote)
+    {
+        var owned = (Owner: Self, Binding: (FramingStage.Binding?)null);
+        if (_waiting.First is { } first)
+        {
+            _waiting.RemoveFirst();
+            owned = first.Value;
+        }
+        var link = Context.Watch(Context.ActorOf(FramingStage.Props(connection, _role, _settings, remote, owned.Owner, owned.Binding)));
+        _handshaking[link] = owned;
+    }
+
+    /// <summary>Its connection failed before it was admitted: the one it was for waits again, first in line.</summary>
+    private void Requeue((IActorRef Owner, FramingStage.Binding? Binding) owned)
+    {
+        if (!owned.Owner.Equals(Self) && !_shuttingDown) _waiting.AddFirst(owned);
+    }
+
+    private void OnEnded(IActorRef link, FramingStage.Ended ended)
+    {
+        if (_handshaking.Remove(link, out var owned))
+        {
+            Requeue(owned);
+            if (ended.How != LinkEnd.Closed) Failed($"tunnel connection to {Remote} {Describe(ended)}", ended.How == LinkEnd.KeyRefused);
+            Dial();
+        }
+        else if (ended.How == LinkEnd.LostUnused)
+        {
+            // The far side took the connection and dropped it before it carried anything: at its limit, or restarting.
+            Failed($"the far side {Remote} closed a tunnel connection before it carried anything ({ended.Reason})", keyRefused: false);
+        }
+        StopWhenDone();
+    }
+
+    private static string Describe(FramingStage.Ended ended) => ended.How switch
+    {
+        LinkEnd.KeyRefused => $"refused: the far side refused this side's key ({ended.Reason}); both sides need the same tunnel.auth.psk-file",
+        LinkEnd.Refused => $"refused: {ended.Reason}",
+        _ => $"closed during the handshake ({ended.Reason})",
+    };
+
+    /// <summary>One failed attempt: backed off; those that fail while a backoff runs were made before it and count once.</summary>
+    private void Failed(string reason, bool keyRefused)
+    {
+        _side.Links.CountFailedAttempt();
+        _answering = false;
+        if (_shuttingDown || Timers.IsTimerActive(Retry.Instance)) return;
+        _failures++;
+        if (Tcp.Reconnect.GivesUpAfter(_failures))
+        {
+            var line = $"gave up on {Remote} after {_failures} failed attempts in a row (tunnel.tcp.reconnect.max-retries): " +
+                       (keyRefused ? $"the far side refused this side's key; both sides need the same tunnel.auth.psk-file ({reason})" : reason);
+            _log.Error("{0}", line);
+            Context.Parent.Tell(new EndpointGaveUp(Name, line));
+            Context.Stop(Self);
+            return;
+        }
+        var delay = Tcp.Reconnect.Delay(_failures - 1);
+        _side.DialFailures.Log(_log, Remote, $"{reason}; retrying in {delay.TotalSeconds:0.0} s");
+        Timers.StartSingleTimer(Retry.Instance, Retry.Instance, delay);
+    }
+
+    private void Forget(Akka.IO.Tcp.Connect command)
+    {
+        for (var node = _dialing.First; node is not null; node = node.Next)
+        {
+            if (!ReferenceEquals(node.Value.Command, command)) continue;
+            _dialing.Remove(node);
+            return;
+        }
+    }
+
+    private void ExpireUnanswered()
+    {
+        var patience = (long)TcpDial.Patience(Tcp).TotalMilliseconds;
+        var expired = 0;
+        while (_dialing.First is { } oldest && Environment.TickCount64 - oldest.Value.Started > patience)
+        {
+            _dialing.RemoveFirst();
+            expired++;
+        }
+        if (_dialing.Count == 0) Timers.Cancel(Watchdog.Instance);
+        if (expired == 0) return;
+        Failed($"connecting to {Remote} got no answer", keyRefused: false);
+        Dial();
+    }
+
+    private void Withdraw(IActorRef requester)
+    {
+        for (var node = _waiting.First; node is not null;)
+        {
+            var next = node.Next;
+            if (node.Value.Requester.Equals(requester)) _waiting.Remove(node);
+            node = next;
+        }
+    }
+
+    /// <summary>A requester that went away: a connection still proving itself for it is closed, not handed to anyone.</summary>
+    private void Disown(IActorRef requester)
+    {
+        foreach (var (link, owned) in _handshaking.Where(h => h.Value.Owner.Equals(requester)).ToList())
+        {
+            _handshaking[link] = (Self, null);
+            link.Tell(new FramingStage.Close("not needed any more"));
+        }
+    }
+
+    private void StopWhenDone()
+    {
+        if (_shuttingDown && !Context.GetChildren().Any()) Context.Stop(Self);
+    }
+}
