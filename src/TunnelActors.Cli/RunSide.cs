@@ -33,6 +33,8 @@ internal static class RunSide
         TunnelHost.ConfigureLogging(level, logFormat);
         try
         {
+            // Compiles the datagram path before any peer waits on it (Rehearsal).
+            await Rehearsal.RunAsync(configuration, cancellation);
             using var host = TunnelHost.Build(configuration, level);
             await host.StartAsync(cancellation);
             var system = host.Services.GetRequiredService<ActorSystem>();
