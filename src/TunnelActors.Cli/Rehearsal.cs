@@ -3,7 +3,9 @@ using System.Net;
 using System.Net.Sockets;
 using Akka.Configuration;
 using Serilog;
-using TunnelActors.Cli.Demo;
+using TunnelActors.Configuration;
+using TunnelActors.Tools;
+using TunnelActors.Tools.Demo;
 
 namespace TunnelActors.Cli;
 

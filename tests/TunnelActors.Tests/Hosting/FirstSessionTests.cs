@@ -1,7 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
-using TunnelActors.Cli.Demo;
+using TunnelActors.Tools;
+using TunnelActors.Tools.Demo;
 using TunnelActors.Tests.Support;
 using Xunit;
 
@@ -21,10 +22,10 @@ public sealed class FirstSessionTests
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
 
     /// <summary>Where a session's datagrams go: the relay's actors and Akka.IO's socket actors.</summary>
-    private static readonly Regex DatagramPath = new(@"^\d+: JIT compiled (TunnelActors\.(Framing|Sessions|Transport|Flow)\.|Akka\.IO\.)");
+    private static readonly Regex DatagramPath = new(@"^\d+: JIT compiled (TunnelActors\.(Framing|Links|Sessions|Endpoints|Transport|Flow)\.|Akka\.IO\.)");
 
     /// <summary>Compiled when the side tells systemd it is ready (compiled also without systemd, just before READY=1).</summary>
-    private const string ReadyMarker = "JIT compiled TunnelActors.ServiceNotifications:Ready(";
+    private const string ReadyMarker = "JIT compiled TunnelActors.Hosting.ServiceNotifications:Ready(";
 
     [Theory]
     [InlineData("udp-listen/tcp-connect")]
