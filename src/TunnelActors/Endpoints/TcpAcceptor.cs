@@ -79,10 +79,10 @@ public sealed class TcpAcceptor : UntypedActor, IWithTimers
             case Tcp.Connected connected:
                 Accept(Sender, connected.RemoteAddress);
                 break;
-            case FramingStage.Admitted:
+            case Link.Admitted:
                 OnAdmitted(Sender);
                 break;
-            case FramingStage.Ended:
+            case Link.Ended:
                 // Counted by the connection itself; Terminated follows.
                 break;
             case Tcp.Bound bound:
@@ -112,7 +112,7 @@ public sealed class TcpAcceptor : UntypedActor, IWithTimers
                 _shuttingDown = true;
                 // Admitted connections end with their owners, writing what they hold first; only those still
                 // proving themselves are this endpoint's to end.
-                foreach (var link in _admitting) link.Tell(new FramingStage.Abort("shutting down"));
+                foreach (var link in _admitting) link.Tell(new Link.Abort("shutting down"));
                 _listen.Release();
                 StopWhenDone();
                 break;

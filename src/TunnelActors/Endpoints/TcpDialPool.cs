@@ -62,12 +62,12 @@ public sealed class TcpDialPool : UntypedActor, IWithTimers
     {
         switch (message)
         {
-            case FramingStage.Admitted:
+            case Link.Admitted:
                 _asked--;
                 _idle.Add(Context.Watch(Sender));
                 Published();
                 break;
-            case FramingStage.FirstFrame:
+            case Link.FirstFrame:
                 // The far side started a flow on it: the flow table takes it over, and another is dialed.
                 _idle.Remove(Sender);
                 Context.Unwatch(Sender);
@@ -75,7 +75,7 @@ public sealed class TcpDialPool : UntypedActor, IWithTimers
                 if (Tcp.PoolSize > 0 && _idle.Count == 0) Grow();
                 Fill();
                 break;
-            case FramingStage.Ended:
+            case Link.Ended:
                 break;
             case Terminated t:
                 if (_idle.Remove(t.ActorRef)) Fill();
@@ -84,7 +84,7 @@ public sealed class TcpDialPool : UntypedActor, IWithTimers
                 ShrinkUnlessDry();
                 break;
             case Shutdown:
-                foreach (var link in _idle) link.Tell(new FramingStage.Close("shutting down"));
+                foreach (var link in _idle) link.Tell(new Link.Close("shutting down"));
                 Context.Stop(Self);
                 break;
             default:
@@ -124,7 +124,7 @@ public sealed class TcpDialPool : UntypedActor, IWithTimers
         {
             _idle.Remove(surplus);
             Context.Unwatch(surplus);
-            surplus.Tell(new FramingStage.Close("the pool shrinks"));
+            surplus.Tell(new Link.Close("the pool shrinks"));
         }
         Published();
     }

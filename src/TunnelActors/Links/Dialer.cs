@@ -28,11 +28,11 @@ public sealed class Dialer : UntypedActor, IWithTimers
 
     private readonly TunnelSettings _settings;
     private readonly LinkRole _role;
-    private readonly LinkedList<(IActorRef Requester, FramingStage.Binding? Binding)> _waiting = new();
+    private readonly LinkedList<(IActorRef Requester, Link.Binding? Binding)> _waiting = new();
     // Dials Akka.IO has not answered yet, oldest first: a Connected answers the oldest.
     private readonly LinkedList<(Tcp.Connect Command, long Started)> _dialing = new();
     // Connections not admitted yet, and whose they are.
-    private readonly Dictionary<IActorRef, (IActorRef Owner, FramingStage.Binding? Binding)> _handshaking = new();
+    private readonly Dictionary<IActorRef, (IActorRef Owner, Link.Binding? Binding)> _handshaking = new();
     private readonly SideResources _side = SideResources.For(Context.System);
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private int _failures;
@@ -95,14 +95,14 @@ public sealed class Dialer : UntypedActor, IWithTimers
             case Watchdog:
                 ExpireUnanswered();
                 break;
-            case FramingStage.Admitted admitted:
+            case Link.Admitted admitted:
                 if (!_handshaking.Remove(Sender, out var owned)) break;
                 _failures = 0;
                 _answering = true;
-                if (owned.Owner.Equals(Self)) Sender.Tell(new FramingStage.Close("no longer needed"));
+                if (owned.Owner.Equals(Self)) Sender.Tell(new Link.Close("no longer needed"));
                 Dial();
                 break;
-            case FramingStage.Ended ended:
+            case Link.Ended ended:
                 OnEnded(Sender, ended);
                 break;
             case Retry:
@@ -113,7 +113,7 @@ public sealed class Dialer : UntypedActor, IWithTimers
                 Timers.Cancel(Retry.Instance);
                 foreach (var (requester, _) in _waiting) Context.Unwatch(requester);
                 _waiting.Clear();
-                foreach (var handshaking in _handshaking.Keys) handshaking.Tell(new FramingStage.Abort("shutting down"));
+                foreach (var handshaking in _handshaking.Keys) handshaking.Tell(new Link.Abort("shutting down"));
                 StopWhenDone();
                 break;
             default:
@@ -141,7 +141,7 @@ public sealed class Dialer : UntypedActor, IWithTimers
     /// <summary>A dial answered: the connection is made for the first who waits (or for nobody, if all have gone).</summary>
     private void OnConnected(IActorRef connection, EndPoint remote)
     {
-        var owned = (Owner: Self, Binding: (FramingStage.Binding?)null);
+        var owned = (Owner: Self, Binding: (Link.Binding?)null);
         if (_waiting.First is { } first)
         {
             _waiting.RemoveFirst();
@@ -152,12 +152,12 @@ public sealed class Dialer : UntypedActor, IWithTimers
     }
 
     /// <summary>Its connection failed before it was admitted: the one it was for waits again, first in line.</summary>
-    private void Requeue((IActorRef Owner, FramingStage.Binding? Binding) owned)
+    private void Requeue((IActorRef Owner, Link.Binding? Binding) owned)
     {
         if (!owned.Owner.Equals(Self) && !_shuttingDown) _waiting.AddFirst(owned);
     }
 
-    private void OnEnded(IActorRef link, FramingStage.Ended ended)
+    private void OnEnded(IActorRef link, Link.Ended ended)
     {
         if (_handshaking.Remove(link, out var owned))
         {
@@ -173,7 +173,7 @@ public sealed class Dialer : UntypedActor, IWithTimers
         StopWhenDone();
     }
 
-    private static string Describe(FramingStage.Ended ended) => ended.How switch
+    private static string Describe(Link.Ended ended) => ended.How switch
     {
         LinkEnd.KeyRefused => $"refused: the far side refused this side's key ({ended.Reason}); both sides need the same tunnel.auth.psk-file",
         LinkEnd.Refused => $"refused: {ended.Reason}",
@@ -242,7 +242,7 @@ public sealed class Dialer : UntypedActor, IWithTimers
         foreach (var (link, owned) in _handshaking.Where(h => h.Value.Owner.Equals(requester)).ToList())
         {
             _handshaking[link] = (Self, null);
-            link.Tell(new FramingStage.Close("not needed any more"));
+            link.Tell(new Link.Close("not needed any more"));
         }
     }
 

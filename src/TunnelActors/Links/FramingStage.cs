@@ -12,57 +12,18 @@ using TunnelActors.Transport;
 namespace TunnelActors.Links;
 
 /// <summary>
-/// One tunnel connection: the handler of its Akka.IO TCP connection and the only actor a datagram crosses on
-/// it, either way. TCP → UDP: frames are decoded in place from each segment (pull mode: the next segment is
-/// asked for when one has been decoded) and sent at once on the <see cref="Binding"/>'s sink. UDP → TCP:
-/// datagrams (<see cref="Udp.Received"/> from its session or flow) are framed into a <see cref="SendBuffer"/>
-/// and written one acknowledged write at a time, the rest coalescing behind it.
-/// <para>
-/// Its owner (given when it is made: a session, the relay host's pool, the lease pool or the flow table; later
-/// the flow or session it is given to) hears when it is admitted (the handshake passed), when the far side starts
-/// a flow on it (forward side) and when it ends; its parent (the acceptor or dialer that made it) hears when it is
-/// admitted and when it ends.
-/// It ends one way: <see cref="Close"/> (write what is queued, FIN, at most <c>tcp.close-timeout</c>) or
-/// <see cref="Abort"/> (reset), from its owner or itself, always with a reason; then it tells its owner and its
-/// parent <see cref="Ended"/> and stops.
-/// </para>
+/// One tunnel connection: the handler of its Akka.IO TCP connection, and the only actor a datagram crosses on
+/// it either way. It is let in first (<see cref="LinkAdmission"/>: the handshake with a key; on the forward side,
+/// the far side starting a flow), then moves frames: TCP → UDP, frames are decoded in place from each segment
+/// (pull mode: the next segment is asked for once one is decoded) and sent at once on its binding's sink
+/// (<see cref="SinkDelivery"/>); UDP → TCP, datagrams from its session or flow are written one acknowledged write
+/// at a time (<see cref="FrameWriter"/>). It ends one way: <see cref="Link.Close"/> (write what is queued, FIN,
+/// read until the far side's, at most <c>tcp.close-timeout</c>) or <see cref="Link.Abort"/>, from its owner or
+/// itself, with a reason; then it tells its owner and parent (<see cref="Link.Ended"/>) and stops. What it held
+/// and could not deliver is counted. Protocol: <see cref="Link"/>.
 /// </summary>
-public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
+public sealed class FramingStage : UntypedActor, IWithTimers
 {
-    /// <summary>Where decoded datagrams go and whose they are; with a key, the flow the connection carries (written first).</summary>
-    public sealed record Binding(UdpSink Sink, TrafficCounters Counters, ActivityStamp Activity, FlowId? Flow = null);
-
-    /// <summary>Owner → link: report to <paramref name="Owner"/> from now on; with a binding, carry its datagrams.</summary>
-    public sealed record Attach(IActorRef Owner, Binding? Binding = null);
-
-    /// <summary>
-    /// Link → owner and parent: the connection is admitted (its handshake passed, or it needs none), and again to
-    /// each owner it is given to later: the one answer to <see cref="LinkProvider.Acquire"/>, from the connection
-    /// itself, so that it comes before anything else the connection says. <paramref name="Flow"/> names a flow started on it.
-    /// </summary>
-    public sealed record Admitted(FlowId? Flow);
-
-    /// <summary>
-    /// Link → owner, on the forward side: the far side started using the connection, with a whole frame (no key)
-    /// or by naming its flow (key). Reading waits for an <see cref="Attach"/> with a binding.
-    /// </summary>
-    public sealed record FirstFrame(FlowId? Flow, EndPoint Remote);
-
-    /// <summary>Link → owner and parent: the connection is gone and the link has stopped.</summary>
-    /// <param name="Admitted">Whether it got past its handshake.</param>
-    public sealed record Ended(LinkEnd How, string Reason, bool Admitted);
-
-    /// <summary>Write what is queued, then FIN; reset after <c>tcp.close-timeout</c> if the far side does not finish.</summary>
-    public sealed record Close(string Reason);
-
-    /// <summary>Reset the connection now; what is queued is dropped and counted.</summary>
-    public sealed record Abort(string Reason);
-
-    private sealed class WriteAck : Tcp.Event
-    {
-        public static readonly WriteAck Instance = new();
-    }
-
     private sealed class HandshakeDeadline { public static readonly HandshakeDeadline Instance = new(); }
 
     private sealed class FirstFrameDeadline { public static readonly FirstFrameDeadline Instance = new(); }
@@ -73,51 +34,47 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
     private readonly LinkRole _role;
     private readonly TunnelSettings _settings;
     private readonly EndPoint _remote;
+    private readonly LinkAdmission _admission;
     private readonly FrameDecoder _decoder = new();
-    private readonly SendBuffer _sendBuffer;
+    private readonly FrameWriter _writer;
     private readonly SideResources _side;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-
     private readonly IDatagramReceiver _noPeer;
     private readonly IDatagramReceiver _undelivered;
 
-    private Handshake? _handshake;
+    private IActorRef _owner;
+    private Link.Binding? _binding;
+    private IDatagramReceiver? _delivery;
+    private TrafficCounters _counters;
     private FlowId? _ownFlow;
-    private bool _proofSent;
-    private string _closeReason = "";
     private bool _admitted;
     private bool _carried;
-    private bool _writeInFlight;
-    private IActorRef _owner;
-    private Binding? _binding;
-    private TrafficCounters _counters;
+    private string _closeReason = "";
 
-    public FramingStage(IActorRef connection, LinkRole role, TunnelSettings settings, EndPoint remote, IActorRef owner, Binding? binding)
+    public FramingStage(IActorRef connection, LinkRole role, TunnelSettings settings, EndPoint remote, IActorRef owner, Link.Binding? binding)
     {
         _connection = connection;
         _role = role;
         _settings = settings;
         _remote = remote;
         _owner = owner;
-        _binding = binding;
         _side = SideResources.For(Context.System);
-        _counters = binding?.Counters ?? _side.Counters;
+        _counters = _side.Counters;
         var tcp = settings.Tcp;
-        _sendBuffer = new SendBuffer(tcp.SendQueueLimit, tcp.MaxWrite, tcp.MaxQueueDelay, _side.Budget);
-        if (settings.Auth.Key is { } key) _handshake = new Handshake(key, role.End);
-        _noPeer = new Dropping(this, DropReason.NoPeerBound);
-        _undelivered = new Dropping(this, DropReason.Undelivered);
+        _writer = new FrameWriter(connection, Self, new SendBuffer(tcp.SendQueueLimit, tcp.MaxWrite, tcp.MaxQueueDelay, _side.Budget));
+        _admission = new LinkAdmission(connection, Self, settings.Auth.Key, role);
+        _noPeer = new Dropping(() => _counters, DropReason.NoPeerBound);
+        _undelivered = new Dropping(() => _counters, DropReason.Undelivered);
+        if (binding is not null) Bind(binding);
     }
 
     /// <param name="owner">Who hears of the connection from the start, so that nothing it says goes to a former owner.</param>
     /// <param name="binding">Where its datagrams go, when that is known before it is admitted (a session's own dial).</param>
     public static Props Props(IActorRef connection, LinkRole role, TunnelSettings settings, EndPoint remote, IActorRef owner,
-        Binding? binding = null) =>
+        Link.Binding? binding = null) =>
         Akka.Actor.Props.Create(() => new FramingStage(connection, role, settings, remote, owner, binding)).WithMailbox(TunnelSettings.ConnectionMailbox);
 
     public ITimerScheduler Timers { get; set; } = null!;
-
-    private bool Keyed => _settings.Auth.Key is not null;
 
     protected override void PreStart()
     {
@@ -127,35 +84,45 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
         _connection.Tell(new Tcp.Register(Self, keepOpenOnPeerClosed: false, useResumeWriting: false));
         if (_role.FirstFrameTimeout > TimeSpan.Zero)
             Timers.StartSingleTimer(FirstFrameDeadline.Instance, FirstFrameDeadline.Instance, _role.FirstFrameTimeout);
-        if (_handshake is { } handshake)
+        var start = _admission.Start();
+        RequestRead();
+        if (start is LinkAdmission.Admitted admitted)
         {
-            _connection.Tell(Tcp.Write.Create(ByteString.FromBytes(handshake.Greeting)));
-            Timers.StartSingleTimer(HandshakeDeadline.Instance, HandshakeDeadline.Instance, _settings.Auth.HandshakeTimeout);
-            Become(Admitting);
-            RequestRead();
+            Admit(admitted);
+            return;
         }
-        else
-        {
-            Admit(null);
-            RequestRead();
-        }
+        Timers.StartSingleTimer(HandshakeDeadline.Instance, HandshakeDeadline.Instance, _settings.Auth.HandshakeTimeout);
+        Become(Proving);
     }
 
     protected override void OnReceive(object message) => Unhandled(message);
 
     /// <summary>Proving the key both ways; nothing else is written or decoded.</summary>
-    private void Admitting(object message)
+    private void Proving(object message)
     {
         switch (message)
         {
             case Tcp.Received received:
-                OnHandshakeBytes(received.Data.ToReadOnlySpan());
+                switch (_admission.Receive(received.Data.ToReadOnlySpan()))
+                {
+                    case LinkAdmission.Admitted admitted:
+                        Timers.Cancel(HandshakeDeadline.Instance);
+                        if (admitted.Surplus.Length == 0) RequestRead();
+                        Admit(admitted);
+                        break;
+                    case LinkAdmission.Failed failed:
+                        Refuse(Refusal.HandshakeFailed, failed.Reason);
+                        break;
+                    default:
+                        RequestRead();
+                        break;
+                }
                 break;
             case HandshakeDeadline:
                 Refuse(Refusal.HandshakeTimeout, $"did not finish the handshake within {_settings.Auth.HandshakeTimeout.TotalSeconds:0.#} s " +
                     "(a far side without a key waits in silence: give both sides the same tunnel.auth.psk-file)");
                 break;
-            case Close close:
+            case Link.Close close:
                 // Nothing but the handshake was written: close at once, there is no queue to write first.
                 _connection.Tell(Tcp.Close.Instance);
                 End(LinkEnd.Closed, close.Reason);
@@ -166,46 +133,20 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
         }
     }
 
-    private void OnHandshakeBytes(ReadOnlySpan<byte> data)
-    {
-        var handshake = _handshake!;
-        var result = handshake.Receive(data);
-        if (result.ProofToSend is { } proof)
-        {
-            _connection.Tell(Tcp.Write.Create(ByteString.FromBytes(proof)));
-            _proofSent = true;
-        }
-        switch (result.State)
-        {
-            case Handshake.State.InProgress:
-                RequestRead();
-                break;
-            case Handshake.State.Failed:
-                Refuse(Refusal.HandshakeFailed, result.Failure!);
-                break;
-            case Handshake.State.Done:
-                Timers.Cancel(HandshakeDeadline.Instance);
-                _handshake = null;
-                Admit(handshake.FlowId);
-                // What followed the peer's proof is the start of the stream.
-                if (result.Surplus == 0) RequestRead();
-                else Self.Tell(new Tcp.Received(ByteString.CopyFrom(data[^result.Surplus..].ToArray())), _connection);
-                break;
-        }
-    }
-
-    private void Admit(FlowId? flow)
+    private void Admit(LinkAdmission.Admitted admitted)
     {
         _admitted = true;
-        _ownFlow = flow;
-        var admitted = new Admitted(flow);
-        _owner.Tell(admitted);
-        if (!Context.Parent.Equals(_owner)) Context.Parent.Tell(admitted);
-        if (_binding is not null) BecomeRelaying();
+        _ownFlow = admitted.Flow;
+        var news = new Link.Admitted(admitted.Flow);
+        _owner.Tell(news);
+        if (!Context.Parent.Equals(_owner)) Context.Parent.Tell(news);
+        // What followed the far side's proof is the start of the stream.
+        if (admitted.Surplus.Length > 0) Self.Tell(new Tcp.Received(ByteString.FromBytes(admitted.Surplus)), _connection);
+        if (_binding is not null) BecomeRelaying(resumeReading: false);
         else Become(_role.AwaitsFlow ? AwaitingFlow : Idle);
     }
 
-    /// <summary>Admitted, given to nobody yet (a pooled or freshly dialed connection on the UDP-listen side): frames are counted and dropped.</summary>
+    /// <summary>Admitted, given to nobody yet (a pooled connection on the UDP-listen side): frames are counted and dropped.</summary>
     private void Idle(object message)
     {
         switch (message)
@@ -214,9 +155,10 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
                 RequestRead();
                 _decoder.Decode(received.Data.ToReadOnlySpan(), _noPeer);
                 break;
-            case Attach attach:
+            case Link.Attach attach:
                 OnAttach(attach);
-                if (_binding is not null) BecomeRelaying();
+                // Idle reads on after every segment: one read is outstanding already.
+                if (_binding is not null) BecomeRelaying(resumeReading: false);
                 break;
             default:
                 Always(message);
@@ -231,29 +173,19 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
         {
             case Tcp.Received received:
                 _decoder.Hold(received.Data.ToReadOnlySpan());
-                if (StartedFlow() is { } started)
-                {
-                    Timers.Cancel(FirstFrameDeadline.Instance);
-                    _owner.Tell(started);
-                    Become(Held);
-                }
-                else
+                if (!_admission.StartsFlow(_decoder, out var flow))
                 {
                     RequestRead();
+                    break;
                 }
+                Timers.Cancel(FirstFrameDeadline.Instance);
+                _owner.Tell(new Link.FirstFrame(flow, _remote));
+                Become(Held);
                 break;
             default:
                 Always(message);
                 break;
         }
-    }
-
-    /// <summary>A whole first frame without a key; with one, the flow's name, which comes first.</summary>
-    private FirstFrame? StartedFlow()
-    {
-        if (!Keyed) return _decoder.HoldsWholeFrame ? new FirstFrame(null, _remote) : null;
-        Span<byte> name = stackalloc byte[FlowId.Length];
-        return _decoder.TryTakeHeld(name) ? new FirstFrame(FlowId.Read(name), _remote) : null;
     }
 
     /// <summary>The far side started a flow; its frames wait here, and no more are read, until the flow binds the connection.</summary>
@@ -264,9 +196,9 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
             case Tcp.Received received:
                 _decoder.Hold(received.Data.ToReadOnlySpan());
                 break;
-            case Attach attach:
+            case Link.Attach attach:
                 OnAttach(attach);
-                if (_binding is not null) BecomeRelaying();
+                if (_binding is not null) BecomeRelaying(resumeReading: true);
                 break;
             default:
                 Always(message);
@@ -274,16 +206,16 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
         }
     }
 
-    private void BecomeRelaying()
+    /// <param name="resumeReading">Whether reading was paused (held for a binding): one read at a time is ever outstanding.</param>
+    private void BecomeRelaying(bool resumeReading)
     {
         Become(Relaying);
-        var binding = _binding!;
-        // With a key, this side's peers' connections start by naming their flow: the one they carried before, or this connection's own.
-        if (Keyed && !_role.AwaitsFlow && (binding.Flow ?? _ownFlow) is { } flow)
+        // With a key, this side's peers' connections start by naming their flow: the one they had before, or this connection's own.
+        if (_admission.Keyed && !_role.AwaitsFlow && (_binding!.Flow ?? _ownFlow) is { } flow)
             _connection.Tell(Tcp.Write.Create(ByteString.FromBytes(flow.ToBytes())));
-        RequestRead();
-        _decoder.DecodeHeld(this);
-        Flush();
+        if (resumeReading) RequestRead();
+        _decoder.DecodeHeld(_delivery!);
+        _writer.Flush(_counters);
     }
 
     private void Relaying(object message)
@@ -292,11 +224,15 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
         {
             case Tcp.Received received:
                 RequestRead();
-                _decoder.Decode(received.Data.ToReadOnlySpan(), this);
+                _carried = true;
+                _decoder.Decode(received.Data.ToReadOnlySpan(), _delivery!);
                 _binding!.Activity.Touch();
                 break;
             case Udp.Received datagram:
-                Enqueue(datagram.Data);
+                _carried = true;
+                _binding!.Activity.Touch();
+                _binding.Activity.SawIntoTunnel();
+                _writer.Enqueue(datagram.Data.ToReadOnlySpan(), _counters);
                 break;
             default:
                 Always(message);
@@ -304,23 +240,20 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
         }
     }
 
-    /// <summary>Writing what is queued, then FIN and the far side's FIN; what still arrives is counted, not delivered.</summary>
+    /// <summary>Writing what is queued, then FIN, and reading until the far side's: what still arrives is counted, not delivered.</summary>
     private void Closing(object message)
     {
         switch (message)
         {
-            case WriteAck:
-                Written();
+            case FrameWriter.Ack:
+                _writer.Acknowledged();
                 FlushThenClose();
                 break;
             case Tcp.Received received:
                 RequestRead();
                 _decoder.Decode(received.Data.ToReadOnlySpan(), _undelivered);
                 break;
-            case Udp.Received:
-                _counters.CountDrop(DropReason.Undelivered);
-                break;
-            case Close:
+            case Link.Close:
                 break;
             case CloseDeadline:
                 _connection.Tell(Tcp.Abort.Instance);
@@ -336,29 +269,29 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
     {
         switch (message)
         {
-            case Attach attach:
+            case Link.Attach attach:
                 OnAttach(attach);
                 break;
             case Udp.Received:
                 _counters.CountDrop(DropReason.Undelivered);
                 break;
-            case WriteAck:
-                Written();
-                Flush();
+            case FrameWriter.Ack:
+                _writer.Acknowledged();
+                _writer.Flush(_counters);
                 break;
-            case Close close:
+            case Link.Close close:
                 BeginClosing(close.Reason);
                 break;
-            case Abort abort:
+            case Link.Abort abort:
                 _connection.Tell(Tcp.Abort.Instance);
                 End(LinkEnd.Closed, abort.Reason);
                 break;
             case FirstFrameDeadline:
                 Refuse(Refusal.Silent, $"sent no whole frame within {_role.FirstFrameTimeout.TotalSeconds:0.#} s");
                 break;
-            case Tcp.CommandFailed { Cmd: Tcp.Write { Ack: WriteAck } } failed:
+            case Tcp.CommandFailed { Cmd: Tcp.Write { Ack: FrameWriter.Ack } } failed:
                 // The socket refused the write: the connection is going down, ConnectionClosed follows.
-                Written();
+                _writer.Acknowledged();
                 _log.Debug("TCP write failed: {0}", failed.Cause);
                 break;
             case Tcp.CommandFailed:
@@ -370,7 +303,7 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
                 Lost("the connection's actor stopped");
                 break;
             case Terminated t when t.ActorRef.Equals(_owner):
-                Self.Tell(new Close("its owner stopped"));
+                Self.Tell(new Link.Close("its owner stopped"));
                 break;
             default:
                 Unhandled(message);
@@ -378,34 +311,38 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
         }
     }
 
-    private void OnAttach(Attach attach)
+    private void OnAttach(Link.Attach attach)
     {
         if (!attach.Owner.Equals(_owner))
         {
             Context.Unwatch(_owner);
             _owner = attach.Owner;
             Context.Watch(_owner);
-            if (_admitted) _owner.Tell(new Admitted(_ownFlow));
+            if (_admitted) _owner.Tell(new Link.Admitted(_ownFlow));
         }
-        if (attach.Binding is not { } binding) return;
+        if (attach.Binding is { } binding) Bind(binding);
+    }
+
+    private void Bind(Link.Binding binding)
+    {
         _binding = binding;
         _counters = binding.Counters;
+        _delivery = new SinkDelivery(binding, _log, SendErrorLog.For(Context.System));
     }
 
     private void BeginClosing(string reason)
     {
         _log.Debug("Closing the tunnel connection with {0}: {1}", _side.Addresses.Show(_remote), reason);
+        _closeReason = reason;
         Become(Closing);
         Timers.StartSingleTimer(CloseDeadline.Instance, CloseDeadline.Instance, _settings.Tcp.CloseTimeout);
-        _closeReason = reason;
         FlushThenClose();
     }
 
     private void FlushThenClose()
     {
-        if (!Flush()) return;
-        // FIN, but keep reading until the far side's: frames it sent before it saw ours are counted, not lost unseen.
-        _connection.Tell(Tcp.ConfirmedClose.Instance);
+        // FIN, but read on until the far side's: frames it sent before it saw ours are counted, not lost unseen.
+        if (_writer.Flush(_counters)) _connection.Tell(Tcp.ConfirmedClose.Instance);
     }
 
     private void OnClosed(Tcp.ConnectionClosed closed)
@@ -427,8 +364,7 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
     /// <summary>The far side closed or reset the connection, or it failed.</summary>
     private void Lost(string reason)
     {
-        // A dialer that proved itself and was then shut out: the far side holds another key, or none.
-        if (!_admitted && _proofSent && _role.End == HandshakeRole.Dialer) End(LinkEnd.KeyRefused, $"{reason} after this side's proof");
+        if (!_admitted && _admission.KeyRefused) End(LinkEnd.KeyRefused, $"{reason} after this side's proof");
         else End(_carried ? LinkEnd.Lost : LinkEnd.LostUnused, reason);
     }
 
@@ -441,12 +377,13 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
         End(LinkEnd.Refused, why);
     }
 
-    /// <summary>The one way out: what is queued is counted as dropped, the owner and the parent are told, and the link stops.</summary>
+    /// <summary>The one way out: what it held is counted as dropped, the owner and the parent are told, and it stops.</summary>
     private void End(LinkEnd how, string reason)
     {
         Timers.CancelAll();
-        _counters.CountDrops(DropReason.Undelivered, _sendBuffer.Discard());
-        var ended = new Ended(how, reason, _admitted);
+        _decoder.DecodeHeld(_undelivered);
+        _counters.CountDrops(DropReason.Undelivered, _writer.Discard());
+        var ended = new Link.Ended(how, reason, _admitted);
         _owner.Tell(ended);
         if (!Context.Parent.Equals(_owner)) Context.Parent.Tell(ended);
         Context.Stop(Self);
@@ -454,79 +391,10 @@ public sealed class FramingStage : UntypedActor, IDatagramReceiver, IWithTimers
 
     private void RequestRead() => _connection.Tell(Tcp.ResumeReading.Instance);
 
-    /// <summary>A decoded datagram while relaying: out on the binding's sink.</summary>
-    void IDatagramReceiver.Receive(ReadOnlySpan<byte> datagram)
-    {
-        _carried = true;
-        var binding = _binding!;
-        var sink = binding.Sink;
-        if (datagram.Length > sink.MaxDatagram) _counters.CountDrop(DropReason.Oversize);
-        else if (sink.TrySend(datagram, out var error))
-        {
-            _counters.CountToUdp(datagram.Length);
-            binding.Activity.SawFromTunnel();
-        }
-        else
-        {
-            _counters.CountDrop(error.Reason);
-            SendErrorLog.For(Context.System).Log(_log, error, sink);
-        }
-    }
-
-    /// <summary>Decoded datagrams with nowhere to go: counted under a reason.</summary>
-    private sealed class Dropping(FramingStage stage, DropReason reason) : IDatagramReceiver
-    {
-        public void Receive(ReadOnlySpan<byte> datagram) => stage._counters.CountDrop(reason);
-    }
-
-    private void Enqueue(ByteString datagram)
-    {
-        var binding = _binding!;
-        _carried = true;
-        binding.Activity.Touch();
-        binding.Activity.SawIntoTunnel();
-        var encoded = LengthPrefixedCodec.Instance.EncodedLength(datagram.Count);
-        var now = Environment.TickCount64;
-        if (!_sendBuffer.HasRoomFor(encoded))
-        {
-            _counters.CountDrops(DropReason.QueueDelay, _sendBuffer.DropStale(now));
-            if (!_sendBuffer.HasRoomFor(encoded))
-            {
-                _counters.CountDrop(DropReason.TcpSendQueueFull);
-                return;
-            }
-        }
-        if (!_sendBuffer.TryAppend(datagram.ToReadOnlySpan(), now))
-        {
-            _counters.CountDrop(DropReason.SideMemoryFull);
-            return;
-        }
-        Flush();
-    }
-
-    /// <summary>Starts the next write unless one is in flight; true when nothing is left to write.</summary>
-    private bool Flush()
-    {
-        if (_writeInFlight) return false;
-        var write = _sendBuffer.TakeForWrite(Environment.TickCount64, out var stale);
-        _counters.CountDrops(DropReason.QueueDelay, stale);
-        if (write is not { } frames) return true;
-        _writeInFlight = true;
-        _connection.Tell(Tcp.Write.Create(frames.Data, WriteAck.Instance));
-        _counters.CountToTcp(frames.Datagrams, frames.PayloadBytes);
-        return false;
-    }
-
-    private void Written()
-    {
-        _writeInFlight = false;
-        _sendBuffer.Written();
-    }
-
     protected override void PostStop()
     {
         _side.Links.CountClosed();
         _decoder.Dispose();
-        _counters.CountDrops(DropReason.Undelivered, _sendBuffer.Discard());
+        _counters.CountDrops(DropReason.Undelivered, _writer.Discard());
     }
 }

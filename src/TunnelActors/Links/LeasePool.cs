@@ -16,7 +16,7 @@ public sealed class LeasePool : UntypedActor
     public const string Name = "pool";
 
     private readonly LinkedList<(IActorRef Link, FlowId? Flow)> _idle = new();
-    private readonly LinkedList<(IActorRef Requester, FramingStage.Binding? Binding)> _waiting = new();
+    private readonly LinkedList<(IActorRef Requester, Link.Binding? Binding)> _waiting = new();
     private readonly SideResources _side = SideResources.For(Context.System);
 
     public static Props Props() => Akka.Actor.Props.Create(() => new LeasePool());
@@ -25,7 +25,7 @@ public sealed class LeasePool : UntypedActor
     {
         switch (message)
         {
-            case FramingStage.Admitted admitted:
+            case Link.Admitted admitted:
                 Context.Watch(Sender);
                 if (_waiting.First is { } first)
                 {
@@ -44,7 +44,7 @@ public sealed class LeasePool : UntypedActor
             case LinkProvider.Cancel:
                 Withdraw(Sender);
                 break;
-            case FramingStage.Ended:
+            case Link.Ended:
                 break;
             case Terminated t:
                 Withdraw(t.ActorRef);
@@ -52,7 +52,7 @@ public sealed class LeasePool : UntypedActor
                 Published();
                 break;
             case Shutdown:
-                foreach (var (link, _) in _idle) link.Tell(new FramingStage.Close("shutting down"));
+                foreach (var (link, _) in _idle) link.Tell(new Link.Close("shutting down"));
                 Context.Stop(Self);
                 break;
             default:
@@ -61,7 +61,7 @@ public sealed class LeasePool : UntypedActor
         }
     }
 
-    private void OnAcquire(IActorRef requester, FramingStage.Binding? binding)
+    private void OnAcquire(IActorRef requester, Link.Binding? binding)
     {
         if (_idle.First is { } idle)
         {
@@ -76,10 +76,10 @@ public sealed class LeasePool : UntypedActor
         }
     }
 
-    private void Lease(IActorRef link, FlowId? flow, IActorRef requester, FramingStage.Binding? binding)
+    private void Lease(IActorRef link, FlowId? flow, IActorRef requester, Link.Binding? binding)
     {
         Context.Unwatch(link);
-        link.Tell(new FramingStage.Attach(requester, binding));
+        link.Tell(new Link.Attach(requester, binding));
     }
 
     private void Withdraw(IActorRef requester)

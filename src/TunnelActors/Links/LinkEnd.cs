@@ -1,6 +1,6 @@
 namespace TunnelActors.Links;
 
-/// <summary>How a tunnel connection ended (<see cref="FramingStage.Ended"/>).</summary>
+/// <summary>How a tunnel connection ended (<see cref="Link.Ended"/>).</summary>
 public enum LinkEnd
 {
     /// <summary>Closed or reset at this side's request: its owner, a limit, a shutdown.</summary>

@@ -17,8 +17,6 @@ public enum Refusal
     RateLimit,
     /// <summary>An accepted connection sent no whole frame within <c>tcp.first-frame-timeout</c>.</summary>
     Silent,
-    /// <summary>The peer sent bytes that the wire format cannot read as frames.</summary>
-    Malformed,
 }
 
 /// <summary>How a tunnel connection came to be.</summary>

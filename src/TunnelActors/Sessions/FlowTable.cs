@@ -11,7 +11,7 @@ namespace TunnelActors.Sessions;
 
 /// <summary>
 /// The UDP-forward side's flows. A connection on which the far side starts a flow
-/// (<see cref="FramingStage.FirstFrame"/>, from the connection itself or passed on by the relay host's pool) gets a
+/// (<see cref="Link.FirstFrame"/>, from the connection itself or passed on by the relay host's pool) gets a
 /// new <see cref="ForwardFlow"/>, or, when it names a flow this side still keeps, resumes that one. At most
 /// <c>session.max-sessions</c> flows at once; a failing flow is stopped alone.
 /// </summary>
@@ -42,11 +42,11 @@ public sealed class FlowTable : UntypedActor
     {
         switch (message)
         {
-            case FramingStage.FirstFrame first:
+            case Link.FirstFrame first:
                 Start(Sender, first);
                 break;
-            case FramingStage.Admitted:
-            case FramingStage.Ended:
+            case Link.Admitted:
+            case Link.Ended:
                 // A connection is the flow table's until the far side starts a flow on it; one that ends first is nobody's loss.
                 break;
             case Terminated t:
@@ -64,12 +64,12 @@ public sealed class FlowTable : UntypedActor
         }
     }
 
-    private void Start(IActorRef link, FramingStage.FirstFrame first)
+    private void Start(IActorRef link, Link.FirstFrame first)
     {
         var id = first.Flow;
         if (_shuttingDown)
         {
-            link.Tell(new FramingStage.Abort("shutting down"));
+            link.Tell(new Link.Abort("shutting down"));
             return;
         }
         if (id is { } named && _byId.TryGetValue(named, out var kept))
@@ -80,7 +80,7 @@ public sealed class FlowTable : UntypedActor
         if (Context.GetChildren().Count() >= _settings.Session.MaxSessions)
         {
             _side.Counters.CountDrop(DropReason.SessionLimit);
-            link.Tell(new FramingStage.Abort("session.max-sessions flows already"));
+            link.Tell(new Link.Abort("session.max-sessions flows already"));
             return;
         }
         var origin = $"with {_side.Addresses.Show(first.Remote)}";

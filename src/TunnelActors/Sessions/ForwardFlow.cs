@@ -196,7 +196,7 @@ public sealed class ForwardFlow : UntypedActor, IWithTimers
                 StopWhenDone();
                 break;
             case Resume resume:
-                resume.Link.Tell(new FramingStage.Close("its flow has ended"));
+                resume.Link.Tell(new Link.Close("its flow has ended"));
                 break;
             case Udp.Received:
                 _counters.CountDrop(DropReason.Undelivered);
@@ -228,7 +228,7 @@ public sealed class ForwardFlow : UntypedActor, IWithTimers
             case Shutdown:
                 End(SessionEndReason.Shutdown, "shutdown");
                 break;
-            case FramingStage.Ended:
+            case Link.Ended:
             case Terminated:
                 break;
             default:
@@ -240,7 +240,7 @@ public sealed class ForwardFlow : UntypedActor, IWithTimers
     private void Take(IActorRef link)
     {
         _link = Context.Watch(link);
-        link.Tell(new FramingStage.Attach(Self));
+        link.Tell(new Link.Attach(Self));
     }
 
     /// <summary>A newer connection names the flow while the last one is still open: the newer one wins.</summary>
@@ -249,7 +249,7 @@ public sealed class ForwardFlow : UntypedActor, IWithTimers
         if (_link is { } old)
         {
             Context.Unwatch(old);
-            old.Tell(new FramingStage.Close("its flow moved to a newer connection"));
+            old.Tell(new Link.Close("its flow moved to a newer connection"));
         }
         Take(link);
     }
@@ -257,7 +257,7 @@ public sealed class ForwardFlow : UntypedActor, IWithTimers
     /// <summary>Gives the connection the way out to the target and sends it what waited.</summary>
     private void Carry()
     {
-        _link!.Tell(new FramingStage.Attach(Self, new FramingStage.Binding(_socket.SinkTo(_target, peer: false), _counters, _activity)));
+        _link!.Tell(new Link.Attach(Self, new Link.Binding(_socket.SinkTo(_target, peer: false), _counters, _activity)));
         var stale = _held.Drain(received => _link.Tell(received));
         _counters.CountDrops(DropReason.QueueDelay, stale);
         Become(Active);
@@ -279,7 +279,7 @@ public sealed class ForwardFlow : UntypedActor, IWithTimers
         _end = (reason, text);
         Timers.CancelAll();
         _counters.CountDrops(DropReason.Undelivered, _held.Discard());
-        _link?.Tell(new FramingStage.Close($"its session ended: {text}"));
+        _link?.Tell(new Link.Close($"its session ended: {text}"));
         _socketActor?.Tell(Udp.Unbind.Instance);
         Timers.StartSingleTimer(EndTimeout.Instance, EndTimeout.Instance, _settings.Tcp.CloseTimeout);
         Become(Ending);

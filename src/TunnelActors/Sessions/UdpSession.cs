@@ -89,7 +89,7 @@ public sealed class UdpSession : UntypedActor, IWithTimers
 
     private void Acquire(bool reconnecting)
     {
-        _provider.Tell(new LinkProvider.Acquire(new FramingStage.Binding(_listenSocket.SinkTo(_peer, peer: true), _counters, _activity, _flow)));
+        _provider.Tell(new LinkProvider.Acquire(new Link.Binding(_listenSocket.SinkTo(_peer, peer: true), _counters, _activity, _flow)));
         Become(message => Acquiring(message, reconnecting));
     }
 
@@ -101,7 +101,7 @@ public sealed class UdpSession : UntypedActor, IWithTimers
             case Udp.Received received:
                 Hold(received);
                 break;
-            case FramingStage.Admitted admitted:
+            case Link.Admitted admitted:
                 _link = Context.Watch(Sender);
                 _flow ??= admitted.Flow;
                 if (reconnecting)
@@ -172,8 +172,8 @@ public sealed class UdpSession : UntypedActor, IWithTimers
             case Udp.Received:
                 _counters.CountDrop(DropReason.Undelivered);
                 break;
-            case FramingStage.Admitted:
-                Sender.Tell(new FramingStage.Close("its session has ended"));
+            case Link.Admitted:
+                Sender.Tell(new Link.Close("its session has ended"));
                 break;
             case Terminated t when t.ActorRef.Equals(_link):
             case CloseTimeout:
@@ -186,9 +186,9 @@ public sealed class UdpSession : UntypedActor, IWithTimers
     {
         switch (message)
         {
-            case FramingStage.Admitted:
+            case Link.Admitted:
                 // A second connection for one request (a far side that dropped one the session still had in view): not needed.
-                if (!Sender.Equals(_link)) Sender.Tell(new FramingStage.Close("not needed"));
+                if (!Sender.Equals(_link)) Sender.Tell(new Link.Close("not needed"));
                 break;
             case IdleClock.Check:
                 if (_idle.Expired()) End(SessionEndReason.Idle, _idle.Reason);
@@ -203,7 +203,7 @@ public sealed class UdpSession : UntypedActor, IWithTimers
             case Shutdown:
                 End(SessionEndReason.Shutdown, "shutdown");
                 break;
-            case FramingStage.Ended:
+            case Link.Ended:
             case Terminated:
             case GraceOver:
                 // A connection or a timer this session has already let go of.
@@ -251,7 +251,7 @@ public sealed class UdpSession : UntypedActor, IWithTimers
             Context.Stop(Self);
             return;
         }
-        _link.Tell(abort ? new FramingStage.Abort($"its session ended: {text}") : new FramingStage.Close($"its session ended: {text}"));
+        _link.Tell(abort ? new Link.Abort($"its session ended: {text}") : new Link.Close($"its session ended: {text}"));
         Timers.StartSingleTimer(CloseTimeout.Instance, CloseTimeout.Instance, _settings.Tcp.CloseTimeout);
         Become(message => Closing(message, handBack));
     }

@@ -45,9 +45,8 @@ public sealed class FramingStageTests : TestKit
     public FramingStageTests() : base(TunnelConfiguration.Reference)
     {
         (_stage, _connection, _owner) = Link(UdpListenSide, Settings);
-        _owner.ExpectMsg<FramingStage.Admitted>();
-        _stage.Tell(new FramingStage.Attach(_owner.Ref, Binding(_counters)), _owner.Ref);
-        _connection.ExpectMsg<Tcp.ResumeReading>();
+        _owner.ExpectMsg<Link.Admitted>();
+        _stage.Tell(new Link.Attach(_owner.Ref, Binding(_counters)), _owner.Ref);
     }
 
     /// <summary>A link on a probe standing in for its Akka.IO connection, owned by another probe.</summary>
@@ -61,7 +60,7 @@ public sealed class FramingStageTests : TestKit
         return (stage, connection, owner);
     }
 
-    private FramingStage.Binding Binding(TrafficCounters counters) => new(Sink(), counters, new ActivityStamp());
+    private Link.Binding Binding(TrafficCounters counters) => new(Sink(), counters, new ActivityStamp());
 
     private UdpSink Sink()
     {
@@ -110,7 +109,7 @@ public sealed class FramingStageTests : TestKit
     public async Task A_forward_side_link_starts_a_flow_only_on_a_whole_frame_holds_it_reads_no_more_and_delivers_once_bound()
     {
         var (stage, connection, owner) = Link(ForwardSide, Settings);
-        owner.ExpectMsg<FramingStage.Admitted>();
+        owner.ExpectMsg<Link.Admitted>();
         var stream = Frames([7], [8, 8]);
 
         // Half a length: no flow yet, and it reads on.
@@ -119,11 +118,11 @@ public sealed class FramingStageTests : TestKit
         owner.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
 
         stage.Tell(new Tcp.Received(ByteString.CopyFrom(stream[1..])), connection.Ref);
-        Assert.Null(owner.ExpectMsg<FramingStage.FirstFrame>().Flow);
+        Assert.Null(owner.ExpectMsg<Link.FirstFrame>().Flow);
         connection.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
 
         var counters = new TrafficCounters();
-        stage.Tell(new FramingStage.Attach(owner.Ref, Binding(counters)), owner.Ref);
+        stage.Tell(new Link.Attach(owner.Ref, Binding(counters)), owner.Ref);
         connection.ExpectMsg<Tcp.ResumeReading>();
         Assert.Equal(new byte[] { 7 }, await NextDatagramAsync());
         Assert.Equal(new byte[] { 8, 8 }, await NextDatagramAsync());
@@ -169,7 +168,7 @@ public sealed class FramingStageTests : TestKit
     {
         Watch(_stage);
         _stage.Tell(Tcp.PeerClosed.Instance, _connection.Ref);
-        var ended = _owner.ExpectMsg<FramingStage.Ended>();
+        var ended = _owner.ExpectMsg<Link.Ended>();
         Assert.Equal(LinkEnd.LostUnused, ended.How);
         Assert.True(ended.Admitted);
         ExpectTerminated(_stage);
@@ -179,7 +178,7 @@ public sealed class FramingStageTests : TestKit
     public void An_idle_link_counts_what_it_cannot_deliver_and_ends_when_its_connection_closes()
     {
         var (stage, connection, owner) = Link(UdpListenSide, Settings);
-        owner.ExpectMsg<FramingStage.Admitted>();
+        owner.ExpectMsg<Link.Admitted>();
         var side = SideResources.For(Sys).Counters;
         var before = side.Dropped(DropReason.NoPeerBound);
 
@@ -189,7 +188,7 @@ public sealed class FramingStageTests : TestKit
 
         Watch(stage);
         stage.Tell(Tcp.PeerClosed.Instance, connection.Ref);
-        owner.ExpectMsg<FramingStage.Ended>();
+        owner.ExpectMsg<Link.Ended>();
         ExpectTerminated(stage);
     }
 
@@ -199,7 +198,7 @@ public sealed class FramingStageTests : TestKit
         _stage.Tell(new Udp.Received(ByteString.FromBytes([1]), PeerAddress));
         var first = _connection.ExpectMsg<Tcp.Write>();
         _stage.Tell(new Udp.Received(ByteString.FromBytes([2]), PeerAddress));
-        _stage.Tell(new FramingStage.Close("test"), _owner.Ref);
+        _stage.Tell(new Link.Close("test"), _owner.Ref);
         _connection.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
 
         _stage.Tell(first.Ack, _connection.Ref);
@@ -210,7 +209,7 @@ public sealed class FramingStageTests : TestKit
 
         Watch(_stage);
         _stage.Tell(Tcp.ConfirmedClosed.Instance, _connection.Ref);
-        var ended = _owner.ExpectMsg<FramingStage.Ended>();
+        var ended = _owner.ExpectMsg<Link.Ended>();
         Assert.Equal(LinkEnd.Closed, ended.How);
         Assert.Equal("test", ended.Reason);
         ExpectTerminated(_stage);
@@ -219,7 +218,7 @@ public sealed class FramingStageTests : TestKit
     [Fact]
     public void Frames_that_arrive_while_closing_are_counted_not_delivered()
     {
-        _stage.Tell(new FramingStage.Close("retired"), _owner.Ref);
+        _stage.Tell(new Link.Close("retired"), _owner.Ref);
         _connection.ExpectMsg<Tcp.ConfirmedClose>();
         Segment(_stage, Frames([1], [2], [3]));
         _connection.ExpectMsg<Tcp.ResumeReading>();
@@ -247,17 +246,16 @@ public sealed class FramingStageTests : TestKit
         var settings = Sides.Configure(("tunnel.udp.listen", "127.0.0.1:1"), ("tunnel.tcp.listen", "127.0.0.1:2"),
             ("tunnel.tcp.max-queue-delay", "0"), ("tunnel.tcp.close-timeout", "300ms")).Settings;
         var (stage, connection, owner) = Link(UdpListenSide, settings);
-        owner.ExpectMsg<FramingStage.Admitted>();
+        owner.ExpectMsg<Link.Admitted>();
         var counters = new TrafficCounters();
-        stage.Tell(new FramingStage.Attach(owner.Ref, Binding(counters)), owner.Ref);
-        connection.ExpectMsg<Tcp.ResumeReading>();
+        stage.Tell(new Link.Attach(owner.Ref, Binding(counters)), owner.Ref);
         var budget = SideResources.For(Sys).Budget;
         var before = budget.Used;
 
         stage.Tell(new Udp.Received(ByteString.FromBytes(new byte[1000]), PeerAddress));
         connection.ExpectMsg<Tcp.Write>(); // never acknowledged: the peer's window stays shut
         stage.Tell(new Udp.Received(ByteString.FromBytes(new byte[1000]), PeerAddress));
-        stage.Tell(new FramingStage.Close("test"), owner.Ref);
+        stage.Tell(new Link.Close("test"), owner.Ref);
 
         Watch(stage);
         connection.ExpectMsg<Tcp.Abort>(TimeSpan.FromSeconds(5));
@@ -280,9 +278,9 @@ public sealed class FramingStageTests : TestKit
         connection.ExpectMsg<Tcp.ResumeReading>();
 
         Watch(stage);
-        stage.Tell(new FramingStage.Close("its session ended"), owner.Ref);
+        stage.Tell(new Link.Close("its session ended"), owner.Ref);
         connection.ExpectMsg<Tcp.Close>();
-        Assert.Equal(LinkEnd.Closed, owner.ExpectMsg<FramingStage.Ended>().How);
+        Assert.Equal(LinkEnd.Closed, owner.ExpectMsg<Link.Ended>().How);
         ExpectTerminated(stage);
     }
 

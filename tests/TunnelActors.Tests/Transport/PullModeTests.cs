@@ -50,8 +50,8 @@ public sealed class PullModeTests : TestKit
         var written = writer.WriteUntilStalled(WriteCap);
         Assert.True(written < WriteCap, $"the connection kept reading: {written} bytes written without a stall");
         Assert.True(written < 2 << 20, $"{written} bytes went in before the writes stalled");
-        owner.ExpectMsg<FramingStage.Admitted>();
-        owner.ExpectMsg<FramingStage.FirstFrame>();
+        owner.ExpectMsg<Link.Admitted>();
+        owner.ExpectMsg<Link.FirstFrame>();
         owner.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
 
         // Given somewhere to go, the stage passes on everything it held and reading resumes.
@@ -59,7 +59,7 @@ public sealed class PullModeTests : TestKit
         using var peer = Peers.Bind(AddressFamily.InterNetwork);
         var capture = new SocketCapture(settings.Udp);
         capture.AfterBind(listenSocket);
-        stage.Tell(new FramingStage.Attach(owner.Ref, new FramingStage.Binding(capture.SinkTo((IPEndPoint)peer.LocalEndPoint!, peer: true), counters,
+        stage.Tell(new Link.Attach(owner.Ref, new Link.Binding(capture.SinkTo((IPEndPoint)peer.LocalEndPoint!, peer: true), counters,
             new ActivityStamp())), owner.Ref);
         var total = writer.WriteUntilStalled(written + 100 * FrameLength);
         Assert.True(total >= written + 100 * FrameLength, $"the writes stalled again after {total} bytes");

@@ -1,0 +1,77 @@
+using Akka.Actor;
+using Akka.IO;
+using TunnelActors.Auth;
+using TunnelActors.Framing;
+
+namespace TunnelActors.Links;
+
+/// <summary>
+/// How a tunnel connection is let in before it carries anything. With a key, both ends prove it
+/// (<see cref="Handshake"/>): the greeting goes out at once, the proof when it is due, and nothing else is written
+/// or decoded until both proofs are in. On the forward side the far side then starts a flow: a whole first frame
+/// without a key, the flow's name with one. A connection that fails proves nothing about the key unless this side
+/// was the dialer and had sent its proof: then the far side turned the key away.
+/// </summary>
+internal sealed class LinkAdmission(IActorRef connection, IActorRef self, PreSharedKey? key, LinkRole role)
+{
+    /// <summary>What the bytes received so far decided.</summary>
+    public abstract record Step;
+
+    /// <summary>Keep reading.</summary>
+    public sealed record More : Step;
+
+    /// <summary>Both proofs are in (or there is no key); <paramref name="Surplus"/> bytes that followed them start the stream.</summary>
+    public sealed record Admitted(FlowId? Flow, byte[] Surplus) : Step;
+
+    /// <summary>The far side failed the handshake.</summary>
+    public sealed record Failed(string Reason) : Step;
+
+    private static readonly More KeepReading = new();
+
+    private readonly Handshake? _handshake = key is null ? null : new Handshake(key, role.End);
+    private bool _proofSent;
+
+    public bool Keyed => _handshake is not null;
+
+    /// <summary>A dialer that proved itself and was shut out: the far side holds another key, or none.</summary>
+    public bool KeyRefused => _proofSent && role.End == HandshakeRole.Dialer;
+
+    /// <summary>Writes the greeting (with a key); without one the connection is admitted at once.</summary>
+    public Step Start()
+    {
+        if (_handshake is null) return new Admitted(null, []);
+        connection.Tell(Tcp.Write.Create(ByteString.FromBytes(_handshake.Greeting)), self);
+        return KeepReading;
+    }
+
+    public Step Receive(ReadOnlySpan<byte> data)
+    {
+        var handshake = _handshake!;
+        var result = handshake.Receive(data);
+        if (result.ProofToSend is { } proof)
+        {
+            connection.Tell(Tcp.Write.Create(ByteString.FromBytes(proof)), self);
+            _proofSent = true;
+        }
+        return result.State switch
+        {
+            Handshake.State.Done => new Admitted(handshake.FlowId, data[^result.Surplus..].ToArray()),
+            Handshake.State.Failed => new Failed(result.Failure!),
+            _ => KeepReading,
+        };
+    }
+
+    /// <summary>
+    /// Forward side: whether what the decoder holds starts a flow. Without a key a whole frame does; with one, the
+    /// flow's name comes first and is taken from the held bytes.
+    /// </summary>
+    public bool StartsFlow(FrameDecoder held, out FlowId? flow)
+    {
+        flow = null;
+        if (!Keyed) return held.HoldsWholeFrame;
+        Span<byte> name = stackalloc byte[FlowId.Length];
+        if (!held.TryTakeHeld(name)) return false;
+        flow = FlowId.Read(name);
+        return true;
+    }
+}
