@@ -60,6 +60,42 @@ public sealed class MetricsTests : IDisposable
     }
 
     [Fact]
+    public async Task Stopping_a_side_never_waits_for_a_metrics_request_it_is_still_answering()
+    {
+        // An instrument of the side's meter whose reading hangs until released: a scrape now hangs inside the server.
+        using var release = new ManualResetEventSlim();
+        using var reading = new SemaphoreSlim(0);
+        using var meter = new System.Diagnostics.Metrics.Meter(TunnelMetrics.MeterName);
+        meter.CreateObservableGauge("test.slow", () =>
+        {
+            reading.Release();
+            release.Wait(Wait);
+            return 1;
+        });
+        var port = BoundSockets.FreeTcpPort();
+        var side = await Sides.StartAsync("slow-scrape", ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()),
+            ("tunnel.metrics.listen", $"127.0.0.1:{port}"));
+        using var http = new HttpClient { Timeout = Wait };
+        try
+        {
+            var scrape = http.GetAsync($"http://127.0.0.1:{port}/metrics");
+            Assert.True(await reading.WaitAsync(Wait), "the scrape never reached the instruments");
+
+            // The supervisor stops on the actors' thread: nothing there may wait for the request (it used to, up to 5 s).
+            var clock = Stopwatch.StartNew();
+            await side.DisposeAsync();
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2.5), $"the side took {clock.ElapsedMilliseconds} ms to stop");
+            // And its port is free at once.
+            using var again = new TcpListener(IPAddress.Loopback, port);
+            again.Start();
+        }
+        finally
+        {
+            release.Set();
+        }
+    }
+
+    [Fact]
     public async Task Healthz_answers_503_until_every_endpoint_is_bound()
     {
         var health = new EndpointHealth();
