@@ -63,7 +63,8 @@ public sealed class TunnelSupervisor : UntypedActor
             settings.Udp.Endpoint, settings.Tcp.Role.ToString().ToLowerInvariant(), settings.Tcp.Endpoint);
         SocketBufferReport.Log(settings, _log);
         foreach (var warning in ExposureWarnings.For(settings)) _log.Warning("{0}", warning);
-        _metrics = new TunnelMetrics(new TunnelMetrics.Sources(_side.Counters, _side.Sessions, _side.Links, _side.Endpoints, () => _side.Budget.Used),
+        _metrics = new TunnelMetrics(new TunnelMetrics.Sources(_side.Counters, _side.Sessions, _side.Links, _side.Endpoints, _side.ReceiveBuffers,
+            () => _side.Budget.Used),
             Context.System.Name, settings.Orientation);
         ServeMetrics(settings);
 

@@ -38,6 +38,9 @@ public sealed class SideResources : IExtension
 
     public LinkCounters Links { get; } = new();
 
+    /// <summary>The UDP receive buffers Akka.IO's sockets take from this side's pool.</summary>
+    public BufferCounters ReceiveBuffers { get; } = new();
+
     public SessionCounters Sessions { get; } = new();
 
     /// <summary>Whether every endpoint of the side is bound: what <c>/healthz</c> answers.</summary>

@@ -16,7 +16,8 @@ public sealed class TunnelMetrics : IDisposable
 
     /// <summary>What the instruments read: one side's counters.</summary>
     /// <param name="QueuedBytes">Bytes of datagrams the side's queues hold now.</param>
-    public sealed record Sources(TrafficCounters Traffic, SessionCounters Sessions, LinkCounters Links, EndpointHealth Endpoints, Func<long> QueuedBytes);
+    public sealed record Sources(TrafficCounters Traffic, SessionCounters Sessions, LinkCounters Links, EndpointHealth Endpoints,
+        BufferCounters ReceiveBuffers, Func<long> QueuedBytes);
 
     public TunnelMetrics(Sources side, string sideName, string orientation)
     {
@@ -65,6 +66,11 @@ public sealed class TunnelMetrics : IDisposable
         var queued = side.QueuedBytes;
         _meter.CreateObservableUpDownCounter("queue.bytes", () => new Measurement<long>(queued(), common), "By",
             "Bytes of datagrams the side's queues hold now (at most tunnel.queue-memory)");
+        var buffers = side.ReceiveBuffers;
+        _meter.CreateObservableUpDownCounter("udp.receive-buffers", () => new[]
+        {
+            new Measurement<long>(buffers.InUse, With("state", "in-use")), new Measurement<long>(buffers.Free, With("state", "free")),
+        }, "By", "Bytes of UDP receive buffers, in use by sockets and kept free (akka.io.udp.tunnel-buffer-pool.keep-free)");
         var health = side.Endpoints;
         _meter.CreateObservableUpDownCounter("endpoints.bound", () => health.Endpoints.Select(e =>
             new Measurement<long>(e.Value ? 1 : 0, With("endpoint", e.Key))), "{endpoint}", "1 while the endpoint's socket is bound");
