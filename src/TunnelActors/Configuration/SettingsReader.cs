@@ -58,7 +58,14 @@ public static class SettingsReader
             ? EndpointParser.Parse("tunnel.metrics.listen", metricsListen)
             : null;
 
-        return new TunnelSettings(udp, tcp, session, rebind, startup, queueMemory, auth, metrics);
+        var executor = String(config, "tunnel.executor") switch
+        {
+            "serial" => ExecutorKind.Serial,
+            "thread-pool" => ExecutorKind.ThreadPool,
+            var other => throw new ConfigurationException("tunnel.executor", $"'{other}' is not serial or thread-pool"),
+        };
+
+        return new TunnelSettings(udp, tcp, session, rebind, startup, queueMemory, auth, metrics, executor);
     }
 
     private static UdpTunnelSettings ReadUdp(Config config)

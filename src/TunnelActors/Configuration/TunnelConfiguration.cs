@@ -36,7 +36,7 @@ public sealed record TunnelConfiguration(Config Config, TunnelSettings Settings)
         try
         {
             var settings = SettingsReader.Read(user, Reference);
-            return new TunnelConfiguration(user.WithFallback(Reference), settings);
+            return new TunnelConfiguration(Executor(settings.Executor).WithFallback(user).WithFallback(Reference), settings);
         }
         catch (ConfigurationException e) when (environment?.ContainsKey(e.Key) == true && flags?.ContainsKey(e.Key) != true)
         {
@@ -44,6 +44,13 @@ public sealed record TunnelConfiguration(Config Config, TunnelSettings Settings)
             throw new ConfigurationException($"{e.Key} (from {EnvironmentOverrides.NameOf(e.Key)})", e.Message[(e.Key.Length + 2)..]);
         }
     }
+
+    /// <summary>The dispatcher every actor of the side runs on, as <c>tunnel.executor</c> says.</summary>
+    private static Config Executor(ExecutorKind kind) => ConfigurationFactory.ParseString(kind switch
+    {
+        ExecutorKind.Serial => "akka.actor.default-dispatcher.executor = \"TunnelActors.Transport.SerialExecutorConfigurator, TunnelActors.Core\"",
+        _ => "akka.actor.default-dispatcher.executor = default-executor",
+    });
 
     private static Config Layer(Config below, string source, IReadOnlyDictionary<string, string>? overrides)
     {

@@ -7,6 +7,15 @@ public enum UdpRole { Listen, Forward }
 
 public enum TcpRole { Listen, Connect }
 
+/// <summary>What runs the side's actors (<c>tunnel.executor</c>).</summary>
+public enum ExecutorKind
+{
+    /// <summary>One actor at a time, on whichever thread hands it work: one core at most, the fewest thread switches.</summary>
+    Serial,
+    /// <summary>.NET's thread pool: every core, at the cost of a thread wake-up for most actor hops.</summary>
+    ThreadPool,
+}
+
 /// <summary>Exponential backoff with jitter; <see cref="MaxRetries"/> 0 means retry forever.</summary>
 public sealed record BackoffSettings(TimeSpan MinBackoff, TimeSpan MaxBackoff, double RandomFactor, int MaxRetries)
 {
@@ -66,6 +75,7 @@ public sealed record SessionSettings(TimeSpan IdleTimeout, int QueueLimit, TimeS
 /// <summary>One side of the tunnel, read once from the <c>tunnel</c> block of the configuration.</summary>
 /// <param name="QueueMemory">Bytes of datagrams all queues of the side may hold together (<c>tunnel.queue-memory</c>).</param>
 /// <param name="MetricsListen">Where to serve <c>/metrics</c> and <c>/healthz</c>; null = not served.</param>
+/// <param name="Executor">What runs the actors (<c>tunnel.executor</c>).</param>
 public sealed record TunnelSettings(
     UdpTunnelSettings Udp,
     TcpTunnelSettings Tcp,
@@ -74,7 +84,8 @@ public sealed record TunnelSettings(
     TimeSpan StartupTimeout,
     long QueueMemory,
     AuthSettings Auth,
-    IPEndPoint? MetricsListen)
+    IPEndPoint? MetricsListen,
+    ExecutorKind Executor)
 {
     /// <summary>The roles, as the metrics' <c>orientation</c> tag: <c>udp-listen/tcp-connect</c>.</summary>
     public string Orientation => $"udp-{Udp.Role.ToString().ToLowerInvariant()}/tcp-{Tcp.Role.ToString().ToLowerInvariant()}";

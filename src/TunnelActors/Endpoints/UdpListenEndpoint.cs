@@ -40,7 +40,7 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
         _socket = new SocketCapture(settings.Udp);
         _peers = new PeerTable(settings.Session, _side.Budget);
         _listen = new ListenSocket(Name, settings.Rebind, this, _log,
-            () => Context.System.Udp().Tell(new Udp.Bind(Self, settings.Udp.Endpoint, [_socket])), Udp.Unbind.Instance);
+            () => Context.System.Udp().Tell(new Udp.Bind(Self, settings.Udp.Endpoint, [_socket])), Udp.Unbind.Instance, _socket.CloseOrphaned);
     }
 
     public static Props Props(TunnelSettings settings, IActorRef provider) =>
@@ -70,7 +70,6 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
                 _peers.Ending(ending.Peer, Sender);
                 break;
             case Terminated t when _listen.Owns(t.ActorRef):
-                _socket.CloseOrphaned();
                 _listen.Died(Context);
                 if (_shuttingDown) StopWhenDone();
                 break;

@@ -24,13 +24,10 @@ public sealed class Dialer : UntypedActor, IWithTimers
 
     private sealed class Retry { public static readonly Retry Instance = new(); }
 
-    private sealed class Watchdog { public static readonly Watchdog Instance = new(); }
-
     private readonly TunnelSettings _settings;
     private readonly LinkRole _role;
     private readonly LinkedList<(IActorRef Requester, Link.Binding? Binding)> _waiting = new();
-    // Dials Akka.IO has not answered yet, oldest first: a Connected answers the oldest.
-    private readonly LinkedList<(Tcp.Connect Command, long Started)> _dialing = new();
+    private readonly TcpDials _dialing;
     // Connections not admitted yet, and whose they are.
     private readonly Dictionary<IActorRef, (IActorRef Owner, Link.Binding? Binding)> _handshaking = new();
     private readonly SideResources _side = SideResources.For(Context.System);
@@ -44,6 +41,7 @@ public sealed class Dialer : UntypedActor, IWithTimers
     public Dialer(TunnelSettings settings, bool forwardSide)
     {
         _settings = settings;
+        _dialing = new TcpDials(settings.Tcp);
         _role = new LinkRole(Auth.HandshakeRole.Dialer, AwaitsFlow: forwardSide, FirstFrameTimeout: TimeSpan.Zero);
     }
 
@@ -85,15 +83,16 @@ public sealed class Dialer : UntypedActor, IWithTimers
                 StopWhenDone();
                 break;
             case Akka.IO.Tcp.Connected connected:
-                if (_dialing.First is not null) _dialing.RemoveFirst();
+                _dialing.Connected(Timers);
                 OnConnected(Sender, connected.RemoteAddress);
                 break;
-            case Akka.IO.Tcp.CommandFailed { Cmd: Akka.IO.Tcp.Connect command } failed:
-                Forget(command);
-                Failed($"cannot connect to {Remote} ({TcpDial.Reason(failed)})", keyRefused: false);
+            case Akka.IO.Tcp.CommandFailed { Cmd: Akka.IO.Tcp.Connect } failed:
+                Failed($"cannot connect to {Remote} ({_dialing.Failed(Timers, failed)})", keyRefused: false);
                 break;
-            case Watchdog:
-                ExpireUnanswered();
+            case TcpDials.Watchdog:
+                if (_dialing.Expire(Timers) == 0) break;
+                Failed($"connecting to {Remote} got no answer", keyRefused: false);
+                Dial();
                 break;
             case Link.Admitted admitted:
                 if (!_handshaking.Remove(Sender, out var owned)) break;
@@ -128,14 +127,7 @@ public sealed class Dialer : UntypedActor, IWithTimers
         if (_shuttingDown || Timers.IsTimerActive(Retry.Instance)) return;
         var inFlight = _dialing.Count + _handshaking.Count;
         var wanted = (_answering ? _waiting.Count : Math.Min(1, _waiting.Count)) - inFlight;
-        for (var i = 0; i < wanted; i++)
-        {
-            var command = TcpDial.Command(Remote, Tcp);
-            Context.System.Tcp().Tell(command);
-            _dialing.AddLast((command, Environment.TickCount64));
-        }
-        if (_dialing.Count > 0 && !Timers.IsTimerActive(Watchdog.Instance))
-            Timers.StartPeriodicTimer(Watchdog.Instance, Watchdog.Instance, TimeSpan.FromSeconds(1));
+        for (var i = 0; i < wanted; i++) _dialing.Dial(Context, Timers, Remote);
     }
 
     /// <summary>A dial answered: the connection is made for the first who waits (or for nobody, if all have gone).</summary>
@@ -199,31 +191,6 @@ public sealed class Dialer : UntypedActor, IWithTimers
         var delay = Tcp.Reconnect.Delay(_failures - 1);
         _side.DialFailures.Log(_log, Remote, $"{reason}; retrying in {delay.TotalSeconds:0.0} s");
         Timers.StartSingleTimer(Retry.Instance, Retry.Instance, delay);
-    }
-
-    private void Forget(Akka.IO.Tcp.Connect command)
-    {
-        for (var node = _dialing.First; node is not null; node = node.Next)
-        {
-            if (!ReferenceEquals(node.Value.Command, command)) continue;
-            _dialing.Remove(node);
-            return;
-        }
-    }
-
-    private void ExpireUnanswered()
-    {
-        var patience = (long)TcpDial.Patience(Tcp).TotalMilliseconds;
-        var expired = 0;
-        while (_dialing.First is { } oldest && Environment.TickCount64 - oldest.Value.Started > patience)
-        {
-            _dialing.RemoveFirst();
-            expired++;
-        }
-        if (_dialing.Count == 0) Timers.Cancel(Watchdog.Instance);
-        if (expired == 0) return;
-        Failed($"connecting to {Remote} got no answer", keyRefused: false);
-        Dial();
     }
 
     private void Withdraw(IActorRef requester)

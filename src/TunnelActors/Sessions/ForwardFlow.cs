@@ -36,7 +36,7 @@ public sealed class ForwardFlow : UntypedActor, IWithTimers
     private readonly TunnelSettings _settings;
     private readonly IPEndPoint _target;
     private readonly FlowId? _id;
-    private readonly SocketCapture _socket;
+    private readonly UdpSocket _socket;
     private readonly TrafficCounters _counters;
     private readonly ActivityStamp _activity = new();
     private readonly DatagramQueue _held;
@@ -45,7 +45,6 @@ public sealed class ForwardFlow : UntypedActor, IWithTimers
     private readonly string _origin;
 
     private IActorRef? _link;
-    private IActorRef? _socketActor;
     private IdleClock _idle = null!;
     private (SessionEndReason Reason, string Text) _end = (SessionEndReason.Stopped, "stopped");
 
@@ -56,7 +55,7 @@ public sealed class ForwardFlow : UntypedActor, IWithTimers
         _id = id;
         _link = link;
         _origin = origin;
-        _socket = new SocketCapture(settings.Udp);
+        _socket = new UdpSocket(settings.Udp);
         _counters = new TrafficCounters(_side.Counters);
         _held = new DatagramQueue(settings.Session.QueueLimit, settings.Session.QueueMaxDelay, _side.Budget);
     }
@@ -79,7 +78,7 @@ public sealed class ForwardFlow : UntypedActor, IWithTimers
         Take(_link!);
         var local = _settings.Udp.ForwardBind ?? new IPEndPoint(
             _target.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
-        Context.System.Udp().Tell(new Udp.Bind(Self, local, [_socket]));
+        _socket.Bind(Context, local);
         Become(Binding);
     }
 
@@ -92,20 +91,19 @@ public sealed class ForwardFlow : UntypedActor, IWithTimers
     /// <summary>Binding the socket towards the target; the connection holds what the far side sent meanwhile.</summary>
     private void Binding(object message)
     {
-        switch (message)
+        switch (_socket.Interpret(Context, message, Sender))
         {
-            case Udp.Bound { LocalAddress: null }:
-                // Akka.IO 1.5.74 follows a failed bind's CommandFailed with a Bound for no address.
-                break;
-            case Udp.Bound:
-                _socketActor = Context.Watch(Sender);
+            case UdpSocket.Event.Bound:
                 if (_link is null) AwaitResume();
                 else Carry();
-                break;
-            case Udp.CommandFailed { Cmd: Udp.Bind bind }:
-                _log.Warning("Cannot bind the forward socket to {0}: a fixed forward-bind port serves one session at a time", bind.LocalAddress);
+                return;
+            case UdpSocket.Event.BindFailed:
+                _log.Warning("Cannot bind the forward socket to {0}: a fixed forward-bind port serves one session at a time", _settings.Udp.ForwardBind);
                 End(SessionEndReason.BindFailed, "forward socket bind failed");
-                break;
+                return;
+        }
+        switch (message)
+        {
             case Terminated t when t.ActorRef.Equals(_link):
                 _link = null;
                 if (Grace <= TimeSpan.Zero) End(SessionEndReason.ConnectionLost, "tunnel connection closed");
@@ -175,24 +173,21 @@ public sealed class ForwardFlow : UntypedActor, IWithTimers
     /// <summary>Closing the connection (what it holds is written first) and releasing the socket.</summary>
     private void Ending(object message)
     {
+        switch (_socket.Interpret(Context, message, Sender))
+        {
+            case UdpSocket.Event.Bound:
+                _socket.Unbind();
+                return;
+            case UdpSocket.Event.None:
+                break;
+            default:
+                StopWhenDone();
+                return;
+        }
         switch (message)
         {
-            case Udp.Unbound:
-                _socketActor = null;
-                StopWhenDone();
-                break;
-            case Udp.Bound { LocalAddress: not null }:
-                Sender.Tell(Udp.Unbind.Instance);
-                break;
-            case Udp.CommandFailed { Cmd: Udp.Bind }:
-                StopWhenDone();
-                break;
             case Terminated t when t.ActorRef.Equals(_link):
                 _link = null;
-                StopWhenDone();
-                break;
-            case Terminated t when t.ActorRef.Equals(_socketActor):
-                _socketActor = null;
                 StopWhenDone();
                 break;
             case Resume resume:
@@ -209,6 +204,12 @@ public sealed class ForwardFlow : UntypedActor, IWithTimers
 
     private void Always(object message)
     {
+        if (_socket.Interpret(Context, message, Sender) == UdpSocket.Event.Died)
+        {
+            // Nothing reads the target's replies any more; the far side's next connection starts a new flow.
+            End(SessionEndReason.ConnectionLost, "forward socket lost");
+            return;
+        }
         switch (message)
         {
             case IdleClock.Check:
@@ -217,13 +218,6 @@ public sealed class ForwardFlow : UntypedActor, IWithTimers
             case AnswerCheck:
                 if (!_activity.IntoTunnel)
                     End(SessionEndReason.Unanswered, $"the target never answered in {_settings.Session.UnansweredTimeout.TotalSeconds:0.#} s");
-                break;
-            case Terminated t when t.ActorRef.Equals(_socketActor):
-                // The socket's actor died: nothing reads the target's replies any more, and Akka.IO leaves the
-                // socket open. Close it and end; the far side's next connection starts a new flow.
-                _socketActor = null;
-                _socket.CloseOrphaned();
-                End(SessionEndReason.ConnectionLost, "forward socket lost");
                 break;
             case Shutdown:
                 End(SessionEndReason.Shutdown, "shutdown");
@@ -280,7 +274,7 @@ public sealed class ForwardFlow : UntypedActor, IWithTimers
         Timers.CancelAll();
         _counters.CountDrops(DropReason.Undelivered, _held.Discard());
         _link?.Tell(new Link.Close($"its session ended: {text}"));
-        _socketActor?.Tell(Udp.Unbind.Instance);
+        _socket.Unbind();
         Timers.StartSingleTimer(EndTimeout.Instance, EndTimeout.Instance, _settings.Tcp.CloseTimeout);
         Become(Ending);
         StopWhenDone();
@@ -288,14 +282,13 @@ public sealed class ForwardFlow : UntypedActor, IWithTimers
 
     private void StopWhenDone()
     {
-        if (_link is null && _socketActor is null) Context.Stop(Self);
+        if (_link is null && !_socket.Held) Context.Stop(Self);
     }
 
     protected override void PostStop()
     {
         // Whichever way it stops (a crash, a restart above it, a bind still in flight), its socket goes with it.
-        _socketActor?.Tell(Udp.Unbind.Instance);
-        _socket.Close();
+        _socket.Release();
         _held.Discard();
         _side.Sessions.CountEnded(_end.Reason);
         _side.SessionEnds.Log(_log, LogSource, $"Session ended for tunnel connection {_origin}{FlowText} ({_end.Text}): {_counters}");

@@ -12,8 +12,9 @@ namespace TunnelActors.Transport;
 /// dies watched and bound again, and, once <see cref="Release"/>d, an acknowledged unbind of whatever is
 /// bound or still binding.
 /// </summary>
+/// <param name="closeOrphaned">Closes the socket after its actor died: Akka.IO's UDP socket actor leaves it open.</param>
 internal sealed class ListenSocket(
-    string name, BackoffSettings backoff, IWithTimers owner, ILoggingAdapter log, Action sendBind, object unbindCommand)
+    string name, BackoffSettings backoff, IWithTimers owner, ILoggingAdapter log, Action sendBind, object unbindCommand, Action? closeOrphaned = null)
 {
     /// <summary>The timer's message: hand it to <see cref="Bind"/>.</summary>
     public sealed class Rebind
@@ -93,6 +94,7 @@ internal sealed class ListenSocket(
     public void Died(IActorContext context)
     {
         _socket = null;
+        closeOrphaned?.Invoke();
         context.Parent.Tell(new EndpointLost(name));
         if (_releasing) return;
         log.Warning("The {0} socket's actor stopped; binding it again", name);
