@@ -70,4 +70,28 @@ public sealed class DatagramMailboxTests
         Assert.Equal(0, queue.Bytes);
         Assert.Equal(0, side.Budget.Used);
     }
+
+    // Pins that Akka makes an actor's queue from the mailbox id in its props, which the links and sessions rely on.
+    [Fact]
+    public void An_actor_made_with_the_connection_mailbox_id_queues_its_datagrams_through_the_bounded_queue()
+    {
+        using var system = ActorSystem.Create("mailbox", Akka.Configuration.ConfigurationFactory
+            .ParseString("akka.actor.default-dispatcher.executor = default-executor").WithFallback(TunnelActors.Configuration.TunnelConfiguration.Reference));
+        using var gate = new ManualResetEventSlim();
+        var busy = system.ActorOf(Props.Create(() => new Busy(gate)).WithMailbox(TunnelActors.Configuration.TunnelSettings.ConnectionMailbox));
+        busy.Tell("hold");
+        var side = SideResources.For(system).Counters;
+        // 256 KiB of queue: 1,000 datagrams of 1,000 bytes do not fit while the actor is busy.
+        for (var i = 0; i < 1000; i++) busy.Tell(new Udp.Received(ByteString.FromBytes(new byte[1000]), Peer));
+        Assert.InRange(side.Dropped(DropReason.QueueFull), 700, 800);
+        gate.Set();
+    }
+
+    private sealed class Busy(ManualResetEventSlim gate) : UntypedActor
+    {
+        protected override void OnReceive(object message)
+        {
+            if (message is "hold") gate.Wait(TimeSpan.FromSeconds(30));
+        }
+    }
 }
