@@ -46,7 +46,7 @@ public enum DropReason
 }
 
 /// <summary>
-/// Datagrams, bytes and drops in each direction. Thread-safe: a session and its FramingStage both count.
+/// Datagrams, bytes and drops in each direction. Thread-safe: a session or flow and its connection both count.
 /// Counts made on a session also roll up into the side-wide counters it was created with.
 /// </summary>
 public sealed class TrafficCounters
