@@ -125,8 +125,9 @@ public sealed class Dialer : UntypedActor, IWithTimers
     private void Dial()
     {
         if (_shuttingDown || Timers.IsTimerActive(Retry.Instance)) return;
-        var inFlight = _dialing.Count + _handshaking.Count;
-        var wanted = (_answering ? _waiting.Count : Math.Min(1, _waiting.Count)) - inFlight;
+        // A dial that connects takes the first who waits; one that is proving itself already has its owner. While
+        // the far side is not known to answer, the one attempt out includes its handshake.
+        var wanted = _answering ? _waiting.Count - _dialing.Count : Math.Min(1, _waiting.Count) - _dialing.Count - _handshaking.Count;
         for (var i = 0; i < wanted; i++) _dialing.Dial(Context, Timers, Remote);
     }
 
