@@ -77,7 +77,7 @@ public sealed class AuthenticationTests : IDisposable
         // No pooled connection passed: a peer's datagram waits, unanswered.
         using var peer = Peers.Bind(AddressFamily.InterNetwork);
         await peer.SendToAsync(new byte[] { 1 }, nat.UdpEndpoint);
-        Assert.Null(await Peers.ReceiveAsync(peer, new byte[16], TimeSpan.FromMilliseconds(500)));
+        Assert.Null(await Peers.ReceiveAsync(peer, new byte[16], TimeSpan.FromMilliseconds(500), nat.UdpEndpoint));
     }
 
     [Theory]

@@ -98,13 +98,13 @@ public sealed class BoundsAndEdgesTests
         using var second = Peers.Bind(AddressFamily.InterNetwork);
         var buffer = new byte[64];
         await first.SendToAsync(new byte[] { 1 }, client.UdpEndpoint);
-        Assert.Equal(1, await Peers.ReceiveAsync(first, buffer, Wait));
+        Assert.Equal(1, await Peers.ReceiveAsync(first, buffer, Wait, client.UdpEndpoint));
 
         // The second session cannot bind the same port: it ends, releasing its connection, and the first goes on.
         await second.SendToAsync(new byte[] { 2 }, client.UdpEndpoint);
-        Assert.Null(await Peers.ReceiveAsync(second, buffer, TimeSpan.FromMilliseconds(500)));
+        Assert.Null(await Peers.ReceiveAsync(second, buffer, TimeSpan.FromMilliseconds(500), client.UdpEndpoint));
         await first.SendToAsync(new byte[] { 3 }, client.UdpEndpoint);
-        Assert.Equal(1, await Peers.ReceiveAsync(first, buffer, Wait));
+        Assert.Equal(1, await Peers.ReceiveAsync(first, buffer, Wait, client.UdpEndpoint));
         Assert.Equal(3, buffer[0]);
         Assert.Equal(1, BoundSockets.Udp(port));
     }
@@ -161,6 +161,6 @@ public sealed class BoundsAndEdgesTests
         await using var relay = await Sides.StartAsync("relay",
             ("tunnel.tcp.connect", nat.TcpEndpoint.ToString()), ("tunnel.udp.forward", echo.LocalEndPoint.ToString()));
         var buffer = new byte[16];
-        Assert.Equal(3, await Peers.ReceiveAsync(peer, buffer, Wait));
+        Assert.Equal(3, await Peers.ReceiveAsync(peer, buffer, Wait, nat.UdpEndpoint));
     }
 }

@@ -214,7 +214,7 @@ public sealed class HostileInputTests(ITestOutputHelper output)
         {
             var datagram = BitConverter.GetBytes(i);
             await socket.SendToAsync(datagram, tunnel);
-            var length = await Peers.ReceiveAsync(socket, buffer, TimeSpan.FromSeconds(5));
+            var length = await Peers.ReceiveAsync(socket, buffer, TimeSpan.FromSeconds(5), tunnel);
             if (length != 4 || BitConverter.ToInt32(buffer) != i) lost++;
         }
         return lost;

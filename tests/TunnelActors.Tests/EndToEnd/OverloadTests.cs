@@ -63,9 +63,9 @@ public sealed class OverloadTests
         {
             deadline.Token.ThrowIfCancellationRequested();
             await stream.WriteAsync(reply.WrittenMemory, deadline.Token);
-            var length = await Peers.ReceiveAsync(peer, buffer, TimeSpan.FromMilliseconds(200));
+            var length = await Peers.ReceiveAsync(peer, buffer, TimeSpan.FromMilliseconds(200), side.UdpEndpoint);
             while (length is { } received && !buffer.AsSpan(0, received).SequenceEqual(Marker(2)))
-                length = await Peers.ReceiveAsync(peer, buffer, TimeSpan.FromMilliseconds(200));
+                length = await Peers.ReceiveAsync(peer, buffer, TimeSpan.FromMilliseconds(200), side.UdpEndpoint);
             if (length is not null) break;
         }
     }

@@ -84,7 +84,7 @@ public sealed class FramingStageTests : TestKit
     private async Task<byte[]> NextDatagramAsync()
     {
         var buffer = new byte[65536];
-        var length = await Peers.ReceiveAsync(_peer, buffer, Wait) ?? throw new TimeoutException("no datagram reached the peer");
+        var length = await Peers.ReceiveAsync(_peer, buffer, Wait, (IPEndPoint)_listenSocket.LocalEndPoint!) ?? throw new TimeoutException("no datagram reached the peer");
         return buffer[..length];
     }
 

@@ -72,7 +72,7 @@ public sealed class UdptunnelInteropTests
             var payload = new byte[size];
             random.NextBytes(payload);
             await socket.SendToAsync(payload, to);
-            var length = await Peers.ReceiveAsync(socket, buffer, Peers.ReplyTimeout);
+            var length = await Peers.ReceiveAsync(socket, buffer, Peers.ReplyTimeout, to);
             Assert.True(length is not null, $"no echo for a {size}-byte datagram in round {round}");
             Assert.True(buffer.AsSpan(0, length!.Value).SequenceEqual(payload), $"the echo of a {size}-byte datagram differs");
         }

@@ -39,7 +39,7 @@ public sealed class RestartScenarioTests : TestKit
     {
         var buffer = new byte[65536];
         await peer.SendToAsync(new byte[] { marker, 1, 2, 3 }, tunnel);
-        var length = await Peers.ReceiveAsync(peer, buffer, Wait);
+        var length = await Peers.ReceiveAsync(peer, buffer, Wait, tunnel);
         Assert.Equal(4, length);
         Assert.Equal(marker, buffer[0]);
     }
@@ -325,7 +325,7 @@ public sealed class RestartScenarioTests : TestKit
         await using var relay = await Sides.StartAsync("relay", ("tunnel.tcp.connect", tcp.ToString()), ("tunnel.udp.forward", echo.LocalEndPoint.ToString()));
 
         var buffer = new byte[64];
-        Assert.Equal(4, await Peers.ReceiveAsync(peer, buffer, Wait));
+        Assert.Equal(4, await Peers.ReceiveAsync(peer, buffer, Wait, tunnel));
         Assert.Equal(9, buffer[0]);
     }
 
@@ -390,7 +390,7 @@ public sealed class RestartScenarioTests : TestKit
         while (DateTime.UtcNow < deadline)
         {
             await peer.SendToAsync(new byte[] { 9 }, tunnel);
-            if (await Peers.ReceiveAsync(peer, buffer, TimeSpan.FromMilliseconds(300)) == 1) return;
+            if (await Peers.ReceiveAsync(peer, buffer, TimeSpan.FromMilliseconds(300), tunnel) == 1) return;
         }
         Assert.Fail("no echo after the endpoint restarted");
     }
