@@ -173,13 +173,7 @@ public sealed class CommandLineTests
             hostile.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.5"), 0));
             await hostile.ConnectAsync(tunnel);
             await hostile.SendAsync(Enumerable.Range(1, 200).Select(n => (byte)n).ToArray());
-            var buffer = new byte[4096];
-            using var cancel = new CancellationTokenSource(Timeout);
-            try
-            {
-                while (await hostile.ReceiveAsync(buffer, SocketFlags.None, cancel.Token) > 0) { }
-            }
-            catch (SocketException) { } // reset: refused
+            await Connections.ReadUntilClosedAsync(hostile, Timeout);
         }
         using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         peer.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.6"), 0));

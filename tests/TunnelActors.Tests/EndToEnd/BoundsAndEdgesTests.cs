@@ -25,7 +25,7 @@ public sealed class BoundsAndEdgesTests
         var datagram = new byte[1200];
         const int sent = 20_000;
         await peer.SendToAsync(datagram, client.UdpEndpoint);
-        using var connection = await stalled.AcceptTcpClientAsync(new CancellationTokenSource(Wait).Token);
+        using var connection = await Connections.AcceptAsync(stalled);
         for (var i = 1; i < sent; i++)
         {
             BitConverter.TryWriteBytes(datagram, i);
@@ -76,9 +76,7 @@ public sealed class BoundsAndEdgesTests
         await using var nat = await Sides.StartAsync("nat", ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.listen", "127.0.0.1:0"));
         using var foreign = new TcpClient();
         await foreign.ConnectAsync(nat.TcpEndpoint);
-        var frames = new ArrayBufferWriter<byte>();
-        for (var i = 0; i < 3; i++) LengthPrefixedCodec.Instance.Write(new byte[100], frames);
-        await foreign.GetStream().WriteAsync(frames.WrittenMemory);
+        await foreign.GetStream().WriteAsync(Frames.Repeat(3, new byte[100]));
 
         var counters = await nat.CountersAsync();
         Assert.True(await BoundSockets.EventuallyAsync(() => counters.Dropped(DropReason.NoPeerBound) == 3, Wait), counters.ToString());

@@ -206,10 +206,10 @@ public sealed class RestartScenarioTests : TestKit
         await StartAsync(("tunnel.tcp.connect", far.ToString()), ("tunnel.tcp.pool-size", "0"), ("tunnel.tcp.connect-timeout", "1s"),
             ("tunnel.tcp.reconnect.min-backoff", "50ms"), ("tunnel.udp.forward", "127.0.0.1:9"));
 
-        using (var first = await AcceptAsync(listener))
+        using (var first = await Connections.AcceptAsync(listener))
             first.Client.Close(0);
 
-        using var second = await AcceptAsync(listener);
+        using var second = await Connections.AcceptAsync(listener);
         Assert.True(second.Connected);
     }
 
@@ -348,14 +348,14 @@ public sealed class RestartScenarioTests : TestKit
 
         using var listener = new TcpListener(IPAddress.Loopback, port);
         listener.Start();
-        using var first = await AcceptAsync(listener);
+        using var first = await Connections.AcceptAsync(listener);
         Assert.True(first.Connected);
     }
 
     [Fact]
     public async Task Idle_expiry_ends_both_sessions_and_releases_their_sockets()
     {
-        using var echo = new RecordingEcho();
+        using var echo = new UdpTarget();
         await using var server = await Sides.StartAsync("server", ("tunnel.tcp.listen", "127.0.0.1:0"),
             ("tunnel.udp.forward", echo.LocalEndPoint.ToString()), ("tunnel.session.idle-timeout", "60s"));
         var endpoints = await StartAsync(("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.connect", server.TcpEndpoint.ToString()),
@@ -364,7 +364,7 @@ public sealed class RestartScenarioTests : TestKit
         using var peer = Peers.Bind(AddressFamily.InterNetwork);
         await AssertEchoesAsync(peer, tunnel, 1);
 
-        var forwardPort = echo.LastSender!.Port;
+        var forwardPort = Assert.Single(echo.Sources).Key.Port;
         Assert.Equal(1, BoundSockets.Udp(forwardPort));
         var session = await Sys.ActorSelection("/user/tunnel/udp/peer-1").ResolveOne(Wait);
         Watch(session);
@@ -374,12 +374,6 @@ public sealed class RestartScenarioTests : TestKit
         Assert.True(await BoundSockets.EventuallyAsync(() => BoundSockets.Udp(forwardPort) == 0, Wait), "the forward socket is still bound");
         var serverCounters = await server.CountersAsync();
         Assert.Equal(1, serverCounters.ToUdpDatagrams);
-    }
-
-    private static async Task<TcpClient> AcceptAsync(TcpListener listener)
-    {
-        using var cancel = new CancellationTokenSource(Wait);
-        return await listener.AcceptTcpClientAsync(cancel.Token);
     }
 
     private async Task RetryEchoAsync(Socket peer, IPEndPoint tunnel)
@@ -393,41 +387,5 @@ public sealed class RestartScenarioTests : TestKit
             if (await Peers.ReceiveAsync(peer, buffer, TimeSpan.FromMilliseconds(300), tunnel) == 1) return;
         }
         Assert.Fail("no echo after the endpoint restarted");
-    }
-
-    /// <summary>An echo server that remembers who sent the last datagram (the far side's forward socket).</summary>
-    private sealed class RecordingEcho : IDisposable
-    {
-        private readonly UdpClient _client = new(new IPEndPoint(IPAddress.Loopback, 0));
-        private readonly Task _loop;
-        private readonly CancellationTokenSource _stop = new();
-
-        public RecordingEcho()
-        {
-            LocalEndPoint = (IPEndPoint)_client.Client.LocalEndPoint!;
-            _loop = Task.Run(async () =>
-            {
-                while (!_stop.IsCancellationRequested)
-                {
-                    try
-                    {
-                        var received = await _client.ReceiveAsync(_stop.Token);
-                        LastSender = received.RemoteEndPoint;
-                        await _client.SendAsync(received.Buffer, received.RemoteEndPoint, _stop.Token);
-                    }
-                    catch (OperationCanceledException) { return; }
-                    catch (SocketException) { }
-                }
-            });
-        }
-
-        public IPEndPoint LocalEndPoint { get; }
-        public volatile IPEndPoint? LastSender;
-
-        public void Dispose()
-        {
-            _stop.Cancel();
-            _client.Dispose();
-        }
     }
 }

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Globalization;
 using System.Net.Sockets;
 using TunnelActors.Tests.Deployment;
@@ -88,19 +87,12 @@ public sealed class SendErrorTests
         await tunnel.ConnectAsync(side.TcpEndpoint);
         for (var i = 0; i < 20; i++)
         {
-            await tunnel.GetStream().WriteAsync(Frames(1, 10));
+            await tunnel.GetStream().WriteAsync(Frames.Of(new byte[10]));
             await Task.Delay(TimeSpan.FromMilliseconds(10)); // each after the last one's ICMP came back
         }
         Assert.True(await BoundSockets.EventuallyAsync(() => SideMetrics.Read("closed-target", "datagrams", ("direction", "tcp-to-udp")) == 20, Wait),
             $"sent {SideMetrics.Read("closed-target", "datagrams", ("direction", "tcp-to-udp"))} of 20");
         Assert.Equal(0, SideMetrics.Read("closed-target", "drops"));
-    }
-
-    private static byte[] Frames(int count, int size)
-    {
-        var frames = new byte[count * (2 + size)];
-        for (var i = 0; i < count; i++) BinaryPrimitives.WriteUInt16BigEndian(frames.AsSpan(i * (2 + size)), (ushort)size);
-        return frames;
     }
 
     private static IReadOnlyList<string> Lines(string log, string containing) =>
@@ -121,7 +113,7 @@ public sealed class SendErrorTests
             return new Relay(side, metrics, tunnel);
         }
 
-        public Task SendAsync(int count, int size) => tunnel.GetStream().WriteAsync(Frames(count, size)).AsTask();
+        public Task SendAsync(int count, int size) => tunnel.GetStream().WriteAsync(Frames.Repeat(count, new byte[size])).AsTask();
 
         /// <summary>The drops by reason (tag), once at least <paramref name="atLeast"/> were counted in all.</summary>
         public async Task<Dictionary<string, long>> DropsAsync(int atLeast)
