@@ -49,7 +49,7 @@ public static class Connections
 
     public static async Task<Closed> ReadUntilClosedAsync(Socket socket, TimeSpan? timeout = null)
     {
-        var buffer = new byte[65536];
+        var buffer = new byte[4096];
         var received = new MemoryStream();
         using var cancel = new CancellationTokenSource(timeout ?? Wait);
         try

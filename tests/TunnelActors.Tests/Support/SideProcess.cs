@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text;
 
 namespace TunnelActors.Tests.Support;
@@ -21,6 +22,7 @@ public sealed class SideProcess : IAsyncDisposable
     private readonly TaskCompletionSource<int> _tcpPort = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<string> _metrics = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<(string Text, TaskCompletionSource Seen)> _awaited = [];
+    private HttpClient? _http;
 
     private SideProcess(string? networkNamespace, string[] args, IReadOnlyDictionary<string, string>? environment = null)
     {
@@ -83,6 +85,43 @@ public sealed class SideProcess : IAsyncDisposable
             else _awaited.Add((text, seen));
         }
         return WithLog(seen.Task.WaitAsync(Wait), $"log \"{text}\"");
+    }
+
+    /// <summary>One sample of the side's /metrics: <c>tunnelactors_drops{reason="source-limit",…} 5</c> is drops, its labels, 5.</summary>
+    public sealed record MetricSample(string Instrument, IReadOnlyDictionary<string, string> Labels, double Value);
+
+    /// <summary>What the side's /metrics serves now (the side must have been started with <c>--metrics</c>).</summary>
+    public async Task<IReadOnlyList<MetricSample>> MetricsAsync()
+    {
+        _http ??= new HttpClient { BaseAddress = new Uri($"http://{await MetricsEndpointAsync()}"), Timeout = Wait };
+        const string prefix = "tunnelactors_";
+        var samples = new List<MetricSample>();
+        foreach (var line in (await _http.GetStringAsync("/metrics")).Split('\n'))
+        {
+            if (!line.StartsWith(prefix, StringComparison.Ordinal)) continue;
+            var labelsAt = line.IndexOf('{');
+            var valueAt = line.LastIndexOf(' ');
+            var name = line[prefix.Length..(labelsAt >= 0 ? labelsAt : valueAt)];
+            var labels = new Dictionary<string, string>();
+            if (labelsAt >= 0)
+                foreach (var pair in line[(labelsAt + 1)..line.LastIndexOf('}')].Split("\",", StringSplitOptions.RemoveEmptyEntries))
+                {
+                    var (key, value) = (pair[..pair.IndexOf('=')], pair[(pair.IndexOf('=') + 1)..].Trim('"'));
+                    labels[key] = value;
+                }
+            samples.Add(new MetricSample(name, labels, double.Parse(line[(valueAt + 1)..], CultureInfo.InvariantCulture)));
+        }
+        return samples;
+    }
+
+    /// <summary>
+    /// The current value of an instrument on /metrics (<c>connections.refused</c>), summed over the samples whose labels
+    /// include every one of <paramref name="tags"/> (<c>("reason", "source-limit")</c>).
+    /// </summary>
+    public async Task<long> MetricAsync(string instrument, params (string Key, string Value)[] tags)
+    {
+        var name = instrument.Replace('.', '_').Replace('-', '_');
+        return (long)(await MetricsAsync()).Where(s => s.Instrument == name && tags.All(t => s.Labels.GetValueOrDefault(t.Key) == t.Value)).Sum(s => s.Value);
     }
 
     public long ResidentBytes =>
@@ -177,6 +216,7 @@ public sealed class SideProcess : IAsyncDisposable
         {
             if (!_process.HasExited) _process.Kill(entireProcessTree: true);
             _process.Dispose();
+            _http?.Dispose();
         }
     }
 }

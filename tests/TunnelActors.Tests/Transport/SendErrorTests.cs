@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net.Sockets;
 using TunnelActors.Tests.Deployment;
 using TunnelActors.Tests.Support;
@@ -99,7 +98,7 @@ public sealed class SendErrorTests
         log.Split('\n').Where(line => line.Contains(containing, StringComparison.Ordinal)).ToList();
 
     /// <summary>A forward side in the namespace with its metrics served there, and a tunnel connection to it from here.</summary>
-    private sealed class Relay(SideProcess side, HttpClient metrics, TcpClient tunnel) : IAsyncDisposable
+    private sealed class Relay(SideProcess side, TcpClient tunnel) : IAsyncDisposable
     {
         public SideProcess Side => side;
 
@@ -107,10 +106,9 @@ public sealed class SendErrorTests
         {
             var side = SideProcess.StartIn(ns, ["--tcp-listen", $"{ns.NamespaceAddress}:0", "--udp-forward", target,
                 "--metrics", $"{ns.NamespaceAddress}:0", .. args]);
-            var metrics = new HttpClient { BaseAddress = new Uri($"http://{await side.MetricsEndpointAsync()}") };
             var tunnel = new TcpClient();
             await tunnel.ConnectAsync(ns.NamespaceAddress, await side.TcpPortAsync());
-            return new Relay(side, metrics, tunnel);
+            return new Relay(side, tunnel);
         }
 
         public Task SendAsync(int count, int size) => tunnel.GetStream().WriteAsync(Frames.Repeat(count, new byte[size])).AsTask();
@@ -128,23 +126,12 @@ public sealed class SendErrorTests
             return drops;
         }
 
-        private async Task<Dictionary<string, long>> ReadDropsAsync()
-        {
-            // tunnelactors_drops{orientation="…",reason="udp-send-failed",side="…"} 5
-            var drops = new Dictionary<string, long>();
-            foreach (var line in (await metrics.GetStringAsync("/metrics")).Split('\n').Where(l => l.StartsWith("tunnelactors_drops{", StringComparison.Ordinal)))
-            {
-                var count = (long)double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
-                var reason = line.Split("reason=\"")[1].Split('"')[0];
-                if (count > 0) drops[reason] = count;
-            }
-            return drops;
-        }
+        private async Task<Dictionary<string, long>> ReadDropsAsync() =>
+            (await side.MetricsAsync()).Where(s => s.Instrument == "drops" && s.Value > 0).ToDictionary(s => s.Labels["reason"], s => (long)s.Value);
 
         public async ValueTask DisposeAsync()
         {
             tunnel.Dispose();
-            metrics.Dispose();
             await side.DisposeAsync();
         }
     }
