@@ -179,20 +179,28 @@ public sealed class RestartScenarioTests : TestKit
     }
 
     [Fact]
-    public async Task A_closed_tunnel_connection_not_replaced_within_the_grace_ends_its_session_on_the_udp_listen_side()
+    public async Task A_closed_tunnel_connection_not_replaced_within_the_grace_ends_its_session_on_the_udp_listen_side_after_the_grace()
     {
+        var grace = TimeSpan.FromSeconds(1);
         using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
         var server = await Sides.StartAsync("server", ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", echo.LocalEndPoint.ToString()));
         var endpoints = await StartAsync(("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.connect", server.TcpEndpoint.ToString()),
-            ("tunnel.session.reconnect-grace", "500ms"));
+            ("tunnel.session.reconnect-grace", "1s"));
         var tunnel = (IPEndPoint)endpoints["udp"];
         using var peer = Peers.Bind(AddressFamily.InterNetwork);
         await AssertEchoesAsync(peer, tunnel, 1);
 
         var session = await Sys.ActorSelection("/user/tunnel/udp/peer-1").ResolveOne(Wait);
         Watch(session);
+        // The connection closes after this instant, however slowly the far side stops: the session must outlive it by the grace.
+        var sinceClose = System.Diagnostics.Stopwatch.StartNew();
         await server.DisposeAsync();
-        ExpectTerminated(session, Wait);
+        await ExpectTerminatedAsync(session, Wait);
+        var lived = sinceClose.Elapsed;
+        Assert.True(lived >= grace, $"the session ended {lived.TotalMilliseconds:0} ms after its connection closed, within the grace of {grace.TotalMilliseconds:0} ms");
+        // Soon after, not at some other deadline (the default grace is 10 s; idle and unanswered timeouts are longer).
+        Assert.True(lived < grace + TimeSpan.FromSeconds(5), $"the session ended {lived.TotalSeconds:0.0} s after its connection closed, with a grace of {grace.TotalSeconds} s");
+        Assert.Equal(1, SideMetrics.Read(Sys.Name, "sessions.ended", ("reason", "connection-lost")));
     }
 
     [Fact]
