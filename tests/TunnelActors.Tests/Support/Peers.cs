@@ -11,10 +11,13 @@ public static class Peers
 {
     public static readonly TimeSpan ReplyTimeout = TimeSpan.FromSeconds(10);
 
-    /// <summary>Runs <paramref name="count"/> peers at once; returns one line per failure (empty = all good).</summary>
-    public static async Task<IReadOnlyList<string>> EchoAsync(IPEndPoint tunnel, int count, IReadOnlyList<int> sizes, int rounds = 1)
+    /// <summary>
+    /// Runs <paramref name="count"/> peers at once, on loopback or on address <paramref name="from"/>; returns one line
+    /// per failure (empty = all good).
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> EchoAsync(IPEndPoint tunnel, int count, IReadOnlyList<int> sizes, int rounds = 1, IPAddress? from = null)
     {
-        var results = await Task.WhenAll(Enumerable.Range(0, count).Select(id => EchoOneAsync(tunnel, id, sizes, rounds)));
+        var results = await Task.WhenAll(Enumerable.Range(0, count).Select(id => EchoOneAsync(tunnel, id, sizes, rounds, from)));
         return results.Where(r => r is not null).Select(r => r!).ToList();
     }
 
@@ -26,13 +29,14 @@ public static class Peers
     {
         var failures = new List<string>();
         for (var id = 0; id < count; id++)
-            if (await EchoOneAsync(tunnel, id, sizes, 1) is { } failure) failures.Add(failure);
+            if (await EchoOneAsync(tunnel, id, sizes, 1, null) is { } failure) failures.Add(failure);
         return failures;
     }
 
-    private static async Task<string?> EchoOneAsync(IPEndPoint tunnel, int id, IReadOnlyList<int> sizes, int rounds)
+    private static async Task<string?> EchoOneAsync(IPEndPoint tunnel, int id, IReadOnlyList<int> sizes, int rounds, IPAddress? from)
     {
-        using var socket = Bind(tunnel.AddressFamily);
+        using var socket = from is null ? Bind(tunnel.AddressFamily) : new Socket(from.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        if (from is not null) socket.Bind(new IPEndPoint(from, 0));
         var buffer = new byte[65536];
         var random = new Random(id);
         for (var round = 0; round < rounds; round++)
