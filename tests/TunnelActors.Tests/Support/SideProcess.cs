@@ -25,8 +25,13 @@ public sealed class SideProcess : IAsyncDisposable
     private HttpClient? _http;
 
     private SideProcess(string? networkNamespace, string[] args, IReadOnlyDictionary<string, string>? environment = null)
+        : this(ProgramProcess.StartIn(networkNamespace, ["run", .. args], environment))
     {
-        _process = ProgramProcess.StartIn(networkNamespace, ["run", .. args], environment);
+    }
+
+    private SideProcess(Process process)
+    {
+        _process = process;
         _process.ErrorDataReceived += (_, e) => OnLine(e.Data);
         _process.BeginErrorReadLine();
         _process.OutputDataReceived += (_, e) =>
@@ -39,6 +44,9 @@ public sealed class SideProcess : IAsyncDisposable
 
     /// <summary>Starts <c>tunnelactors run</c> with <paramref name="args"/>.</summary>
     public static SideProcess Start(params string[] args) => new(null, args);
+
+    /// <summary>Starts <c>tunnelactors run</c> through the native launcher, as the program runs once installed.</summary>
+    public static SideProcess StartLauncher(params string[] args) => new(ProgramProcess.StartLauncher(["run", .. args]));
 
     /// <summary>Starts <c>tunnelactors run</c> with these environment variables added to the test's own.</summary>
     public static SideProcess StartWith(IReadOnlyDictionary<string, string> environment, params string[] args) => new(null, args, environment);
@@ -142,8 +150,7 @@ public sealed class SideProcess : IAsyncDisposable
     public async Task StopAsync(string signal = "TERM")
     {
         if (_process.HasExited) return;
-        using (var term = Process.Start("kill", ["-" + signal, _process.Id.ToString()]))
-            await term.WaitForExitAsync();
+        await Command.SignalAsync(_process, signal);
         using var cancel = new CancellationTokenSource(Wait);
         try
         {
@@ -178,8 +185,9 @@ public sealed class SideProcess : IAsyncDisposable
     {
         var at = line.IndexOf(marker, StringComparison.Ordinal);
         if (at < 0) return null;
+        // A plain line ends with the endpoint; in a JSON line the marker is a template's, and what follows no port.
         var endpoint = line[(at + marker.Length)..].Trim();
-        return int.Parse(endpoint[(endpoint.LastIndexOf(':') + 1)..]);
+        return int.TryParse(endpoint[(endpoint.LastIndexOf(':') + 1)..], out var port) ? port : null;
     }
 
     private async Task<T> WithLog<T>(Task<T> task, string what)
