@@ -72,26 +72,16 @@ public sealed class CommandLineTests
     public async Task A_port_below_1024_without_the_capability_says_what_it_needs()
     {
         // Nobody, with no capabilities, as a service unit without its low-port drop-in runs the side.
-        var program = Directory.CreateTempSubdirectory("tunnelactors-unprivileged-").FullName;
-        try
-        {
-            foreach (var file in Directory.GetFiles(AppContext.BaseDirectory))
-                File.Copy(file, Path.Combine(program, Path.GetFileName(file)));
-            await Command.SucceedAsync(Timeout, "chmod", "-R", "a+rX", program);
-            // In a network namespace of its own: there the unprivileged ports start at 1024 whatever this machine
-            // (or a container it runs in) has set, and 443 is free.
-            var outcome = await Command.RunAsync(Timeout, "unshare", ["--net", "sh", "-c",
-                    "ip link set lo up && exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all " +
-                    $"dotnet {Path.Combine(program, "tunnelactors.dll")} run --tcp-listen 127.0.0.1:443 --udp-forward 127.0.0.1:9"],
-                environment: new Dictionary<string, string> { ["HOME"] = program, ["DOTNET_CLI_HOME"] = program });
-            Assert.Equal(2, outcome.ExitCode);
-            Assert.Contains("cannot start: cannot listen on TCP 127.0.0.1:443 (port 443 is below 1024: it needs root or CAP_NET_BIND_SERVICE)",
-                outcome.Stderr);
-        }
-        finally
-        {
-            Directory.Delete(program, recursive: true);
-        }
+        using var program = await ProgramProcess.Copy.MakeAsync();
+        // In a network namespace of its own: there the unprivileged ports start at 1024 whatever this machine
+        // (or a container it runs in) has set, and 443 is free.
+        var outcome = await Command.RunAsync(Timeout, "unshare", ["--net", "sh", "-c",
+                "ip link set lo up && exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all " +
+                $"dotnet {program.Program} run --tcp-listen 127.0.0.1:443 --udp-forward 127.0.0.1:9"],
+            environment: program.Environment);
+        Assert.Equal(2, outcome.ExitCode);
+        Assert.Contains("cannot start: cannot listen on TCP 127.0.0.1:443 (port 443 is below 1024: it needs root or CAP_NET_BIND_SERVICE)",
+            outcome.Stderr);
     }
 
     [Theory]

@@ -4,7 +4,6 @@ using System.Net.Sockets;
 using TunnelActors.Tests.Support;
 using Xunit;
 using TunnelActors.Flow;
-using TunnelActors.Framing;
 using TunnelActors.Observability;
 using TunnelActors.Tools.Demo;
 
@@ -64,17 +63,10 @@ public sealed class BoundsAndEdgesTests
         try { await reading; } catch (OperationCanceledException) { }
 
         // What was written is a clean sequence of whole frames, each datagram intact.
-        var frames = received.WrittenSpan;
-        var count = 0;
-        while (LengthPrefixedCodec.Instance.TryRead(ref frames, out var payload))
-        {
-            var bytes = payload.ToArray();
-            Assert.Equal(1200, bytes.Length);
-            Assert.Equal((byte)BitConverter.ToInt32(bytes), bytes[^1]);
-            count++;
-        }
-        Assert.True(frames.IsEmpty);
-        Assert.Equal(counters.ToTcpDatagrams, count);
+        var payloads = Frames.Read(received.WrittenSpan, out var rest);
+        Assert.Equal(0, rest);
+        Assert.Equal(counters.ToTcpDatagrams, payloads.Count);
+        Assert.All(payloads, payload => Assert.True(payload.Length == 1200 && payload[^1] == (byte)BitConverter.ToInt32(payload)));
     }
 
     [Fact]

@@ -27,6 +27,38 @@ public static class ProgramProcess
     private static Process Launch(string[] command, IReadOnlyDictionary<string, string>? environment) =>
         Command.Start(command[0], command[1..], environment);
 
+    /// <summary>A copy of the built program that any user can read and run, in a directory of its own; deleted on dispose.</summary>
+    public sealed class Copy : IDisposable
+    {
+        private Copy(string directory) => Directory = directory;
+
+        public string Directory { get; }
+
+        public string Program => Path.Combine(Directory, "tunnelactors.dll");
+
+        /// <summary>What a user without a home of its own needs to run dotnet: the copy's directory as its home.</summary>
+        public IReadOnlyDictionary<string, string> Environment => new Dictionary<string, string> { ["HOME"] = Directory, ["DOTNET_CLI_HOME"] = Directory };
+
+        public static async Task<Copy> MakeAsync()
+        {
+            var copy = new Copy(System.IO.Directory.CreateTempSubdirectory("tunnelactors-unprivileged-").FullName);
+            try
+            {
+                foreach (var file in System.IO.Directory.GetFiles(AppContext.BaseDirectory))
+                    File.Copy(file, Path.Combine(copy.Directory, Path.GetFileName(file)));
+                await Command.SucceedAsync(TimeSpan.FromSeconds(60), "chmod", "-R", "a+rX", copy.Directory);
+                return copy;
+            }
+            catch
+            {
+                copy.Dispose();
+                throw;
+            }
+        }
+
+        public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
+    }
+
     public static Task<Command.Outcome> RunAsync(TimeSpan timeout, params string[] args) => RunWithAsync(new Dictionary<string, string>(), timeout, args);
 
     public static Task<Command.Outcome> RunWithAsync(IReadOnlyDictionary<string, string> environment, TimeSpan timeout, params string[] args) =>
