@@ -133,41 +133,31 @@ public sealed class KeyFileSafetyTests
     [RootFact]
     public async Task A_side_run_as_another_user_takes_a_key_it_owns_or_one_root_owns_for_its_group()
     {
-        var program = Directory.CreateTempSubdirectory("tunnelactors-unprivileged-").FullName;
-        try
-        {
-            foreach (var path in Directory.GetFiles(AppContext.BaseDirectory))
-                File.Copy(path, Path.Combine(program, Path.GetFileName(path)));
-            await Command.SucceedAsync(Timeout, "chmod", "-R", "a+rX", program);
-            var own = Path.Combine(program, "own.key");
-            var rootGroup = Path.Combine(program, "root-group.key");
-            var stranger = Path.Combine(program, "stranger.key");
-            foreach (var key in new[] { own, rootGroup, stranger })
-                File.WriteAllText(key, PreSharedKey.Generate());
-            File.SetUnixFileMode(own, OwnerOnly);
-            await Command.SucceedAsync(Timeout, "chown", $"{Nobody}:{Nobody}", own);
-            File.SetUnixFileMode(rootGroup, OwnerOnly | UnixFileMode.GroupRead);
-            await Command.SucceedAsync(Timeout, "chown", $"0:{Nobody}", rootGroup);
-            File.SetUnixFileMode(stranger, OwnerOnly | UnixFileMode.GroupRead);
-            await Command.SucceedAsync(Timeout, "chown", $"{Nobody - 1}:{Nobody}", stranger);
+        using var program = await ProgramProcess.Copy.MakeAsync();
+        var own = Path.Combine(program.Directory, "own.key");
+        var rootGroup = Path.Combine(program.Directory, "root-group.key");
+        var stranger = Path.Combine(program.Directory, "stranger.key");
+        foreach (var key in new[] { own, rootGroup, stranger })
+            File.WriteAllText(key, PreSharedKey.Generate());
+        File.SetUnixFileMode(own, OwnerOnly);
+        await Command.SucceedAsync(Timeout, "chown", $"{Nobody}:{Nobody}", own);
+        File.SetUnixFileMode(rootGroup, OwnerOnly | UnixFileMode.GroupRead);
+        await Command.SucceedAsync(Timeout, "chown", $"0:{Nobody}", rootGroup);
+        File.SetUnixFileMode(stranger, OwnerOnly | UnixFileMode.GroupRead);
+        await Command.SucceedAsync(Timeout, "chown", $"{Nobody - 1}:{Nobody}", stranger);
 
-            Task<Command.Outcome> CheckAsNobody(string key) => Command.RunAsync(Timeout, "setpriv",
-                ["--reuid", $"{Nobody}", "--regid", $"{Nobody}", "--clear-groups", "dotnet", Path.Combine(program, "tunnelactors.dll"), "check",
-                    "--tcp-listen", "127.0.0.1:0", "--udp-forward", "127.0.0.1:9", "--psk-file", key],
-                environment: new Dictionary<string, string> { ["HOME"] = program, ["DOTNET_CLI_HOME"] = program });
-            foreach (var key in new[] { own, rootGroup })
-            {
-                var outcome = await CheckAsNobody(key);
-                Assert.True(outcome.ExitCode == 0, $"{Path.GetFileName(key)}: {outcome.Stderr}");
-            }
-            var refused = await CheckAsNobody(stranger);
-            Assert.Equal(2, refused.ExitCode);
-            Assert.Contains($"is owned by uid {Nobody - 1}, not by root or uid {Nobody} that this runs as", refused.Stderr);
-        }
-        finally
+        Task<Command.Outcome> CheckAsNobody(string key) => Command.RunAsync(Timeout, "setpriv",
+            ["--reuid", $"{Nobody}", "--regid", $"{Nobody}", "--clear-groups", "dotnet", program.Program, "check",
+                "--tcp-listen", "127.0.0.1:0", "--udp-forward", "127.0.0.1:9", "--psk-file", key],
+            environment: program.Environment);
+        foreach (var key in new[] { own, rootGroup })
         {
-            Directory.Delete(program, recursive: true);
+            var outcome = await CheckAsNobody(key);
+            Assert.True(outcome.ExitCode == 0, $"{Path.GetFileName(key)}: {outcome.Stderr}");
         }
+        var refused = await CheckAsNobody(stranger);
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains($"is owned by uid {Nobody - 1}, not by root or uid {Nobody} that this runs as", refused.Stderr);
     }
 
     private static string Refused(string path)

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using TunnelActors.Tests.Support;
@@ -51,7 +50,7 @@ public sealed class BenchCommandTests
             Assert.Equal(sent, root.GetProperty("received").GetInt64());
             Assert.Contains("misdelivered 0", load.Stderr); // the human summary moves to stderr
 
-            await SignalAsync(echo, "TERM");
+            await Command.SignalAsync(echo, "TERM");
             using var cancel = new CancellationTokenSource(Timeout);
             await echo.WaitForExitAsync(cancel.Token);
             Assert.Equal(0, echo.ExitCode);
@@ -74,11 +73,5 @@ public sealed class BenchCommandTests
         var outcome = await ProgramProcess.RunAsync(Timeout, ["bench", .. args]);
         Assert.NotEqual(0, outcome.ExitCode);
         Assert.False(string.IsNullOrWhiteSpace(outcome.Stderr));
-    }
-
-    private static async Task SignalAsync(Process process, string signal)
-    {
-        using var kill = Process.Start("kill", ["-" + signal, process.Id.ToString()]);
-        await kill.WaitForExitAsync();
     }
 }

@@ -72,26 +72,16 @@ public sealed class CommandLineTests
     public async Task A_port_below_1024_without_the_capability_says_what_it_needs()
     {
         // Nobody, with no capabilities, as a service unit without its low-port drop-in runs the side.
-        var program = Directory.CreateTempSubdirectory("tunnelactors-unprivileged-").FullName;
-        try
-        {
-            foreach (var file in Directory.GetFiles(AppContext.BaseDirectory))
-                File.Copy(file, Path.Combine(program, Path.GetFileName(file)));
-            await Command.SucceedAsync(Timeout, "chmod", "-R", "a+rX", program);
-            // In a network namespace of its own: there the unprivileged ports start at 1024 whatever this machine
-            // (or a container it runs in) has set, and 443 is free.
-            var outcome = await Command.RunAsync(Timeout, "unshare", ["--net", "sh", "-c",
-                    "ip link set lo up && exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all " +
-                    $"dotnet {Path.Combine(program, "tunnelactors.dll")} run --tcp-listen 127.0.0.1:443 --udp-forward 127.0.0.1:9"],
-                environment: new Dictionary<string, string> { ["HOME"] = program, ["DOTNET_CLI_HOME"] = program });
-            Assert.Equal(2, outcome.ExitCode);
-            Assert.Contains("cannot start: cannot listen on TCP 127.0.0.1:443 (port 443 is below 1024: it needs root or CAP_NET_BIND_SERVICE)",
-                outcome.Stderr);
-        }
-        finally
-        {
-            Directory.Delete(program, recursive: true);
-        }
+        using var program = await ProgramProcess.Copy.MakeAsync();
+        // In a network namespace of its own: there the unprivileged ports start at 1024 whatever this machine
+        // (or a container it runs in) has set, and 443 is free.
+        var outcome = await Command.RunAsync(Timeout, "unshare", ["--net", "sh", "-c",
+                "ip link set lo up && exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all " +
+                $"dotnet {program.Program} run --tcp-listen 127.0.0.1:443 --udp-forward 127.0.0.1:9"],
+            environment: program.Environment);
+        Assert.Equal(2, outcome.ExitCode);
+        Assert.Contains("cannot start: cannot listen on TCP 127.0.0.1:443 (port 443 is below 1024: it needs root or CAP_NET_BIND_SERVICE)",
+            outcome.Stderr);
     }
 
     [Theory]
@@ -99,63 +89,32 @@ public sealed class CommandLineTests
     [InlineData("TERM")]
     public async Task A_signal_stops_the_side_cleanly_with_exit_code_0_and_frees_its_ports(string signal)
     {
-        using var process = ProgramProcess.Start("run", "--udp-listen", "127.0.0.1:0", "--tcp-listen", "127.0.0.1:0", "--no-auth");
-        var output = new System.Text.StringBuilder();
-        var listening = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is null) return;
-            lock (output) output.AppendLine(e.Data);
-            var marker = "Listening for UDP on 127.0.0.1:";
-            var at = e.Data.IndexOf(marker, StringComparison.Ordinal);
-            if (at >= 0) listening.TrySetResult(int.Parse(e.Data[(at + marker.Length)..].Trim()));
-        };
-        process.BeginErrorReadLine();
-        var udpPort = await listening.Task.WaitAsync(Timeout);
+        await using var side = SideProcess.Start("--udp-listen", "127.0.0.1:0", "--tcp-listen", "127.0.0.1:0", "--no-auth");
+        var udpPort = await side.UdpPortAsync();
+        var tcpPort = await side.TcpPortAsync();
         Assert.Equal(1, BoundSockets.Udp(udpPort));
 
-        using (var kill = System.Diagnostics.Process.Start("kill", ["-" + signal, process.Id.ToString()]))
-            await kill.WaitForExitAsync();
-        using var cancel = new CancellationTokenSource(Timeout);
-        await process.WaitForExitAsync(cancel.Token);
+        await side.StopAsync(signal);
 
-        Assert.True(process.ExitCode == 0, $"exit code {process.ExitCode}: {output}");
-        Assert.Contains("Tunnel side stopped", output.ToString());
+        Assert.True(side.ExitCode == 0, $"exit code {side.ExitCode}: {side.Log}");
+        Assert.Contains("Tunnel side stopped", side.Log);
         Assert.Equal(0, BoundSockets.Udp(udpPort));
+        Assert.Equal(0, BoundSockets.TcpListeners(tcpPort));
     }
 
     [Fact]
     public async Task Two_run_processes_carry_the_seed_deployment()
     {
         using var echo = new TunnelActors.Tools.Demo.UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
-        var udpPort = BoundSockets.FreeUdpPort();
-        var tcpPort = BoundSockets.FreeTcpPort();
-        var logs = new System.Text.StringBuilder();
-        System.Diagnostics.Process Run(params string[] args)
-        {
-            var process = ProgramProcess.Start(args);
-            process.ErrorDataReceived += (_, e) => { lock (logs) logs.AppendLine(e.Data); };
-            process.BeginErrorReadLine();
-            return process;
-        }
-
         var keygen = await ProgramProcess.RunAsync(Timeout, "keygen");
         using var key = new TempFile(keygen.Stdout);
-        using var nat = Run("run", "--udp-listen", $"127.0.0.1:{udpPort}", "--tcp-listen", $"127.0.0.1:{tcpPort}", "--psk-file", key.Path);
+        await using var nat = SideProcess.Start("--udp-listen", "127.0.0.1:0", "--tcp-listen", "127.0.0.1:0", "--psk-file", key.Path);
         // Start the relay once the NAT side listens, so that its first dial connects.
-        Assert.True(await BoundSockets.EventuallyAsync(() => BoundSockets.Udp(udpPort) == 1 && BoundSockets.TcpListeners(tcpPort) == 1, Timeout),
-            $"the NAT side did not bind: {logs}");
-        using var relay = Run("run", "--tcp-connect", $"127.0.0.1:{tcpPort}", "--udp-forward", echo.LocalEndPoint.ToString(), "--psk-file", key.Path);
-        try
-        {
-            Assert.True(await BoundSockets.EventuallyAsync(() => BoundSockets.KeepAliveTimers(tcpPort).Accepted > 0, Timeout), $"the relay did not connect: {logs}");
-            Assert.Empty(await Peers.EchoAsync(new IPEndPoint(IPAddress.Loopback, udpPort), 10, [0, 1, 1200, 9000], rounds: 3));
-        }
-        finally
-        {
-            foreach (var process in new[] { nat, relay })
-                if (!process.HasExited) process.Kill();
-        }
+        var tcpPort = await nat.TcpPortAsync();
+        var udpPort = await nat.UdpPortAsync();
+        await using var relay = SideProcess.Start("--tcp-connect", $"127.0.0.1:{tcpPort}", "--udp-forward", echo.LocalEndPoint.ToString(), "--psk-file", key.Path);
+        Assert.True(await BoundSockets.EventuallyAsync(() => BoundSockets.KeepAliveTimers(tcpPort).Accepted > 0, Timeout), $"the relay did not connect: {relay.Log}");
+        Assert.Empty(await Peers.EchoAsync(new IPEndPoint(IPAddress.Loopback, udpPort), 10, [0, 1, 1200, 9000], rounds: 3));
     }
 
     [Fact]
@@ -173,13 +132,7 @@ public sealed class CommandLineTests
             hostile.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.5"), 0));
             await hostile.ConnectAsync(tunnel);
             await hostile.SendAsync(Enumerable.Range(1, 200).Select(n => (byte)n).ToArray());
-            var buffer = new byte[4096];
-            using var cancel = new CancellationTokenSource(Timeout);
-            try
-            {
-                while (await hostile.ReceiveAsync(buffer, SocketFlags.None, cancel.Token) > 0) { }
-            }
-            catch (SocketException) { } // reset: refused
+            await Connections.ReadUntilClosedAsync(hostile, Timeout);
         }
         using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         peer.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.6"), 0));
@@ -221,23 +174,13 @@ public sealed class CommandLineTests
     [Fact]
     public async Task Json_logs_are_one_json_object_per_line()
     {
-        using var process = ProgramProcess.Start("run", "--udp-listen", "127.0.0.1:0", "--tcp-listen", "127.0.0.1:0", "--no-auth", "--log-format", "json");
-        var lines = new List<string>();
-        var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (string.IsNullOrEmpty(e.Data)) return;
-            lock (lines) lines.Add(e.Data);
-            if (e.Data.Contains("Listening for UDP")) listening.TrySetResult();
-        };
-        process.BeginErrorReadLine();
-        await listening.Task.WaitAsync(Timeout);
-        using (var term = System.Diagnostics.Process.Start("kill", ["-TERM", process.Id.ToString()]))
-            await term.WaitForExitAsync();
-        using var cancel = new CancellationTokenSource(Timeout);
-        await process.WaitForExitAsync(cancel.Token);
+        await using var side = SideProcess.Start("--udp-listen", "127.0.0.1:0", "--tcp-listen", "127.0.0.1:0", "--no-auth", "--log-format", "json");
+        await side.LoggedAsync("Listening for UDP");
+        await side.StopAsync();
 
-        Assert.Equal(0, process.ExitCode);
+        Assert.Equal(0, side.ExitCode);
+        Assert.Equal("", side.Stdout);
+        var lines = side.Log.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var events = lines.Select(line => System.Text.Json.JsonDocument.Parse(line).RootElement).ToList();
         Assert.All(events, e => Assert.True(e.TryGetProperty("@t", out _) && e.TryGetProperty("@mt", out _)));
         Assert.Contains(events, e => e.GetProperty("@mt").GetString()!.StartsWith("Tunnel side stopped"));

@@ -1,10 +1,8 @@
-using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using TunnelActors.Tests.Support;
 using Xunit;
 using TunnelActors.Flow;
-using TunnelActors.Framing;
 using TunnelActors.Observability;
 
 namespace TunnelActors.Tests.EndToEnd;
@@ -38,9 +36,7 @@ public sealed class ActivationTests
             var whole = new TcpClient();
             connections.Add(whole);
             await whole.ConnectAsync(server.TcpEndpoint);
-            var frame = new ArrayBufferWriter<byte>();
-            LengthPrefixedCodec.Instance.Write(new byte[] { 7 }, frame);
-            await whole.GetStream().WriteAsync(frame.WrittenMemory);
+            await whole.GetStream().WriteAsync(Frames.Of([7]));
             Assert.True(await BoundSockets.EventuallyAsync(() => target.Received == 1, Wait), "the whole frame did not reach the target");
             var links = SideResources.For(server.System).Links;
             Assert.True(await BoundSockets.EventuallyAsync(() => links.Opened(LinkOrigin.Accepted) == 301, Wait));

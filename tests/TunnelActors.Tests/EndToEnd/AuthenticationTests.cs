@@ -52,32 +52,46 @@ public sealed class AuthenticationTests : IDisposable
         await using var nat = await NatAsync(Key);
         using var stranger = new TcpClient();
         await stranger.ConnectAsync(nat.TcpEndpoint);
-        var strangerRead = ReadUntilClosedAsync(stranger);
+        var strangerRead = Connections.ReadUntilClosedAsync(stranger, Wait);
 
         await using var relay = await RelayAsync(nat, Key);
         Assert.Empty(await Peers.EchoAsync(nat.UdpEndpoint, 5, [1, 1200], rounds: 3));
 
-        var received = await strangerRead;
+        var received = (await strangerRead).Received.Length;
         Assert.True(received <= Handshake.GreetingLength, $"the stranger read {received} bytes, more than the greeting");
         Assert.True(Links(nat).Refused(Refusal.HandshakeTimeout) >= 1);
     }
 
-    [Fact]
-    public async Task A_far_side_with_another_key_or_none_is_refused_and_counted()
+    [Theory]
+    [InlineData("another key", Refusal.HandshakeFailed)]
+    [InlineData("no key", Refusal.HandshakeTimeout)]
+    public async Task A_far_side_with_another_key_or_none_has_every_connection_refused_and_carries_nothing(string relayKey, Refusal reason)
     {
         await using var nat = await NatAsync(Key);
-        await using (await RelayAsync(nat, ("tunnel.auth.psk-file", _otherKey.Path)))
-            Assert.True(await BoundSockets.EventuallyAsync(() => Links(nat).Refused(Refusal.HandshakeFailed) >= 1, Wait));
-
-        var before = Links(nat).Refused(Refusal.HandshakeFailed) + Links(nat).Refused(Refusal.HandshakeTimeout);
-        await using (await RelayAsync(nat, ("tunnel.auth.allow-unauthenticated", "on")))
-            Assert.True(await BoundSockets.EventuallyAsync(() =>
-                Links(nat).Refused(Refusal.HandshakeFailed) + Links(nat).Refused(Refusal.HandshakeTimeout) > before, Wait));
-
-        // No pooled connection passed: a peer's datagram waits, unanswered.
+        // A peer whose session waits for a pooled connection: any connection the NAT box admitted would carry its datagram.
         using var peer = Peers.Bind(AddressFamily.InterNetwork);
+        using var stopListening = new CancellationTokenSource();
+        var reply = peer.ReceiveFromAsync(new byte[64], SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), stopListening.Token).AsTask();
         await peer.SendToAsync(new byte[] { 1 }, nat.UdpEndpoint);
-        Assert.Null(await Peers.ReceiveAsync(peer, new byte[16], TimeSpan.FromMilliseconds(500)));
+
+        await using var relay = await RelayAsync(nat, relayKey == "another key"
+            ? ("tunnel.auth.psk-file", _otherKey.Path) : ("tunnel.auth.allow-unauthenticated", "on"));
+        LinkCounters natLinks = Links(nat), relayLinks = Links(relay);
+        long Refused() => Enum.GetValues<Refusal>().Sum(natLinks.Refused);
+        // The relay redials what is refused: once the counts agree, every connection it made so far, over more than
+        // one round of its pool, was accepted by the NAT box, refused, and failed on the relay's side.
+        Assert.True(await BoundSockets.EventuallyAsync(() =>
+        {
+            var dialed = relayLinks.Opened(LinkOrigin.Dialed);
+            return dialed >= 8 && relayLinks.FailedAttempts == dialed && natLinks.Opened(LinkOrigin.Accepted) == dialed && Refused() == dialed;
+        }, TimeSpan.FromSeconds(30)), $"relay: dialed {relayLinks.Opened(LinkOrigin.Dialed)}, failed attempts {relayLinks.FailedAttempts}; NAT box: {natLinks}");
+        Assert.Equal(Refused(), natLinks.Refused(reason));
+
+        // And while the relay still runs, nothing reached the peer: neither the datagram that waited nor one sent now.
+        await peer.SendToAsync(new byte[] { 2 }, nat.UdpEndpoint);
+        var replied = await Task.WhenAny(reply, Task.Delay(TimeSpan.FromMilliseconds(500)));
+        Assert.False(replied == reply, $"the peer got a datagram through a relay with {relayKey}");
+        await stopListening.CancelAsync();
     }
 
     [Theory]
@@ -99,7 +113,7 @@ public sealed class AuthenticationTests : IDisposable
         {
             await hostile.ConnectAsync(nat.TcpEndpoint);
             await hostile.GetStream().WriteAsync(bytes);
-            Assert.True(await ReadUntilClosedAsync(hostile) <= Handshake.GreetingLength);
+            Assert.True((await Connections.ReadUntilClosedAsync(hostile, Wait)).Received.Length <= Handshake.GreetingLength);
         }
         Assert.True(Links(nat).Refused(Refusal.HandshakeFailed) + Links(nat).Refused(Refusal.HandshakeTimeout) >= 1);
 
@@ -150,7 +164,7 @@ public sealed class AuthenticationTests : IDisposable
     }
 
     [Fact]
-    public async Task An_accepted_connection_that_sends_nothing_is_closed_at_the_first_frame_deadline_but_pooled_ones_wait()
+    public async Task An_accepted_connection_without_a_whole_frame_counts_no_session_binds_no_socket_and_is_closed_at_the_first_frame_deadline_but_pooled_ones_wait()
     {
         const string deadline = "300ms";
         // The NAT box's pooled connections, silent until a peer comes, are admitted first: their deadline,
@@ -159,20 +173,36 @@ public sealed class AuthenticationTests : IDisposable
         await using var relay = await RelayAsync(nat, ("tunnel.tcp.pool-size", "2"));
         Assert.True(await BoundSockets.EventuallyAsync(() => BoundSockets.KeepAliveTimers(nat.TcpEndpoint.Port).Accepted >= 2, Wait));
 
+        // Its forward sockets bind to an address of their own: the kernel's table shows exactly those.
+        var forwardAddress = IPAddress.Parse("127.0.0.9");
         await using var server = await Sides.StartAsync("server", ("tunnel.tcp.listen", "127.0.0.1:0"),
-            ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()), ("tunnel.tcp.first-frame-timeout", deadline));
+            ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()), ("tunnel.udp.forward-bind", $"{forwardAddress}:0"),
+            ("tunnel.tcp.first-frame-timeout", deadline));
+        var sessions = SideResources.For(server.System).Sessions;
         using (var silent = new TcpClient())
         {
             await silent.ConnectAsync(server.TcpEndpoint);
-            Assert.Equal(0, await ReadUntilClosedAsync(silent));
+            Assert.Empty((await Connections.ReadUntilClosedAsync(silent, Wait)).Received);
         }
-        // Half a frame's length, then nothing: not a frame either.
+        // Half a frame's length, then nothing: not a frame either. For as long as the side holds it, it counts no
+        // session and binds no forward socket for it.
         using (var halfFrame = new TcpClient())
         {
             await halfFrame.ConnectAsync(server.TcpEndpoint);
             await halfFrame.GetStream().WriteAsync(new byte[] { 0 });
-            Assert.Equal(0, await ReadUntilClosedAsync(halfFrame));
+            var closing = Connections.ReadUntilClosedAsync(halfFrame, Wait);
+            var (mostSessions, mostSockets) = (0L, 0);
+            while (!closing.IsCompleted)
+            {
+                (mostSessions, mostSockets) = (Math.Max(mostSessions, sessions.Active), Math.Max(mostSockets, BoundSockets.UdpOn(forwardAddress)));
+                await Task.WhenAny(closing, Task.Delay(10));
+            }
+            Assert.Empty((await closing).Received);
+            Assert.Equal(0, mostSessions);
+            Assert.Equal(0, mostSockets);
         }
+        Assert.Equal(0, sessions.Started);
+        Assert.Equal(0, BoundSockets.UdpOn(forwardAddress));
         Assert.Equal(2, Links(server).Refused(Refusal.Silent));
 
         Assert.Empty(await Peers.EchoAsync(nat.UdpEndpoint, 2, [1, 1200]));
@@ -190,16 +220,13 @@ public sealed class AuthenticationTests : IDisposable
             ("tunnel.tcp.close-timeout", "20s"), ("tunnel.session.unanswered-timeout", "300ms"));
         using var peer = Peers.Bind(AddressFamily.InterNetwork);
         await peer.SendToAsync(new byte[] { 1 }, client.UdpEndpoint);
-        using var accepted = await mute.AcceptTcpClientAsync(new CancellationTokenSource(Wait).Token);
+        using var accepted = await Connections.AcceptAsync(mute, Wait);
 
         // The session ends after 300 ms unanswered; its connection must then end with a FIN, not wait out close-timeout
         // and be reset.
-        var buffer = new byte[256];
-        var greeting = 0;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        int read;
-        while ((read = await accepted.GetStream().ReadAsync(buffer, timeout.Token)) > 0) greeting += read;
-        Assert.Equal(Handshake.GreetingLength, greeting);
+        var closed = await Connections.ReadUntilClosedAsync(accepted, TimeSpan.FromSeconds(10));
+        Assert.False(closed.Reset, "the connection was reset");
+        Assert.Equal(Handshake.GreetingLength, closed.Received.Length);
     }
 
     private static byte[] Recorded()
@@ -208,24 +235,6 @@ public sealed class AuthenticationTests : IDisposable
         var dialer = new Handshake(key, HandshakeRole.Dialer);
         var proof = dialer.Receive(new Handshake(key, HandshakeRole.Listener).Greeting).ProofToSend!;
         return [.. dialer.Greeting, .. proof];
-    }
-
-    /// <summary>Reads until the other end closes the connection; returns the bytes read.</summary>
-    private static async Task<int> ReadUntilClosedAsync(TcpClient client)
-    {
-        var buffer = new byte[65536];
-        var total = 0;
-        using var timeout = new CancellationTokenSource(Wait);
-        try
-        {
-            int read;
-            while ((read = await client.GetStream().ReadAsync(buffer, timeout.Token)) > 0) total += read;
-        }
-        catch (IOException)
-        {
-            // Reset by the side: closed as well.
-        }
-        return total;
     }
 
     public void Dispose()

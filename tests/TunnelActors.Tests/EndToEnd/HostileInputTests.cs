@@ -2,18 +2,20 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
-using System.Text.RegularExpressions;
 using TunnelActors.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
 using TunnelActors.Auth;
+using TunnelActors.Flow;
+using TunnelActors.Observability;
 using TunnelActors.Tools.Demo;
 
 namespace TunnelActors.Tests.EndToEnd;
 
 /// <summary>
 /// Floods and garbage from one loopback address while a legitimate peer on another runs alongside: the side
-/// stays up, its memory bounded, and the peer loses nothing. Figures go to the test output.
+/// stays up, its limits hold, every hostile connection or datagram is refused or dropped and counted by reason,
+/// its memory stays bounded, and the peer loses nothing. Figures go to the test output.
 /// </summary>
 public sealed class HostileInputTests(ITestOutputHelper output)
 {
@@ -21,6 +23,7 @@ public sealed class HostileInputTests(ITestOutputHelper output)
     private static readonly IPAddress Attacker = IPAddress.Parse("127.0.0.3");
     private static readonly IPAddress Vandal = IPAddress.Parse("127.0.0.4");
     private static readonly IPAddress Legitimate = IPAddress.Parse("127.0.0.2");
+    private const long MemoryBound = 50 << 20;
 
     [Fact]
     public async Task Sixty_thousand_phantom_ports_from_one_address_are_capped_and_a_peer_from_another_loses_nothing()
@@ -29,31 +32,50 @@ public sealed class HostileInputTests(ITestOutputHelper output)
         await using var server = SideProcess.Start("--tcp-listen", "127.0.0.1:0", "--udp-forward", echo.LocalEndPoint.ToString());
         using var config = new TempFile("tunnel.session.max-per-source = 200");
         await using var client = SideProcess.Start("--udp-listen", "127.0.0.1:0", "--tcp-connect", $"127.0.0.1:{await server.TcpPortAsync()}",
-            "--config", config.Path);
-        var tunnel = new IPEndPoint(IPAddress.Loopback, await client.UdpPortAsync());
+            "--config", config.Path, "--metrics", "127.0.0.1:0");
+        var udpPort = await client.UdpPortAsync();
+        var tunnel = new IPEndPoint(IPAddress.Loopback, udpPort);
         Assert.Equal(0, await EchoOneAtATimeAsync(Legitimate, tunnel, count: 50));
         var rssBefore = client.ResidentBytes;
-        var kernelDropsBefore = UdpReceiveBufferErrors();
+        // The side's own listen socket: what the kernel dropped there, not what any other program's sockets dropped.
+        var socketDropsBefore = BoundSockets.UdpSocketDrops(client.ProcessId, udpPort);
 
-        var flood = Task.Run(() => SendFromPorts(Attacker, tunnel, count: 60_000, perSecond: 20_000));
-        var lost = await EchoOneAtATimeAsync(Legitimate, tunnel, count: 1000);
-        var sent = await flood;
-        var rssAfter = client.ResidentBytes;
-        var kernelDrops = UdpReceiveBufferErrors() - kernelDropsBefore;
-        await client.StopAsync();
+        int sent, lost;
+        long rssPeak;
+        int memorySamples;
+        await using (var memory = PeakMemory.Start(client))
+        {
+            var flood = Task.Run(() => SendFromPorts(Attacker, tunnel, count: 60_000, perSecond: 20_000));
+            lost = await EchoOneAtATimeAsync(Legitimate, tunnel, count: 1000);
+            sent = await flood;
+            (rssPeak, memorySamples) = await memory.StopAsync();
+        }
 
-        var counters = Regex.Match(client.Log, "Tunnel side stopped: ([^;]*)").Groups[1].Value;
-        var intoTunnel = long.Parse(Regex.Match(counters, @"udp→tcp (\d+) datagrams").Groups[1].Value);
-        var capped = long.Parse(Regex.Match(counters, @"SourceLimit=(\d+)").Groups[1].Value);
-        output.WriteLine($"{sent} phantom ports sent from {Attacker} at 20,000 a second; refused at the per-source cap: {capped}; " +
-                         $"dropped by the kernel (a receive buffer full, any socket): {kernelDrops}; resident memory {rssBefore >> 20} -> {rssAfter >> 20} MiB; " +
-                         $"legitimate peer lost {lost} of 1000; {counters}");
+        // Every datagram sent to the side (the peer's 1,050 and the flood) is, once the side has read them all, either
+        // carried into the tunnel, dropped by the side and counted by reason, or dropped by the kernel on its socket.
+        long intoTunnel = 0, dropped = 0, socketDrops = 0;
+        var accounted = await BoundSockets.EventuallyAsync(async () =>
+        {
+            socketDrops = BoundSockets.UdpSocketDrops(client.ProcessId, udpPort) - socketDropsBefore;
+            intoTunnel = await client.MetricAsync("datagrams", ("direction", "udp-to-tcp"));
+            dropped = await client.MetricAsync("drops");
+            return intoTunnel + dropped + socketDrops == 1050 + sent;
+        }, Wait, TimeSpan.FromMilliseconds(100));
+        var capped = await client.MetricAsync("drops", ("reason", "source-limit"));
+        var sessions = await client.MetricAsync("sessions.started");
+        output.WriteLine($"{sent} phantom ports sent from {Attacker} at 20,000 a second: {intoTunnel - 1050} carried, refused at the per-source cap {capped}, " +
+                         $"other drops {dropped - capped}, dropped by the kernel on the side's socket {socketDrops}; sessions started {sessions}; " +
+                         $"resident memory {rssBefore >> 20} MiB, at most {rssPeak >> 20} MiB in {memorySamples} samples; legitimate peer lost {lost} of 1000");
         Assert.Equal(0, lost);
         Assert.True(sent == 60_000, $"only {sent} ports could be bound");
-        // Into the tunnel: the peer's 1,050 datagrams and at most one from each of the 200 phantom ports admitted.
-        Assert.InRange(intoTunnel, 1050, 1050 + 200);
-        Assert.True(capped >= sent - 200 - kernelDrops, counters);
-        Assert.True(rssAfter - rssBefore < 50 << 20, $"resident memory grew from {rssBefore >> 20} to {rssAfter >> 20} MiB");
+        Assert.True(accounted, $"of {1050 + sent} datagrams, {intoTunnel} carried, {dropped} dropped by the side, {socketDrops} by the kernel: {client.Log}");
+        // The peer's two sockets are two sessions; the flood's address gets at most session.max-per-source, one datagram each into the tunnel.
+        Assert.InRange(sessions - 2, 1, 200);
+        Assert.Equal(sessions - 2, intoTunnel - 1050);
+        // Everything else from the flood's address was refused at the cap, but for what the kernel dropped before the side could read it.
+        Assert.True(capped >= sent - 200 - socketDrops, $"{capped} refused at the cap of {sent} sent; {socketDrops} dropped by the kernel");
+        Assert.True(memorySamples >= 3, $"{memorySamples} memory samples");
+        Assert.True(rssPeak - rssBefore < MemoryBound, $"resident memory grew from {rssBefore >> 20} to {rssPeak >> 20} MiB");
     }
 
     [Fact]
@@ -62,10 +84,10 @@ public sealed class HostileInputTests(ITestOutputHelper output)
         using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
         using var config = new TempFile("tunnel.tcp.first-frame-timeout = 2s");
         await using var server = SideProcess.Start("--tcp-listen", "127.0.0.1:0", "--udp-forward", echo.LocalEndPoint.ToString(),
-            "--config", config.Path);
+            "--config", config.Path, "--metrics", "127.0.0.1:0");
         var tcpPort = await server.TcpPortAsync();
         await using var client = await Sides.StartAsync("client", ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.connect", $"127.0.0.1:{tcpPort}"));
-        await AttackAsync(server, tcpPort, client.UdpEndpoint);
+        await AttackAsync(server, tcpPort, client.UdpEndpoint, SideResources.For(client.System).Links, keyed: false);
     }
 
     /// <summary>
@@ -84,63 +106,120 @@ public sealed class HostileInputTests(ITestOutputHelper output)
         if (role == "NAT box")
         {
             await using var nat = SideProcess.Start("--udp-listen", "127.0.0.1:0", "--tcp-listen", "127.0.0.1:0", "--psk-file", key.Path,
-                "--config", config.Path);
+                "--config", config.Path, "--metrics", "127.0.0.1:0");
             var natPort = await nat.TcpPortAsync();
             await using var relay = await Sides.StartAsync("keyed-relay", ("tunnel.tcp.connect", $"127.0.0.1:{natPort}"),
                 ("tunnel.udp.forward", echo.LocalEndPoint.ToString()), ("tunnel.auth.psk-file", key.Path));
-            await AttackAsync(nat, natPort, new IPEndPoint(IPAddress.Loopback, await nat.UdpPortAsync()));
+            await AttackAsync(nat, natPort, new IPEndPoint(IPAddress.Loopback, await nat.UdpPortAsync()), SideResources.For(relay.System).Links, keyed: true);
             return;
         }
         await using var server = SideProcess.Start("--tcp-listen", "127.0.0.1:0", "--udp-forward", echo.LocalEndPoint.ToString(),
-            "--psk-file", key.Path, "--config", config.Path);
+            "--psk-file", key.Path, "--config", config.Path, "--metrics", "127.0.0.1:0");
         var tcpPort = await server.TcpPortAsync();
         await using var client = await Sides.StartAsync("keyed-client", ("tunnel.udp.listen", "127.0.0.1:0"),
             ("tunnel.tcp.connect", $"127.0.0.1:{tcpPort}"), ("tunnel.auth.psk-file", key.Path));
-        await AttackAsync(server, tcpPort, client.UdpEndpoint);
+        await AttackAsync(server, tcpPort, client.UdpEndpoint, SideResources.For(client.System).Links, keyed: true);
     }
 
     /// <summary>
     /// Garbage, a stalled half frame and an oversize frame from one address, 3,000 silent connections from another, then a
     /// peer's 1,000 echoes through <paramref name="tunnel"/> (a UDP-listen endpoint whose datagrams cross
-    /// <paramref name="server"/>): the side stays up, grows less than 50 MB, and the peer loses nothing.
+    /// <paramref name="server"/>, whose far side's connections <paramref name="farSide"/> counts): the side stays up, holds
+    /// its per-source cap and its rate of new connections, closes every hostile connection it can tell apart and counts
+    /// why, grows less than 50 MB, and the peer loses nothing.
     /// </summary>
-    private async Task AttackAsync(SideProcess server, int tcpPort, IPEndPoint tunnel)
+    private async Task AttackAsync(SideProcess server, int tcpPort, IPEndPoint tunnel, LinkCounters farSide, bool keyed)
     {
         // Pages become resident only where written (no transparent huge pages, which would round each touched
         // page of a connection's receive buffer up to 2 MiB as khugepaged goes by, on hosts where THP is "always").
         var thp = File.ReadLines($"/proc/{server.ProcessId}/status").FirstOrDefault(l => l.StartsWith("THP_enabled:"));
         if (thp is not null) Assert.Equal("0", thp.Split(':')[1].Trim());
+        // The defaults: tcp.max-connections-per-source, or on a keyed side tcp.max-handshakes-per-source; tcp.new-connections-per-second.
+        var perSource = keyed ? 128 : 1024;
+        const int perSecond = 1000;
+        var side = new IPEndPoint(IPAddress.Loopback, tcpPort);
         Assert.Equal(0, await EchoOneAtATimeAsync(IPAddress.Loopback, tunnel, count: 50));
         var rssBefore = server.ResidentBytes;
 
-        var connections = new List<TcpClient>();
-        var refused = 0;
+        var garbage = new List<(string Kind, TcpClient Connection)>();
+        var silent = new List<TcpClient>();
+        var refusedWhileConnecting = 0;
         try
         {
-            // Random bytes, a half frame that stalls, frames longer than any UDP datagram.
-            foreach (var garbage in new[] { RandomNumberGenerator.GetBytes(64 * 1024), [0xFF], [0xFF, 0xFF, 1, 2, 3], Oversize() })
+            int lost;
+            TimeSpan connecting;
+            (long Bytes, int Count) memory;
+            long mostHeld;
+            await using (var held = HeldConnections.Start(server, farSide))
+            await using (var sampler = PeakMemory.Start(server))
             {
-                var connection = await ConnectAsync(Vandal, tcpPort);
-                connections.Add(connection!);
-                try { await connection!.GetStream().WriteAsync(garbage); } catch (IOException) { }
+                // Random bytes, a half frame that stalls, a frame that stalls after its length, a frame longer than any UDP datagram.
+                foreach (var (kind, bytes) in new[] { ("random", RandomNumberGenerator.GetBytes(64 * 1024)), ("half length", [0xFF]),
+                             ("stalled frame", [0xFF, 0xFF, 1, 2, 3]), ("oversize", Oversize()) })
+                {
+                    var connection = await Connections.TryConnectFromAsync(Vandal, side) ?? throw new Xunit.Sdk.XunitException($"the {kind} connection was refused");
+                    garbage.Add((kind, connection));
+                    try { await connection.GetStream().WriteAsync(bytes); } catch (IOException) { }
+                }
+                // 3,000 connections opened and left silent.
+                var clock = Stopwatch.StartNew();
+                for (var i = 0; i < 3000; i++)
+                {
+                    if (await Connections.TryConnectFromAsync(Attacker, side) is { } connection) silent.Add(connection);
+                    else refusedWhileConnecting++;
+                }
+                connecting = clock.Elapsed;
+                lost = await EchoOneAtATimeAsync(IPAddress.Loopback, tunnel, count: 1000);
+                memory = await sampler.StopAsync();
+                mostHeld = await held.StopAsync();
             }
-            // 3,000 connections opened and left silent; those beyond the per-source cap are refused.
-            for (var i = 0; i < 3000; i++)
-            {
-                if (await ConnectAsync(Attacker, tcpPort) is { } connection) connections.Add(connection);
-                else refused++;
-            }
-            var lost = await EchoOneAtATimeAsync(IPAddress.Loopback, tunnel, count: 1000);
-            var rssDuring = server.ResidentBytes;
-            output.WriteLine($"3,000 silent connections ({refused} refused while connecting) and 4 garbage ones: legitimate peer lost {lost} of 1000 " +
-                             $"during the attack; RSS {rssBefore >> 20} -> {rssDuring >> 20} MiB");
             Assert.Equal(0, lost);
             Assert.False(server.HasExited, $"the side exited: {server.Log}");
-            Assert.True(rssDuring - rssBefore < 50 << 20, $"RSS grew from {rssBefore >> 20} to {rssDuring >> 20} MiB");
+
+            // The side closes every silent connection: those over a limit at once, the others when their deadline passes
+            // (the first frame's, or the handshake's). On a side without a key, random bytes and the oversize frame are
+            // frames (they start sessions), so only the two that stall short of a frame are closed.
+            var closable = garbage.Where(g => keyed || g.Kind is "half length" or "stalled frame").Select(g => g.Connection).Concat(silent).ToList();
+            await Task.WhenAll(closable.Select(c => Connections.ReadUntilClosedAsync(c, Wait)));
+            var carried = garbage.Count + silent.Count - closable.Count;
+
+            // Every one of them was refused, and counted by reason, before it was closed; besides them the side refused at
+            // most those refused before the attacker's connect returned, and the far side's own that failed (a limit turned
+            // them away).
+            var refusals = (await server.MetricsAsync()).Where(s => s.Instrument == "connections_refused" && s.Value > 0)
+                .ToDictionary(s => s.Labels["reason"], s => (long)s.Value);
+            long Refused(params string[] reasons) => reasons.Sum(refusals.GetValueOrDefault);
+            var accepted = await server.MetricAsync("connections.opened", ("origin", "accepted"));
+            // What was admitted from the hostile addresses, at most: all admitted, less what the far side had admitted.
+            var hostileAdmitted = accepted - (farSide.Opened(LinkOrigin.Dialed) - farSide.FailedAttempts);
+            var report = $"{silent.Count} silent connections in {connecting.TotalSeconds:0.0} s ({refusedWhileConnecting} refused while connecting) " +
+                         $"and 4 garbage ones ({carried} carried as frames): {accepted} accepted, at most {hostileAdmitted} of them hostile; " +
+                         $"at most {mostHeld} hostile ones held at once; refused {string.Join(", ", refusals.Select(r => $"{r.Key} {r.Value}"))}; " +
+                         $"the far side's failed attempts {farSide.FailedAttempts}; RSS {rssBefore >> 20} MiB, at most {memory.Bytes >> 20} MiB in {memory.Count} samples";
+            output.WriteLine(report);
+            Assert.InRange(refusals.Values.Sum(), closable.Count, closable.Count + refusedWhileConnecting + farSide.FailedAttempts);
+            // Those a limit did not turn away at once were admitted and closed at their deadline.
+            string[] deadlines = keyed ? ["handshake-failed", "handshake-timeout", "silent"] : ["silent"];
+            Assert.True(Refused(deadlines) >= closable.Count - Refused("source-limit", "rate-limit", "side-limit"), $"closed without a reason: {report}");
+            if (keyed)
+            {
+                Assert.True(Refused("handshake-failed") >= 1, $"the random bytes did not fail the handshake: {report}");
+                Assert.True(Refused("source-limit") > 0, $"3,000 silent connections never reached the cap of {perSource}: {report}");
+            }
+            else
+            {
+                Assert.True(Refused("silent") >= 2, $"the stalled frames were not closed for it: {report}");
+                Assert.Equal(1, await server.MetricAsync("drops", ("reason", "oversize")));
+            }
+            Assert.True(mostHeld <= perSource + garbage.Count, $"more than the per-source cap held at once: {report}");
+            Assert.True(hostileAdmitted <= perSecond + perSecond * connecting.TotalSeconds + garbage.Count, $"admitted faster than the rate: {report}");
+            Assert.True(memory.Count >= 3, $"{memory.Count} memory samples");
+            Assert.True(memory.Bytes - rssBefore < MemoryBound, $"RSS grew from {rssBefore >> 20} to {memory.Bytes >> 20} MiB");
         }
         finally
         {
-            foreach (var connection in connections) connection.Dispose();
+            foreach (var (_, connection) in garbage) connection.Dispose();
+            foreach (var connection in silent) connection.Dispose();
         }
     }
 
@@ -149,29 +228,6 @@ public sealed class HostileInputTests(ITestOutputHelper output)
         var frame = new byte[2 + 65535];
         frame[0] = frame[1] = 0xFF;
         return frame;
-    }
-
-    /// <summary>A connection from <paramref name="from"/>, or null when the side refused it while it was being made.</summary>
-    private static async Task<TcpClient?> ConnectAsync(IPAddress from, int port)
-    {
-        var client = new TcpClient(new IPEndPoint(from, 0));
-        try
-        {
-            await client.ConnectAsync(IPAddress.Loopback, port);
-            return client;
-        }
-        catch (SocketException)
-        {
-            client.Dispose();
-            return null;
-        }
-    }
-
-    /// <summary>Datagrams the kernel dropped because a UDP socket's receive buffer was full, all sockets of the machine.</summary>
-    private static long UdpReceiveBufferErrors()
-    {
-        var lines = File.ReadLines("/proc/net/snmp").Where(l => l.StartsWith("Udp:")).Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToList();
-        return long.Parse(lines[1][Array.IndexOf(lines[0], "RcvbufErrors")]);
     }
 
     /// <summary>
@@ -214,9 +270,81 @@ public sealed class HostileInputTests(ITestOutputHelper output)
         {
             var datagram = BitConverter.GetBytes(i);
             await socket.SendToAsync(datagram, tunnel);
-            var length = await Peers.ReceiveAsync(socket, buffer, TimeSpan.FromSeconds(5));
+            var length = await Peers.ReceiveAsync(socket, buffer, TimeSpan.FromSeconds(5), tunnel);
             if (length != 4 || BitConverter.ToInt32(buffer) != i) lost++;
         }
         return lost;
+    }
+
+    /// <summary>A side's resident memory, sampled every 50 ms from start to stop: the most it was, and how many samples.</summary>
+    private sealed class PeakMemory : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task<(long Bytes, int Count)> _sampling;
+
+        private PeakMemory(SideProcess side) => _sampling = Task.Run(() => SampleAsync(side));
+
+        public static PeakMemory Start(SideProcess side) => new(side);
+
+        public async Task<(long Bytes, int Count)> StopAsync()
+        {
+            await _stop.CancelAsync();
+            return await _sampling;
+        }
+
+        private async Task<(long, int)> SampleAsync(SideProcess side)
+        {
+            var (most, count) = (0L, 0);
+            while (true)
+            {
+                (most, count) = (Math.Max(most, side.ResidentBytes), count + 1);
+                if (_stop.IsCancellationRequested) return (most, count);
+                try { await Task.Delay(50, _stop.Token); } catch (OperationCanceledException) { }
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await StopAsync();
+            _stop.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The most hostile connections a side held at once, sampled every 200 ms from its /metrics: its open connections
+    /// less those of its legitimate far side (which the far side counts as open before the side has them, never after).
+    /// </summary>
+    private sealed class HeldConnections : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task<long> _sampling;
+
+        private HeldConnections(SideProcess side, LinkCounters farSide) => _sampling = Task.Run(() => SampleAsync(side, farSide));
+
+        public static HeldConnections Start(SideProcess side, LinkCounters farSide) => new(side, farSide);
+
+        public async Task<long> StopAsync()
+        {
+            await _stop.CancelAsync();
+            return await _sampling;
+        }
+
+        private async Task<long> SampleAsync(SideProcess side, LinkCounters farSide)
+        {
+            var most = 0L;
+            while (true)
+            {
+                var open = await side.MetricAsync("connections.active");
+                most = Math.Max(most, open - farSide.Active);
+                if (_stop.IsCancellationRequested) return most;
+                try { await Task.Delay(200, _stop.Token); } catch (OperationCanceledException) { }
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await StopAsync();
+            _stop.Dispose();
+        }
     }
 }

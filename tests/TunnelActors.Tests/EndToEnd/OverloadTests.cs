@@ -27,16 +27,14 @@ public sealed class OverloadTests
             ("tunnel.tcp.max-queue-delay", "0"));
         using var peer = Peers.Bind(AddressFamily.InterNetwork);
         await peer.SendToAsync(Marker(0), side.UdpEndpoint);
-        using var connection = await far.AcceptTcpClientAsync(new CancellationTokenSource(Wait).Token);
+        using var connection = await Connections.AcceptAsync(far);
         var stream = connection.GetStream();
         var frames = new FrameReader(stream);
         Assert.Equal(Marker(0), await frames.NextAsync());
 
         // The stage is kept busy sending a long burst of frames to the peer while the peer floods it with
         // datagrams: its inbox overflows, and acknowledgements and reads arrive in the middle of the flood.
-        var burst = new ArrayBufferWriter<byte>();
-        for (var i = 0; i < 100_000; i++) LengthPrefixedCodec.Instance.Write([1], burst);
-        var writing = stream.WriteAsync(burst.WrittenMemory).AsTask();
+        var writing = stream.WriteAsync(Frames.Repeat(100_000, [1])).AsTask();
         var datagram = new byte[1200];
         for (var i = 0; i < 5_000; i++) await peer.SendToAsync(datagram, side.UdpEndpoint);
         await writing;
@@ -56,16 +54,15 @@ public sealed class OverloadTests
         }
         await markerArrived;
 
-        var reply = new ArrayBufferWriter<byte>();
-        LengthPrefixedCodec.Instance.Write(Marker(2), reply);
+        var reply = Frames.Of(Marker(2));
         var buffer = new byte[65536];
         while (true)
         {
             deadline.Token.ThrowIfCancellationRequested();
-            await stream.WriteAsync(reply.WrittenMemory, deadline.Token);
-            var length = await Peers.ReceiveAsync(peer, buffer, TimeSpan.FromMilliseconds(200));
+            await stream.WriteAsync(reply, deadline.Token);
+            var length = await Peers.ReceiveAsync(peer, buffer, TimeSpan.FromMilliseconds(200), side.UdpEndpoint);
             while (length is { } received && !buffer.AsSpan(0, received).SequenceEqual(Marker(2)))
-                length = await Peers.ReceiveAsync(peer, buffer, TimeSpan.FromMilliseconds(200));
+                length = await Peers.ReceiveAsync(peer, buffer, TimeSpan.FromMilliseconds(200), side.UdpEndpoint);
             if (length is not null) break;
         }
     }
@@ -80,7 +77,7 @@ public sealed class OverloadTests
         var budget = SideResources.For(side.System).Budget;
         using var peer = Peers.Bind(AddressFamily.InterNetwork);
         await peer.SendToAsync(new byte[1200], side.UdpEndpoint);
-        using var connection = await far.AcceptTcpClientAsync(new CancellationTokenSource(Wait).Token);
+        using var connection = await Connections.AcceptAsync(far);
 
         var before = GC.GetTotalMemory(forceFullCollection: true);
         var datagram = new byte[1200];

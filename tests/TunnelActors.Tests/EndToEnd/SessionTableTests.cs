@@ -77,7 +77,7 @@ public sealed class SessionTableTests
         while (DateTime.UtcNow < deadline)
         {
             await socket.SendToAsync(datagram, tunnel);
-            var length = await Peers.ReceiveAsync(socket, buffer, TimeSpan.FromMilliseconds(500));
+            var length = await Peers.ReceiveAsync(socket, buffer, TimeSpan.FromMilliseconds(500), tunnel);
             if (length == 3 && buffer[1] == peer && buffer[2] == n) return true;
         }
         return false;

@@ -1,9 +1,7 @@
-using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using TunnelActors.Tests.Support;
 using Xunit;
-using TunnelActors.Framing;
 
 namespace TunnelActors.Tests.Faults;
 
@@ -29,11 +27,11 @@ public sealed class PoolShrinkTests
         try
         {
             // The one pooled connection carries a frame while no other is idle: the pool doubles to two and dials them.
-            connections.Add(await AcceptAsync(natBox));
+            connections.Add(await Connections.AcceptAsync(natBox));
             await connections[0].GetStream().WriteAsync(Frame(0));
             Assert.True(await BoundSockets.EventuallyAsync(() => target.Received == 1, Wait));
-            connections.Add(await AcceptAsync(natBox));
-            connections.Add(await AcceptAsync(natBox));
+            connections.Add(await Connections.AcceptAsync(natBox));
+            connections.Add(await Connections.AcceptAsync(natBox));
 
             // With no burst since, the pool halves back to one and closes the other idle connection: find the one that got the FIN.
             var retired = await FirstClosedAsync(connections[1], connections[2]);
@@ -50,27 +48,14 @@ public sealed class PoolShrinkTests
         }
     }
 
-    private static byte[] Frame(int n)
-    {
-        var frame = new ArrayBufferWriter<byte>();
-        LengthPrefixedCodec.Instance.Write(BitConverter.GetBytes(n), frame);
-        return frame.WrittenSpan.ToArray();
-    }
-
-    private static async Task<TcpClient> AcceptAsync(TcpListener listener)
-    {
-        using var cancel = new CancellationTokenSource(Wait);
-        return await listener.AcceptTcpClientAsync(cancel.Token);
-    }
+    private static byte[] Frame(int n) => Frames.Of(BitConverter.GetBytes(n));
 
     /// <summary>The connection of the two on which the relay closed its side first (a read returns end of stream).</summary>
     private static async Task<TcpClient> FirstClosedAsync(TcpClient a, TcpClient b)
     {
-        using var cancel = new CancellationTokenSource(Wait);
         async Task<TcpClient> Closed(TcpClient client)
         {
-            var buffer = new byte[1];
-            while (await client.GetStream().ReadAsync(buffer, cancel.Token) > 0) { }
+            await Connections.ReadUntilClosedAsync(client, Wait);
             return client;
         }
         var first = await Task.WhenAny(Closed(a), Closed(b));

@@ -35,10 +35,9 @@ public sealed class SessionEndTests : TestKit
             ("tunnel.session.idle-timeout", "1s"), ("tunnel.session.unanswered-timeout", "0"));
         using var peer = Peers.Bind(AddressFamily.InterNetwork);
         await peer.SendToAsync(new byte[] { 1, 2, 3 }, side.UdpEndpoint);
-        using var accepted = await AcceptAsync(far);
+        using var accepted = await Connections.AcceptAsync(far);
 
-        // Everything up to a clean end of stream: a reset would throw instead.
-        Assert.Equal(new byte[] { 0, 3, 1, 2, 3 }, await ReadToEndAsync(accepted.Client));
+        Assert.Equal(new byte[] { 0, 3, 1, 2, 3 }, await ReadToFinAsync(accepted.Client));
         // The session stops just after its connection's FIN.
         Assert.True(await BoundSockets.EventuallyAsync(() => SideMetrics.Read("fin-listen", "sessions.ended", ("reason", "idle")) == 1, Wait));
     }
@@ -53,7 +52,7 @@ public sealed class SessionEndTests : TestKit
         await client.ConnectAsync(side.TcpEndpoint);
         await client.SendAsync(new byte[] { 0, 2, 7, 8 });
 
-        Assert.Equal(new byte[] { 0, 2, 7, 8 }, await ReadToEndAsync(client));
+        Assert.Equal(new byte[] { 0, 2, 7, 8 }, await ReadToFinAsync(client));
         // The session stops just after its connection's FIN.
         Assert.True(await BoundSockets.EventuallyAsync(() => SideMetrics.Read("fin-forward", "sessions.ended", ("reason", "idle")) == 1, Wait));
     }
@@ -96,19 +95,11 @@ public sealed class SessionEndTests : TestKit
         Assert.Equal(10, TunnelActors.Flow.SideResources.For(Sys).Sessions.Ended(SessionEndReason.Shutdown));
     }
 
-    private static async Task<TcpClient> AcceptAsync(TcpListener listener)
+    /// <summary>Everything up to a clean end of stream: a reset fails the test.</summary>
+    private static async Task<byte[]> ReadToFinAsync(Socket socket)
     {
-        using var cancel = new CancellationTokenSource(Wait);
-        return await listener.AcceptTcpClientAsync(cancel.Token);
-    }
-
-    private static async Task<byte[]> ReadToEndAsync(Socket socket)
-    {
-        var received = new List<byte>();
-        var buffer = new byte[4096];
-        using var cancel = new CancellationTokenSource(Wait);
-        int read;
-        while ((read = await socket.ReceiveAsync(buffer, SocketFlags.None, cancel.Token)) > 0) received.AddRange(buffer[..read]);
-        return received.ToArray();
+        var closed = await Connections.ReadUntilClosedAsync(socket, Wait);
+        Assert.False(closed.Reset, $"the side reset the connection after {closed.Received.Length} bytes");
+        return closed.Received;
     }
 }

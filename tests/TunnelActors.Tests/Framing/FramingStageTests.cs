@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
@@ -71,26 +70,19 @@ public sealed class FramingStageTests : TestKit
 
     private IPEndPoint PeerAddress => (IPEndPoint)_peer.LocalEndPoint!;
 
-    private static byte[] Frames(params byte[][] payloads)
-    {
-        var output = new ArrayBufferWriter<byte>();
-        foreach (var payload in payloads) LengthPrefixedCodec.Instance.Write(payload, output);
-        return output.WrittenSpan.ToArray();
-    }
-
     private void Segment(IActorRef stage, byte[] bytes) => stage.Tell(new Tcp.Received(ByteString.CopyFrom(bytes)), _connection.Ref);
 
     private async Task<byte[]> NextDatagramAsync()
     {
         var buffer = new byte[65536];
-        var length = await Peers.ReceiveAsync(_peer, buffer, Wait) ?? throw new TimeoutException("no datagram reached the peer");
+        var length = await Peers.ReceiveAsync(_peer, buffer, Wait, (IPEndPoint)_listenSocket.LocalEndPoint!) ?? throw new TimeoutException("no datagram reached the peer");
         return buffer[..length];
     }
 
     [Fact]
     public async Task Segments_split_and_glued_anyhow_reach_the_peer_as_whole_datagrams_in_order()
     {
-        var stream = Frames([1, 2, 3], [], [4], new byte[1000]);
+        var stream = Frames.Of([1, 2, 3], [], [4], new byte[1000]);
         foreach (var cut in new[] { stream[..1], stream[1..7], stream[7..] })
         {
             Segment(_stage, cut);
@@ -110,7 +102,7 @@ public sealed class FramingStageTests : TestKit
     {
         var (stage, connection, owner) = Link(ForwardSide, Settings);
         owner.ExpectMsg<Link.Admitted>();
-        var stream = Frames([7], [8, 8]);
+        var stream = Frames.Of([7], [8, 8]);
 
         // Half a length: no flow yet, and it reads on.
         stage.Tell(new Tcp.Received(ByteString.CopyFrom(stream[..1])), connection.Ref);
@@ -134,7 +126,7 @@ public sealed class FramingStageTests : TestKit
     {
         _stage.Tell(new Udp.Received(ByteString.FromBytes([1]), PeerAddress));
         var first = _connection.ExpectMsg<Tcp.Write>();
-        Assert.Equal(Frames([1]), first.Data.ToArray());
+        Assert.Equal(Frames.Of([1]), first.Data.ToArray());
 
         _stage.Tell(new Udp.Received(ByteString.FromBytes([2, 2]), PeerAddress));
         _stage.Tell(new Udp.Received(ByteString.Empty, PeerAddress));
@@ -142,7 +134,7 @@ public sealed class FramingStageTests : TestKit
 
         _stage.Tell(first.Ack, _connection.Ref);
         var second = _connection.ExpectMsg<Tcp.Write>();
-        Assert.Equal(Frames([2, 2], []), second.Data.ToArray());
+        Assert.Equal(Frames.Of([2, 2], []), second.Data.ToArray());
         Assert.Equal(3, _counters.ToTcpDatagrams);
     }
 
@@ -182,7 +174,7 @@ public sealed class FramingStageTests : TestKit
         var side = SideResources.For(Sys).Counters;
         var before = side.Dropped(DropReason.NoPeerBound);
 
-        stage.Tell(new Tcp.Received(ByteString.CopyFrom(Frames([1], [2]))), connection.Ref);
+        stage.Tell(new Tcp.Received(ByteString.CopyFrom(Frames.Of([1], [2]))), connection.Ref);
         connection.ExpectMsg<Tcp.ResumeReading>();
         AwaitCondition(() => side.Dropped(DropReason.NoPeerBound) == before + 2);
 
@@ -203,7 +195,7 @@ public sealed class FramingStageTests : TestKit
 
         _stage.Tell(first.Ack, _connection.Ref);
         var second = _connection.ExpectMsg<Tcp.Write>();
-        Assert.Equal(Frames([2]), second.Data.ToArray());
+        Assert.Equal(Frames.Of([2]), second.Data.ToArray());
         _stage.Tell(second.Ack, _connection.Ref);
         _connection.ExpectMsg<Tcp.ConfirmedClose>();
 
@@ -220,7 +212,7 @@ public sealed class FramingStageTests : TestKit
     {
         _stage.Tell(new Link.Close("retired"), _owner.Ref);
         _connection.ExpectMsg<Tcp.ConfirmedClose>();
-        Segment(_stage, Frames([1], [2], [3]));
+        Segment(_stage, Frames.Of([1], [2], [3]));
         _connection.ExpectMsg<Tcp.ResumeReading>();
         AwaitCondition(() => _counters.Dropped(DropReason.Undelivered) == 3);
         Assert.Equal(0, _counters.ToUdpDatagrams);

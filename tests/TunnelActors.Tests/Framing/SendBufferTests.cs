@@ -1,4 +1,3 @@
-using System.Buffers;
 using TunnelActors.Tests.Support;
 using Xunit;
 using TunnelActors.Configuration;
@@ -17,13 +16,6 @@ public sealed class SendBufferTests
 
     private static SendBuffer Buffer(TcpTunnelSettings tcp, ByteBudget budget) => new(tcp.SendQueueLimit, tcp.MaxWrite, tcp.MaxQueueDelay, budget);
 
-    private static byte[] Frames(params byte[][] payloads)
-    {
-        var output = new ArrayBufferWriter<byte>();
-        foreach (var payload in payloads) LengthPrefixedCodec.Instance.Write(payload, output);
-        return output.WrittenSpan.ToArray();
-    }
-
     private static byte[] Payload(int length, byte value) => Enumerable.Repeat(value, length).ToArray();
 
     [Fact]
@@ -32,17 +24,17 @@ public sealed class SendBufferTests
         var buffer = Buffer(Tcp(), new ByteBudget(long.MaxValue));
         Assert.True(buffer.TryAppend([1], now: 0));
         var first = buffer.TakeForWrite(now: 0, out _)!.Value;
-        Assert.Equal(Frames([1]), first.Data.ToArray());
+        Assert.Equal(Frames.Of([1]), first.Data.ToArray());
 
         Assert.True(buffer.TryAppend([2, 2], now: 1));
         Assert.True(buffer.TryAppend([], now: 1));
         buffer.Written();
         var second = buffer.TakeForWrite(now: 2, out var stale)!.Value;
         Assert.Equal(0, stale);
-        Assert.Equal(Frames([2, 2], []), second.Data.ToArray());
+        Assert.Equal(Frames.Of([2, 2], []), second.Data.ToArray());
         Assert.Equal((2, 2), (second.Datagrams, second.PayloadBytes));
         // The first write's bytes were not touched by the second (its buffer was not reused while in flight).
-        Assert.Equal(Frames([1]), first.Data.ToArray());
+        Assert.Equal(Frames.Of([1]), first.Data.ToArray());
     }
 
     [Fact]
@@ -55,7 +47,7 @@ public sealed class SendBufferTests
 
         var write = buffer.TakeForWrite(now: 170, out var stale)!.Value;
         Assert.Equal(2, stale);
-        Assert.Equal(Frames([3]), write.Data.ToArray());
+        Assert.Equal(Frames.Of([3]), write.Data.ToArray());
     }
 
     [Fact]
@@ -77,7 +69,7 @@ public sealed class SendBufferTests
         for (var i = 0; i < 3; i++) buffer.TryAppend(Payload(1200, (byte)i), now: i * 40);
 
         var first = buffer.TakeForWrite(now: 100, out _)!.Value;
-        Assert.Equal(Frames(Payload(1200, 0), Payload(1200, 1)), first.Data.ToArray());
+        Assert.Equal(Frames.Of(Payload(1200, 0), Payload(1200, 1)), first.Data.ToArray());
         Assert.Equal(2, first.Datagrams);
         buffer.TryAppend(Payload(1200, 3), now: 120);
         buffer.TryAppend(Payload(1200, 4), now: 160);
@@ -86,7 +78,7 @@ public sealed class SendBufferTests
         // Frame 2 was queued at 80 ms: stale at 190 ms; frames 3 and 4 (120, 160 ms) are not.
         var second = buffer.TakeForWrite(now: 190, out var stale)!.Value;
         Assert.Equal(1, stale);
-        Assert.Equal(Frames(Payload(1200, 3), Payload(1200, 4)), second.Data.ToArray());
+        Assert.Equal(Frames.Of(Payload(1200, 3), Payload(1200, 4)), second.Data.ToArray());
     }
 
     [Fact]

@@ -32,7 +32,8 @@ public sealed class UdptunnelInteropTests
         Assert.True(await NetworkNamespace.WaitForTcpConnectedAsync(udptunnel, server.TcpEndpoint.Port), "udptunnel did not connect");
         Assert.False(udptunnel.HasExited, "udptunnel exited");
 
-        await AssertEchoesAsync(app, new IPEndPoint(ns.NamespaceAddress, port));
+        // udptunnel answers from its second socket: the same address, another port.
+        await AssertEchoesAsync(app, new IPEndPoint(ns.NamespaceAddress, port), from => from.Address.Equals(ns.NamespaceAddress));
         Assert.Equal(Sizes.Length * Rounds, echo.Echoed);
     }
 
@@ -57,12 +58,12 @@ public sealed class UdptunnelInteropTests
         await using var client = await Sides.StartAsync("client",
             ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.connect", $"{ns.NamespaceAddress}:{tunnelPort}"));
         using var peer = Peers.Bind(AddressFamily.InterNetwork);
-        await AssertEchoesAsync(peer, client.UdpEndpoint);
+        await AssertEchoesAsync(peer, client.UdpEndpoint, from => from.Equals(client.UdpEndpoint));
         await stop.CancelAsync();
         Assert.Equal(Sizes.Length * Rounds, await replies);
     }
 
-    private static async Task AssertEchoesAsync(Socket socket, IPEndPoint to)
+    private static async Task AssertEchoesAsync(Socket socket, IPEndPoint to, Func<IPEndPoint, bool> repliesFrom)
     {
         var buffer = new byte[65536];
         var random = new Random(4571);
@@ -72,9 +73,10 @@ public sealed class UdptunnelInteropTests
             var payload = new byte[size];
             random.NextBytes(payload);
             await socket.SendToAsync(payload, to);
-            var length = await Peers.ReceiveAsync(socket, buffer, Peers.ReplyTimeout);
-            Assert.True(length is not null, $"no echo for a {size}-byte datagram in round {round}");
-            Assert.True(buffer.AsSpan(0, length!.Value).SequenceEqual(payload), $"the echo of a {size}-byte datagram differs");
+            var reply = await Peers.ReceiveFromAsync(socket, buffer, Peers.ReplyTimeout);
+            Assert.True(reply is not null, $"no echo for a {size}-byte datagram in round {round}");
+            Assert.True(repliesFrom(reply!.Value.Source), $"the echo of a {size}-byte datagram came from {reply.Value.Source}");
+            Assert.True(buffer.AsSpan(0, reply.Value.Length).SequenceEqual(payload), $"the echo of a {size}-byte datagram differs");
         }
     }
 

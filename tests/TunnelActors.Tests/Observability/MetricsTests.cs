@@ -154,31 +154,14 @@ public sealed class MetricsTests : IDisposable
         Assert.True(restore.ExitCode == 0, $"dotnet tool restore failed: {restore.Output}");
 
         // The program as installed runs as `tunnelactors` (its native launcher), the name operators give dotnet-counters.
-        using var side = Process.Start(new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "tunnelactors"),
-            ["run", "--udp-listen", "127.0.0.1:0", "--tcp-listen", "127.0.0.1:0", "--no-auth"])
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true,
-        })!;
-        var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        side.ErrorDataReceived += (_, e) => { if (e.Data?.Contains("Listening for UDP") == true) listening.TrySetResult(); };
-        side.BeginErrorReadLine();
-        side.BeginOutputReadLine();
-        await listening.Task.WaitAsync(Wait);
+        await using var side = SideProcess.StartLauncher("--udp-listen", "127.0.0.1:0", "--tcp-listen", "127.0.0.1:0", "--no-auth");
+        await side.UdpPortAsync();
         var csv = Path.Combine(Path.GetTempPath(), $"counters-{Guid.NewGuid():n}.csv");
         try
         {
-            var collect = new ProcessStartInfo("dotnet", ["tool", "run", "dotnet-counters", "--", "collect", "-n", "tunnelactors",
-                "--counters", TunnelMetrics.MeterName, "--duration", "00:00:00:03", "--format", "csv", "-o", csv])
-            {
-                RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true,
-                WorkingDirectory = AppContext.BaseDirectory,
-            };
-            using var counters = Process.Start(collect)!;
-            var output = counters.StandardOutput.ReadToEndAsync();
-            var errors = counters.StandardError.ReadToEndAsync();
-            using var cancel = new CancellationTokenSource(Wait);
-            await counters.WaitForExitAsync(cancel.Token);
-            Assert.True(counters.ExitCode == 0, await output + await errors);
+            var counters = await Command.RunAsync(Wait, "dotnet", ["tool", "run", "dotnet-counters", "--", "collect", "-n", "tunnelactors",
+                "--counters", TunnelMetrics.MeterName, "--duration", "00:00:00:03", "--format", "csv", "-o", csv]);
+            Assert.True(counters.ExitCode == 0, counters.Output);
             var lines = await File.ReadAllLinesAsync(csv);
             Assert.Contains(lines, line => line.Contains("TunnelActors,endpoints.bound") && line.Contains("endpoint=udp") && line.EndsWith(",1"));
             Assert.Contains(lines, line => line.Contains("TunnelActors,sessions.active"));
@@ -186,8 +169,6 @@ public sealed class MetricsTests : IDisposable
         finally
         {
             File.Delete(csv);
-            side.Kill();
-            await side.WaitForExitAsync();
         }
     }
 

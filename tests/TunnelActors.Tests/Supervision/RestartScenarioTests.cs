@@ -39,7 +39,7 @@ public sealed class RestartScenarioTests : TestKit
     {
         var buffer = new byte[65536];
         await peer.SendToAsync(new byte[] { marker, 1, 2, 3 }, tunnel);
-        var length = await Peers.ReceiveAsync(peer, buffer, Wait);
+        var length = await Peers.ReceiveAsync(peer, buffer, Wait, tunnel);
         Assert.Equal(4, length);
         Assert.Equal(marker, buffer[0]);
     }
@@ -179,20 +179,28 @@ public sealed class RestartScenarioTests : TestKit
     }
 
     [Fact]
-    public async Task A_closed_tunnel_connection_not_replaced_within_the_grace_ends_its_session_on_the_udp_listen_side()
+    public async Task A_closed_tunnel_connection_not_replaced_within_the_grace_ends_its_session_on_the_udp_listen_side_after_the_grace()
     {
+        var grace = TimeSpan.FromSeconds(1);
         using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
         var server = await Sides.StartAsync("server", ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", echo.LocalEndPoint.ToString()));
         var endpoints = await StartAsync(("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.connect", server.TcpEndpoint.ToString()),
-            ("tunnel.session.reconnect-grace", "500ms"));
+            ("tunnel.session.reconnect-grace", "1s"));
         var tunnel = (IPEndPoint)endpoints["udp"];
         using var peer = Peers.Bind(AddressFamily.InterNetwork);
         await AssertEchoesAsync(peer, tunnel, 1);
 
         var session = await Sys.ActorSelection("/user/tunnel/udp/peer-1").ResolveOne(Wait);
         Watch(session);
+        // The connection closes after this instant, however slowly the far side stops: the session must outlive it by the grace.
+        var sinceClose = System.Diagnostics.Stopwatch.StartNew();
         await server.DisposeAsync();
-        ExpectTerminated(session, Wait);
+        await ExpectTerminatedAsync(session, Wait);
+        var lived = sinceClose.Elapsed;
+        Assert.True(lived >= grace, $"the session ended {lived.TotalMilliseconds:0} ms after its connection closed, within the grace of {grace.TotalMilliseconds:0} ms");
+        // Soon after, not at some other deadline (the default grace is 10 s; idle and unanswered timeouts are longer).
+        Assert.True(lived < grace + TimeSpan.FromSeconds(5), $"the session ended {lived.TotalSeconds:0.0} s after its connection closed, with a grace of {grace.TotalSeconds} s");
+        Assert.Equal(1, SideMetrics.Read(Sys.Name, "sessions.ended", ("reason", "connection-lost")));
     }
 
     [Fact]
@@ -206,10 +214,10 @@ public sealed class RestartScenarioTests : TestKit
         await StartAsync(("tunnel.tcp.connect", far.ToString()), ("tunnel.tcp.pool-size", "0"), ("tunnel.tcp.connect-timeout", "1s"),
             ("tunnel.tcp.reconnect.min-backoff", "50ms"), ("tunnel.udp.forward", "127.0.0.1:9"));
 
-        using (var first = await AcceptAsync(listener))
+        using (var first = await Connections.AcceptAsync(listener))
             first.Client.Close(0);
 
-        using var second = await AcceptAsync(listener);
+        using var second = await Connections.AcceptAsync(listener);
         Assert.True(second.Connected);
     }
 
@@ -325,7 +333,7 @@ public sealed class RestartScenarioTests : TestKit
         await using var relay = await Sides.StartAsync("relay", ("tunnel.tcp.connect", tcp.ToString()), ("tunnel.udp.forward", echo.LocalEndPoint.ToString()));
 
         var buffer = new byte[64];
-        Assert.Equal(4, await Peers.ReceiveAsync(peer, buffer, Wait));
+        Assert.Equal(4, await Peers.ReceiveAsync(peer, buffer, Wait, tunnel));
         Assert.Equal(9, buffer[0]);
     }
 
@@ -348,14 +356,14 @@ public sealed class RestartScenarioTests : TestKit
 
         using var listener = new TcpListener(IPAddress.Loopback, port);
         listener.Start();
-        using var first = await AcceptAsync(listener);
+        using var first = await Connections.AcceptAsync(listener);
         Assert.True(first.Connected);
     }
 
     [Fact]
     public async Task Idle_expiry_ends_both_sessions_and_releases_their_sockets()
     {
-        using var echo = new RecordingEcho();
+        using var echo = new UdpTarget();
         await using var server = await Sides.StartAsync("server", ("tunnel.tcp.listen", "127.0.0.1:0"),
             ("tunnel.udp.forward", echo.LocalEndPoint.ToString()), ("tunnel.session.idle-timeout", "60s"));
         var endpoints = await StartAsync(("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.connect", server.TcpEndpoint.ToString()),
@@ -364,7 +372,7 @@ public sealed class RestartScenarioTests : TestKit
         using var peer = Peers.Bind(AddressFamily.InterNetwork);
         await AssertEchoesAsync(peer, tunnel, 1);
 
-        var forwardPort = echo.LastSender!.Port;
+        var forwardPort = Assert.Single(echo.Sources).Key.Port;
         Assert.Equal(1, BoundSockets.Udp(forwardPort));
         var session = await Sys.ActorSelection("/user/tunnel/udp/peer-1").ResolveOne(Wait);
         Watch(session);
@@ -376,12 +384,6 @@ public sealed class RestartScenarioTests : TestKit
         Assert.Equal(1, serverCounters.ToUdpDatagrams);
     }
 
-    private static async Task<TcpClient> AcceptAsync(TcpListener listener)
-    {
-        using var cancel = new CancellationTokenSource(Wait);
-        return await listener.AcceptTcpClientAsync(cancel.Token);
-    }
-
     private async Task RetryEchoAsync(Socket peer, IPEndPoint tunnel)
     {
         // Datagrams sent while the endpoint is between sockets are lost, as UDP is: send until one echoes.
@@ -390,44 +392,8 @@ public sealed class RestartScenarioTests : TestKit
         while (DateTime.UtcNow < deadline)
         {
             await peer.SendToAsync(new byte[] { 9 }, tunnel);
-            if (await Peers.ReceiveAsync(peer, buffer, TimeSpan.FromMilliseconds(300)) == 1) return;
+            if (await Peers.ReceiveAsync(peer, buffer, TimeSpan.FromMilliseconds(300), tunnel) == 1) return;
         }
         Assert.Fail("no echo after the endpoint restarted");
-    }
-
-    /// <summary>An echo server that remembers who sent the last datagram (the far side's forward socket).</summary>
-    private sealed class RecordingEcho : IDisposable
-    {
-        private readonly UdpClient _client = new(new IPEndPoint(IPAddress.Loopback, 0));
-        private readonly Task _loop;
-        private readonly CancellationTokenSource _stop = new();
-
-        public RecordingEcho()
-        {
-            LocalEndPoint = (IPEndPoint)_client.Client.LocalEndPoint!;
-            _loop = Task.Run(async () =>
-            {
-                while (!_stop.IsCancellationRequested)
-                {
-                    try
-                    {
-                        var received = await _client.ReceiveAsync(_stop.Token);
-                        LastSender = received.RemoteEndPoint;
-                        await _client.SendAsync(received.Buffer, received.RemoteEndPoint, _stop.Token);
-                    }
-                    catch (OperationCanceledException) { return; }
-                    catch (SocketException) { }
-                }
-            });
-        }
-
-        public IPEndPoint LocalEndPoint { get; }
-        public volatile IPEndPoint? LastSender;
-
-        public void Dispose()
-        {
-            _stop.Cancel();
-            _client.Dispose();
-        }
     }
 }

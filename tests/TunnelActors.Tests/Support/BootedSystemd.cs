@@ -56,31 +56,21 @@ public sealed class BootedSystemd : IAsyncDisposable
         }
 
         var name = "ta-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4));
-        var start = new ProcessStartInfo("systemd-nspawn")
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false,
-        };
-        // basic.target: systemd, journald and what a unit needs, none of this machine's other services.
-        foreach (var arg in new[]
-                 {
-                     "--directory", root, "--machine", name, "--boot", "--private-network", "--register=no", "--keep-unit",
-                     "--link-journal=no", "--uuid", Guid.NewGuid().ToString("N"), "--console=pipe", "--", "--unit=basic.target",
-                 })
-            start.ArgumentList.Add(arg);
         BootedSystemd machine;
         try
         {
-            machine = new BootedSystemd(directory, Process.Start(start)!);
+            // basic.target: systemd, journald and what a unit needs, none of this machine's other services.
+            machine = new BootedSystemd(directory, Command.Start("systemd-nspawn",
+            [
+                "--directory", root, "--machine", name, "--boot", "--private-network", "--register=no", "--keep-unit",
+                "--link-journal=no", "--uuid", Guid.NewGuid().ToString("N"), "--console=pipe", "--", "--unit=basic.target",
+            ], discardOutput: true));
         }
         catch
         {
             await Unmount(directory);
             throw;
         }
-        machine._nspawn.OutputDataReceived += (_, _) => { };
-        machine._nspawn.ErrorDataReceived += (_, _) => { };
-        machine._nspawn.BeginOutputReadLine();
-        machine._nspawn.BeginErrorReadLine();
         try
         {
             await machine.WaitUntilBootedAsync();
@@ -112,13 +102,8 @@ public sealed class BootedSystemd : IAsyncDisposable
     /// <summary>Starts a long-running program in the container's network only (it is this machine's binary); killed on dispose.</summary>
     public Process StartInNetwork(params string[] command)
     {
-        var start = new ProcessStartInfo("nsenter")
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false,
-        };
         // Entering only the network namespace, nsenter runs the program in its own process: this PID.
-        foreach (var arg in new[] { "-t", _leader.ToString(), "-n", "--" }.Concat(command)) start.ArgumentList.Add(arg);
-        var process = Process.Start(start)!;
+        var process = Command.Start("nsenter", ["-t", _leader.ToString(), "-n", "--", .. command]);
         _processes.Add(process);
         return process;
     }
@@ -175,7 +160,7 @@ public sealed class BootedSystemd : IAsyncDisposable
         // nspawn asks the container's systemd to power off on SIGTERM.
         if (!_nspawn.HasExited)
         {
-            using (var term = Process.Start("kill", ["-TERM", _nspawn.Id.ToString()])) await term.WaitForExitAsync();
+            await Command.SignalAsync(_nspawn, "TERM");
             using var cancel = new CancellationTokenSource(Wait);
             try
             {

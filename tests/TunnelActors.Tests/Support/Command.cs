@@ -10,8 +10,12 @@ public static class Command
         public string Output => Stdout + Stderr;
     }
 
-    public static async Task<Outcome> RunAsync(TimeSpan timeout, string program, IEnumerable<string> args, string? workingDirectory = null,
-        IReadOnlyDictionary<string, string>? environment = null)
+    /// <summary>
+    /// Starts a program that runs on while the test goes on, its standard streams redirected: read them, or pass
+    /// <paramref name="discardOutput"/> so that a full pipe never blocks it. Stop it by its PID (<see cref="SignalAsync"/>).
+    /// </summary>
+    public static Process Start(string program, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null,
+        string? workingDirectory = null, bool discardOutput = false)
     {
         var start = new ProcessStartInfo(program)
         {
@@ -20,7 +24,21 @@ public static class Command
         };
         foreach (var arg in args) start.ArgumentList.Add(arg);
         foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
-        using var process = Process.Start(start)!;
+        var process = Process.Start(start)!;
+        if (discardOutput)
+        {
+            process.OutputDataReceived += (_, _) => { };
+            process.ErrorDataReceived += (_, _) => { };
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+        }
+        return process;
+    }
+
+    public static async Task<Outcome> RunAsync(TimeSpan timeout, string program, IEnumerable<string> args, string? workingDirectory = null,
+        IReadOnlyDictionary<string, string>? environment = null)
+    {
+        using var process = Start(program, args, environment, workingDirectory);
         process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -45,6 +63,10 @@ public static class Command
             throw new Xunit.Sdk.XunitException($"{program} {string.Join(' ', args)} exited {outcome.ExitCode}: {outcome.Output}");
         return outcome;
     }
+
+    /// <summary>Sends a signal (TERM, INT, KILL…) to a process the test started, by its PID.</summary>
+    public static async Task SignalAsync(Process process, string signal) =>
+        await SucceedAsync(TimeSpan.FromSeconds(10), "kill", "-" + signal, process.Id.ToString());
 
     /// <summary>The path of <paramref name="program"/> on the PATH, or null.</summary>
     public static string? Find(string program) =>

@@ -84,13 +84,7 @@ public sealed class NetworkNamespace : IAsyncDisposable
     /// <summary>Starts a program inside the namespace.</summary>
     public Process Start(string program, params string[] args)
     {
-        var start = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { "netns", "exec", Name, program }.Concat(args)) start.ArgumentList.Add(arg);
-        var process = Process.Start(start)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var process = Command.Start("ip", ["netns", "exec", Name, program, .. args], discardOutput: true);
         _processes.Add(process);
         return process;
     }

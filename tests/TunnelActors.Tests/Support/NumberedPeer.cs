@@ -4,7 +4,10 @@ using System.Net.Sockets;
 
 namespace TunnelActors.Tests.Support;
 
-/// <summary>A phantom peer sending numbered datagrams through a tunnel to an echo, and recording which numbers came back.</summary>
+/// <summary>
+/// A phantom peer sending numbered datagrams through a tunnel to an echo, and recording which numbers came back from
+/// the tunnel endpoint it sent them to (an echo from any other address is one its application would never see).
+/// </summary>
 public sealed class NumberedPeer : IDisposable
 {
     private readonly Socket _socket = Peers.Bind(AddressFamily.InterNetwork);
@@ -35,7 +38,7 @@ public sealed class NumberedPeer : IDisposable
             try
             {
                 var result = await _socket.ReceiveFromAsync(buffer, new IPEndPoint(IPAddress.Any, 0), _stop.Token);
-                if (result.ReceivedBytes == 4) _echoed[BitConverter.ToInt32(buffer)] = true;
+                if (result.ReceivedBytes == 4 && result.RemoteEndPoint.Equals(_tunnel)) _echoed[BitConverter.ToInt32(buffer)] = true;
             }
             catch (OperationCanceledException) { return; }
             catch (SocketException) { }

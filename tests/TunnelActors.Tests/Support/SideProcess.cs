@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text;
 
 namespace TunnelActors.Tests.Support;
@@ -21,10 +22,16 @@ public sealed class SideProcess : IAsyncDisposable
     private readonly TaskCompletionSource<int> _tcpPort = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<string> _metrics = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<(string Text, TaskCompletionSource Seen)> _awaited = [];
+    private HttpClient? _http;
 
     private SideProcess(string? networkNamespace, string[] args, IReadOnlyDictionary<string, string>? environment = null)
+        : this(ProgramProcess.StartIn(networkNamespace, ["run", .. args], environment))
     {
-        _process = ProgramProcess.StartIn(networkNamespace, ["run", .. args], environment);
+    }
+
+    private SideProcess(Process process)
+    {
+        _process = process;
         _process.ErrorDataReceived += (_, e) => OnLine(e.Data);
         _process.BeginErrorReadLine();
         _process.OutputDataReceived += (_, e) =>
@@ -37,6 +44,9 @@ public sealed class SideProcess : IAsyncDisposable
 
     /// <summary>Starts <c>tunnelactors run</c> with <paramref name="args"/>.</summary>
     public static SideProcess Start(params string[] args) => new(null, args);
+
+    /// <summary>Starts <c>tunnelactors run</c> through the native launcher, as the program runs once installed.</summary>
+    public static SideProcess StartLauncher(params string[] args) => new(ProgramProcess.StartLauncher(["run", .. args]));
 
     /// <summary>Starts <c>tunnelactors run</c> with these environment variables added to the test's own.</summary>
     public static SideProcess StartWith(IReadOnlyDictionary<string, string> environment, params string[] args) => new(null, args, environment);
@@ -85,6 +95,43 @@ public sealed class SideProcess : IAsyncDisposable
         return WithLog(seen.Task.WaitAsync(Wait), $"log \"{text}\"");
     }
 
+    /// <summary>One sample of the side's /metrics: <c>tunnelactors_drops{reason="source-limit",…} 5</c> is drops, its labels, 5.</summary>
+    public sealed record MetricSample(string Instrument, IReadOnlyDictionary<string, string> Labels, double Value);
+
+    /// <summary>What the side's /metrics serves now (the side must have been started with <c>--metrics</c>).</summary>
+    public async Task<IReadOnlyList<MetricSample>> MetricsAsync()
+    {
+        _http ??= new HttpClient { BaseAddress = new Uri($"http://{await MetricsEndpointAsync()}"), Timeout = Wait };
+        const string prefix = "tunnelactors_";
+        var samples = new List<MetricSample>();
+        foreach (var line in (await _http.GetStringAsync("/metrics")).Split('\n'))
+        {
+            if (!line.StartsWith(prefix, StringComparison.Ordinal)) continue;
+            var labelsAt = line.IndexOf('{');
+            var valueAt = line.LastIndexOf(' ');
+            var name = line[prefix.Length..(labelsAt >= 0 ? labelsAt : valueAt)];
+            var labels = new Dictionary<string, string>();
+            if (labelsAt >= 0)
+                foreach (var pair in line[(labelsAt + 1)..line.LastIndexOf('}')].Split("\",", StringSplitOptions.RemoveEmptyEntries))
+                {
+                    var (key, value) = (pair[..pair.IndexOf('=')], pair[(pair.IndexOf('=') + 1)..].Trim('"'));
+                    labels[key] = value;
+                }
+            samples.Add(new MetricSample(name, labels, double.Parse(line[(valueAt + 1)..], CultureInfo.InvariantCulture)));
+        }
+        return samples;
+    }
+
+    /// <summary>
+    /// The current value of an instrument on /metrics (<c>connections.refused</c>), summed over the samples whose labels
+    /// include every one of <paramref name="tags"/> (<c>("reason", "source-limit")</c>).
+    /// </summary>
+    public async Task<long> MetricAsync(string instrument, params (string Key, string Value)[] tags)
+    {
+        var name = instrument.Replace('.', '_').Replace('-', '_');
+        return (long)(await MetricsAsync()).Where(s => s.Instrument == name && tags.All(t => s.Labels.GetValueOrDefault(t.Key) == t.Value)).Sum(s => s.Value);
+    }
+
     public long ResidentBytes =>
         long.Parse(File.ReadLines($"/proc/{_process.Id}/status").First(l => l.StartsWith("VmRSS:")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
 
@@ -103,8 +150,7 @@ public sealed class SideProcess : IAsyncDisposable
     public async Task StopAsync(string signal = "TERM")
     {
         if (_process.HasExited) return;
-        using (var term = Process.Start("kill", ["-" + signal, _process.Id.ToString()]))
-            await term.WaitForExitAsync();
+        await Command.SignalAsync(_process, signal);
         using var cancel = new CancellationTokenSource(Wait);
         try
         {
@@ -139,8 +185,9 @@ public sealed class SideProcess : IAsyncDisposable
     {
         var at = line.IndexOf(marker, StringComparison.Ordinal);
         if (at < 0) return null;
+        // A plain line ends with the endpoint; in a JSON line the marker is a template's, and what follows no port.
         var endpoint = line[(at + marker.Length)..].Trim();
-        return int.Parse(endpoint[(endpoint.LastIndexOf(':') + 1)..]);
+        return int.TryParse(endpoint[(endpoint.LastIndexOf(':') + 1)..], out var port) ? port : null;
     }
 
     private async Task<T> WithLog<T>(Task<T> task, string what)
@@ -177,6 +224,7 @@ public sealed class SideProcess : IAsyncDisposable
         {
             if (!_process.HasExited) _process.Kill(entireProcessTree: true);
             _process.Dispose();
+            _http?.Dispose();
         }
     }
 }

@@ -14,7 +14,7 @@ public sealed class UdpTarget : IDisposable
     private readonly Socket _socket;
     private readonly Func<ReadOnlyMemory<byte>, bool> _answers;
     private readonly ConcurrentDictionary<IPEndPoint, int> _sources = new();
-    private readonly ConcurrentQueue<(IPEndPoint Source, byte[] Head)> _arrivals = new();
+    private readonly ConcurrentQueue<(IPEndPoint Source, byte[] Head, long Timestamp)> _arrivals = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
     private long _received;
@@ -35,8 +35,8 @@ public sealed class UdpTarget : IDisposable
     /// <summary>Every address:port a datagram came from, with how many came from it.</summary>
     public IReadOnlyDictionary<IPEndPoint, int> Sources => new Dictionary<IPEndPoint, int>(_sources);
 
-    /// <summary>Where each datagram came from, with its first bytes (up to four), in the order they arrived.</summary>
-    public IReadOnlyList<(IPEndPoint Source, byte[] Head)> Arrivals => [.. _arrivals];
+    /// <summary>Where each datagram came from, with its first bytes (up to four) and when it was read (<see cref="System.Diagnostics.Stopwatch"/> ticks), in the order they arrived.</summary>
+    public IReadOnlyList<(IPEndPoint Source, byte[] Head, long Timestamp)> Arrivals => [.. _arrivals];
 
     /// <summary>The distinct sources of the datagrams that start with <paramref name="head"/>.</summary>
     public IReadOnlySet<IPEndPoint> SourcesOf(params byte[] head) =>
@@ -52,7 +52,7 @@ public sealed class UdpTarget : IDisposable
                 var received = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), _stop.Token);
                 var from = (IPEndPoint)received.RemoteEndPoint;
                 _sources.AddOrUpdate(from, 1, (_, n) => n + 1);
-                _arrivals.Enqueue((from, buffer[..Math.Min(4, received.ReceivedBytes)]));
+                _arrivals.Enqueue((from, buffer[..Math.Min(4, received.ReceivedBytes)], System.Diagnostics.Stopwatch.GetTimestamp()));
                 Interlocked.Increment(ref _received);
                 var datagram = buffer.AsMemory(0, received.ReceivedBytes);
                 if (_answers(datagram)) await _socket.SendToAsync(datagram, SocketFlags.None, from, _stop.Token);

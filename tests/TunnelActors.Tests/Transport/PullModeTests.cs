@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using Akka.IO;
@@ -67,12 +66,7 @@ public sealed class PullModeTests : TestKit
         Assert.Equal(0, counters.TotalDropped);
     }
 
-    private static byte[] Frame()
-    {
-        var output = new ArrayBufferWriter<byte>();
-        LengthPrefixedCodec.Instance.Write(new byte[FrameLength - 2], output);
-        return output.WrittenSpan.ToArray();
-    }
+    private static byte[] Frame() => Frames.Of(new byte[FrameLength - 2]);
 
     /// <summary>Writes the same frame over and over on a non-blocking socket.</summary>
     private sealed class FrameWriter(Socket client, byte[] frame)

@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.Globalization;
 using System.Net.Sockets;
 using TunnelActors.Tests.Deployment;
 using TunnelActors.Tests.Support;
@@ -86,28 +84,32 @@ public sealed class SendErrorTests
             ("tunnel.udp.forward", $"127.0.0.1:{BoundSockets.FreeUdpPort()}"));
         using var tunnel = new TcpClient();
         await tunnel.ConnectAsync(side.TcpEndpoint);
+        long Sent() => SideMetrics.Read("closed-target", "datagrams", ("direction", "tcp-to-udp"));
+        var unreachableBefore = PortUnreachablesReceived();
         for (var i = 0; i < 20; i++)
         {
-            await tunnel.GetStream().WriteAsync(Frames(1, 10));
-            await Task.Delay(TimeSpan.FromMilliseconds(10)); // each after the last one's ICMP came back
+            await tunnel.GetStream().WriteAsync(Frames.Of(new byte[10]));
+            // Each after the last one was sent and its port unreachable came back. The kernel counts ICMP for the whole
+            // machine: others' only make the wait shorter.
+            Assert.True(await BoundSockets.EventuallyAsync(() => Sent() == i + 1 && PortUnreachablesReceived() - unreachableBefore >= i + 1, Wait),
+                $"sent {Sent()} of {i + 1}; {PortUnreachablesReceived() - unreachableBefore} ICMP destination unreachable came back");
         }
-        Assert.True(await BoundSockets.EventuallyAsync(() => SideMetrics.Read("closed-target", "datagrams", ("direction", "tcp-to-udp")) == 20, Wait),
-            $"sent {SideMetrics.Read("closed-target", "datagrams", ("direction", "tcp-to-udp"))} of 20");
         Assert.Equal(0, SideMetrics.Read("closed-target", "drops"));
     }
 
-    private static byte[] Frames(int count, int size)
+    /// <summary>ICMP destination unreachable messages this machine has received (/proc/net/snmp).</summary>
+    private static long PortUnreachablesReceived()
     {
-        var frames = new byte[count * (2 + size)];
-        for (var i = 0; i < count; i++) BinaryPrimitives.WriteUInt16BigEndian(frames.AsSpan(i * (2 + size)), (ushort)size);
-        return frames;
+        var rows = File.ReadLines("/proc/net/snmp").Where(l => l.StartsWith("Icmp:", StringComparison.Ordinal))
+            .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToList();
+        return long.Parse(rows[1][Array.IndexOf(rows[0], "InDestUnreachs")]);
     }
 
     private static IReadOnlyList<string> Lines(string log, string containing) =>
         log.Split('\n').Where(line => line.Contains(containing, StringComparison.Ordinal)).ToList();
 
     /// <summary>A forward side in the namespace with its metrics served there, and a tunnel connection to it from here.</summary>
-    private sealed class Relay(SideProcess side, HttpClient metrics, TcpClient tunnel) : IAsyncDisposable
+    private sealed class Relay(SideProcess side, TcpClient tunnel) : IAsyncDisposable
     {
         public SideProcess Side => side;
 
@@ -115,13 +117,12 @@ public sealed class SendErrorTests
         {
             var side = SideProcess.StartIn(ns, ["--tcp-listen", $"{ns.NamespaceAddress}:0", "--udp-forward", target,
                 "--metrics", $"{ns.NamespaceAddress}:0", .. args]);
-            var metrics = new HttpClient { BaseAddress = new Uri($"http://{await side.MetricsEndpointAsync()}") };
             var tunnel = new TcpClient();
             await tunnel.ConnectAsync(ns.NamespaceAddress, await side.TcpPortAsync());
-            return new Relay(side, metrics, tunnel);
+            return new Relay(side, tunnel);
         }
 
-        public Task SendAsync(int count, int size) => tunnel.GetStream().WriteAsync(Frames(count, size)).AsTask();
+        public Task SendAsync(int count, int size) => tunnel.GetStream().WriteAsync(Frames.Repeat(count, new byte[size])).AsTask();
 
         /// <summary>The drops by reason (tag), once at least <paramref name="atLeast"/> were counted in all.</summary>
         public async Task<Dictionary<string, long>> DropsAsync(int atLeast)
@@ -136,23 +137,12 @@ public sealed class SendErrorTests
             return drops;
         }
 
-        private async Task<Dictionary<string, long>> ReadDropsAsync()
-        {
-            // tunnelactors_drops{orientation="…",reason="udp-send-failed",side="…"} 5
-            var drops = new Dictionary<string, long>();
-            foreach (var line in (await metrics.GetStringAsync("/metrics")).Split('\n').Where(l => l.StartsWith("tunnelactors_drops{", StringComparison.Ordinal)))
-            {
-                var count = (long)double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
-                var reason = line.Split("reason=\"")[1].Split('"')[0];
-                if (count > 0) drops[reason] = count;
-            }
-            return drops;
-        }
+        private async Task<Dictionary<string, long>> ReadDropsAsync() =>
+            (await side.MetricsAsync()).Where(s => s.Instrument == "drops" && s.Value > 0).ToDictionary(s => s.Labels["reason"], s => (long)s.Value);
 
         public async ValueTask DisposeAsync()
         {
             tunnel.Dispose();
-            metrics.Dispose();
             await side.DisposeAsync();
         }
     }
