@@ -22,11 +22,17 @@ public sealed class ByteBudget(long limit)
     /// <summary>Sets the limit (the side's settings, <c>tunnel.queue-memory</c>); what is held already stays.</summary>
     public void Resize(long newLimit) => Volatile.Write(ref _limit, newLimit);
 
+    /// <summary>Takes <paramref name="bytes"/> if they fit: what is held never exceeds the limit, not even for an instant.</summary>
     public bool TryTake(int bytes)
     {
-        if (Interlocked.Add(ref _used, bytes) <= Limit) return true;
-        Interlocked.Add(ref _used, -bytes);
-        return false;
+        var limit = Limit;
+        for (var used = Interlocked.Read(ref _used); ; )
+        {
+            if (used + bytes > limit) return false;
+            var seen = Interlocked.CompareExchange(ref _used, used + bytes, used);
+            if (seen == used) return true;
+            used = seen;
+        }
     }
 
     public void Return(int bytes) => Interlocked.Add(ref _used, -bytes);

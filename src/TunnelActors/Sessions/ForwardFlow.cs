@@ -222,6 +222,7 @@ public sealed class ForwardFlow : UntypedActor, IWithTimers
             case Shutdown:
                 End(SessionEndReason.Shutdown, "shutdown");
                 break;
+            case Link.Admitted:
             case Link.Ended:
             case Terminated:
                 break;

@@ -78,8 +78,11 @@ public sealed class DatagramMailboxTests
         using var system = ActorSystem.Create("mailbox", Akka.Configuration.ConfigurationFactory
             .ParseString("akka.actor.default-dispatcher.executor = default-executor").WithFallback(TunnelActors.Configuration.TunnelConfiguration.Reference));
         using var gate = new ManualResetEventSlim();
-        var busy = system.ActorOf(Props.Create(() => new Busy(gate)).WithMailbox(TunnelActors.Configuration.TunnelSettings.ConnectionMailbox));
+        using var holding = new ManualResetEventSlim();
+        var busy = system.ActorOf(Props.Create(() => new Busy(gate, holding)).WithMailbox(TunnelActors.Configuration.TunnelSettings.ConnectionMailbox));
         busy.Tell("hold");
+        // Started and busy: every datagram below goes into its own mailbox, none into Akka's queue for an actor not yet started.
+        Assert.True(holding.Wait(TimeSpan.FromSeconds(30)), "the actor never started");
         var side = SideResources.For(system).Counters;
         // 256 KiB of queue: 1,000 datagrams of 1,000 bytes do not fit while the actor is busy.
         for (var i = 0; i < 1000; i++) busy.Tell(new Udp.Received(ByteString.FromBytes(new byte[1000]), Peer));
@@ -87,11 +90,13 @@ public sealed class DatagramMailboxTests
         gate.Set();
     }
 
-    private sealed class Busy(ManualResetEventSlim gate) : UntypedActor
+    private sealed class Busy(ManualResetEventSlim gate, ManualResetEventSlim holding) : UntypedActor
     {
         protected override void OnReceive(object message)
         {
-            if (message is "hold") gate.Wait(TimeSpan.FromSeconds(30));
+            if (message is not "hold") return;
+            holding.Set();
+            gate.Wait(TimeSpan.FromSeconds(30));
         }
     }
 }
