@@ -10,6 +10,9 @@ namespace TunnelActors.Framing;
 /// </summary>
 internal sealed class ReceiveBuffer : IDisposable
 {
+    /// <summary>Enough for the start of most frames, so the first bytes of a split one need not be rented twice.</summary>
+    private const int MinimumRent = 2048;
+
     private byte[] _array = [];
     private int _start;
     private int _end;
@@ -38,6 +41,8 @@ internal sealed class ReceiveBuffer : IDisposable
             if (missing <= 0) return true;
             if (data.IsEmpty) return false;
             var take = Math.Min(missing, data.Length);
+            // Room for the whole frame at once, so that a frame split many ways is copied into one array, not regrown.
+            if (frame >= 0) Reserve(missing);
             Append(data[..take]);
             data = data[take..];
         }
@@ -61,7 +66,7 @@ internal sealed class ReceiveBuffer : IDisposable
         }
         else
         {
-            var larger = ArrayPool<byte>.Shared.Rent(live + count);
+            var larger = ArrayPool<byte>.Shared.Rent(Math.Max(live + count, MinimumRent));
             _array.AsSpan(_start, live).CopyTo(larger);
             Return();
             _array = larger;
