@@ -35,7 +35,11 @@ internal sealed class PeerTable(SessionSettings settings, ByteBudget budget)
     private static readonly New StartOne = new();
     private static readonly Parked Waits = new();
 
-    private sealed record Entry(IPEndPoint Peer, IActorRef Session, ActivityStamp Activity, long Order);
+    private sealed record Entry(IPEndPoint Peer, IActorRef Session, ActivityStamp Activity, long Order)
+    {
+        /// <summary>Made once: routing a datagram allocates nothing.</summary>
+        public Routed Route { get; } = new(Session);
+    }
 
     private readonly Dictionary<EndPoint, Entry> _routes = new();
     private readonly Dictionary<IActorRef, Entry> _live = new();
@@ -46,7 +50,7 @@ internal sealed class PeerTable(SessionSettings settings, ByteBudget budget)
 
     public Verdict Route(IPEndPoint peer, Udp.Received datagram, AllowList allow)
     {
-        if (_routes.TryGetValue(peer, out var entry)) return new Routed(entry.Session);
+        if (_routes.TryGetValue(peer, out var entry)) return entry.Route;
         if (ParkedFor(peer) is { } parked) return parked.TryEnqueue(datagram) is { } full ? new Refused(full) : Waits;
         if (!allow.Allows(peer)) return new Refused(DropReason.NotAllowed);
         switch (_admission.TryAdmit(peer))
@@ -80,8 +84,11 @@ internal sealed class PeerTable(SessionSettings settings, ByteBudget budget)
         if (_routes.TryGetValue(peer, out var entry) && entry.Session.Equals(session)) _routes.Remove(peer);
     }
 
-    /// <summary>The session has stopped; a peer that waits for a place and now has one is returned, with its datagrams.</summary>
-    public (IPEndPoint Peer, List<Udp.Received> Pending)? Ended(IActorRef session)
+    /// <summary>
+    /// The session has stopped; a peer that waits for a place and now has one is returned, with its datagrams and the
+    /// count of those that waited too long (<c>session.queue-max-delay</c>).
+    /// </summary>
+    public (IPEndPoint Peer, List<Udp.Received> Pending, int Stale)? Ended(IActorRef session)
     {
         if (!_live.Remove(session, out var entry)) return null;
         _evicting.Remove(session);
@@ -90,8 +97,8 @@ internal sealed class PeerTable(SessionSettings settings, ByteBudget budget)
         if (_live.Count >= settings.MaxSessions || _parked.First is not { } first) return null;
         _parked.RemoveFirst();
         var pending = new List<Udp.Received>();
-        first.Value.Pending.Drain(pending.Add);
-        return (first.Value.Peer, pending);
+        var stale = first.Value.Pending.Drain(pending.Add);
+        return (first.Value.Peer, pending, stale);
     }
 
     /// <summary>Gives up what waits for a place (the side stops); returns how many datagrams that was.</summary>

@@ -74,7 +74,12 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
                 if (_shuttingDown) StopWhenDone();
                 break;
             case Terminated t:
-                if (_peers.Ended(t.ActorRef) is { } parked && !_shuttingDown) Start(parked.Peer, parked.Pending);
+                if (_peers.Ended(t.ActorRef) is { } parked)
+                {
+                    _side.Counters.CountDrops(DropReason.QueueDelay, parked.Stale);
+                    if (_shuttingDown) _side.Counters.CountDrops(DropReason.Undelivered, parked.Pending.Count);
+                    else Start(parked.Peer, parked.Pending);
+                }
                 if (_shuttingDown) StopWhenDone();
                 break;
             case Udp.Bound bound:
@@ -141,7 +146,7 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
 
     protected override void PostStop()
     {
-        _peers.DiscardParked();
+        _side.Counters.CountDrops(DropReason.Undelivered, _peers.DiscardParked());
         _listen.UnbindOnStop();
     }
 }

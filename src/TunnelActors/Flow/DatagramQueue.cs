@@ -14,8 +14,6 @@ internal sealed class DatagramQueue(int limitBytes, TimeSpan maxDelay, ByteBudge
     private int _bytes;
 
     /// <summary>Queues the datagram, or names why it was refused.</summary>
-    public bool IsEmpty => _items.Count == 0;
-
     public DropReason? TryEnqueue(Udp.Received datagram)
     {
         var cost = Cost(datagram);

@@ -46,7 +46,7 @@ public static class TunnelHost
         LogEventLevel.Information => "INFO",
         LogEventLevel.Warning => "WARNING",
         _ => "ERROR",
-    }}");
+    }}\nakka.stdout-logger-class = \"{typeof(SerilogFallbackLogger).AssemblyQualifiedName}\"");
 
     public static IHost Build(TunnelConfiguration configuration, LogEventLevel level)
     {

@@ -69,11 +69,11 @@ public sealed class Dialer : UntypedActor, IWithTimers
                 Dial();
                 break;
             case LinkProvider.Cancel:
-                Withdraw(Sender);
+                _waiting.Withdraw(Sender);
                 Disown(Sender);
                 break;
             case Terminated t:
-                Withdraw(t.ActorRef);
+                _waiting.Withdraw(t.ActorRef);
                 Disown(t.ActorRef);
                 if (_handshaking.Remove(t.ActorRef, out var lost))
                 {
@@ -192,16 +192,6 @@ public sealed class Dialer : UntypedActor, IWithTimers
         var delay = Tcp.Reconnect.Delay(_failures - 1);
         _side.DialFailures.Log(_log, Remote, $"{reason}; retrying in {delay.TotalSeconds:0.0} s");
         Timers.StartSingleTimer(Retry.Instance, Retry.Instance, delay);
-    }
-
-    private void Withdraw(IActorRef requester)
-    {
-        for (var node = _waiting.First; node is not null;)
-        {
-            var next = node.Next;
-            if (node.Value.Requester.Equals(requester)) _waiting.Remove(node);
-            node = next;
-        }
     }
 
     /// <summary>A requester that went away: a connection still proving itself for it is closed, not handed to anyone.</summary>

@@ -28,6 +28,8 @@ public sealed class FramingStage : UntypedActor, IWithTimers
 
     private sealed class FirstFrameDeadline { public static readonly FirstFrameDeadline Instance = new(); }
 
+    private sealed class BindDeadline { public static readonly BindDeadline Instance = new(); }
+
     private sealed class CloseDeadline { public static readonly CloseDeadline Instance = new(); }
 
     private readonly IActorRef _connection;
@@ -179,6 +181,9 @@ public sealed class FramingStage : UntypedActor, IWithTimers
                     break;
                 }
                 Timers.Cancel(FirstFrameDeadline.Instance);
+                // A flow that never takes it (one that stopped first) must not leave it held for good.
+                if (_settings.Tcp.FirstFrameTimeout > TimeSpan.Zero)
+                    Timers.StartSingleTimer(BindDeadline.Instance, BindDeadline.Instance, _settings.Tcp.FirstFrameTimeout);
                 _owner.Tell(new Link.FirstFrame(flow, _remote));
                 Become(Held);
                 break;
@@ -200,6 +205,15 @@ public sealed class FramingStage : UntypedActor, IWithTimers
                 OnAttach(attach);
                 if (_binding is not null) BecomeRelaying(resumeReading: true);
                 break;
+            case Link.Close close:
+                BeginClosing(close.Reason);
+                // Reading was paused here: read on to see the far side's FIN.
+                RequestRead();
+                break;
+            case BindDeadline:
+                _connection.Tell(Tcp.Abort.Instance);
+                End(LinkEnd.Closed, $"no flow took it within {_settings.Tcp.FirstFrameTimeout.TotalSeconds:0.#} s of its first frame, reset");
+                break;
             default:
                 Always(message);
                 break;
@@ -209,6 +223,7 @@ public sealed class FramingStage : UntypedActor, IWithTimers
     /// <param name="resumeReading">Whether reading was paused (held for a binding): one read at a time is ever outstanding.</param>
     private void BecomeRelaying(bool resumeReading)
     {
+        Timers.Cancel(BindDeadline.Instance);
         Become(Relaying);
         // With a key, this side's peers' connections start by naming their flow: the one they had before, or this connection's own.
         if (_admission.Keyed && !_role.AwaitsFlow && (_binding!.Flow ?? _ownFlow) is { } flow)
@@ -334,6 +349,7 @@ public sealed class FramingStage : UntypedActor, IWithTimers
     {
         _log.Debug("Closing the tunnel connection with {0}: {1}", _side.Addresses.Show(_remote), reason);
         _closeReason = reason;
+        Timers.Cancel(BindDeadline.Instance);
         Become(Closing);
         Timers.StartSingleTimer(CloseDeadline.Instance, CloseDeadline.Instance, _settings.Tcp.CloseTimeout);
         FlushThenClose();

@@ -1,5 +1,4 @@
 using Akka.Actor;
-using TunnelActors.Auth;
 using TunnelActors.Flow;
 using TunnelActors.Transport;
 
@@ -15,7 +14,7 @@ public sealed class LeasePool : UntypedActor
 {
     public const string Name = "pool";
 
-    private readonly LinkedList<(IActorRef Link, FlowId? Flow)> _idle = new();
+    private readonly LinkedList<IActorRef> _idle = new();
     private readonly LinkedList<(IActorRef Requester, Link.Binding? Binding)> _waiting = new();
     private readonly SideResources _side = SideResources.For(Context.System);
 
@@ -25,16 +24,17 @@ public sealed class LeasePool : UntypedActor
     {
         switch (message)
         {
-            case Link.Admitted admitted:
+            case Link.Admitted:
                 Context.Watch(Sender);
                 if (_waiting.First is { } first)
                 {
                     _waiting.RemoveFirst();
-                    Lease(Sender, admitted.Flow, first.Value.Requester, first.Value.Binding);
+                    Context.Unwatch(first.Value.Requester);
+                    Lease(Sender, first.Value.Requester, first.Value.Binding);
                 }
                 else
                 {
-                    _idle.AddLast((Sender, admitted.Flow));
+                    _idle.AddLast(Sender);
                 }
                 Published();
                 break;
@@ -42,17 +42,21 @@ public sealed class LeasePool : UntypedActor
                 OnAcquire(Sender, acquire.Binding);
                 break;
             case LinkProvider.Cancel:
-                Withdraw(Sender);
+                Context.Unwatch(Sender);
+                _waiting.Withdraw(Sender);
                 break;
             case Link.Ended:
+                // Gone before its Terminated: never lease it meanwhile.
+                RemoveIdle(Sender);
+                Published();
                 break;
             case Terminated t:
-                Withdraw(t.ActorRef);
+                _waiting.Withdraw(t.ActorRef);
                 RemoveIdle(t.ActorRef);
                 Published();
                 break;
             case Shutdown:
-                foreach (var (link, _) in _idle) link.Tell(new Link.Close("shutting down"));
+                foreach (var link in _idle) link.Tell(new Link.Close("shutting down"));
                 Context.Stop(Self);
                 break;
             default:
@@ -66,7 +70,7 @@ public sealed class LeasePool : UntypedActor
         if (_idle.First is { } idle)
         {
             _idle.RemoveFirst();
-            Lease(idle.Value.Link, idle.Value.Flow, requester, binding);
+            Lease(idle.Value, requester, binding);
             Published();
         }
         else
@@ -76,27 +80,18 @@ public sealed class LeasePool : UntypedActor
         }
     }
 
-    private void Lease(IActorRef link, FlowId? flow, IActorRef requester, Link.Binding? binding)
+    private void Lease(IActorRef link, IActorRef requester, Link.Binding? binding)
     {
         Context.Unwatch(link);
         link.Tell(new Link.Attach(requester, binding));
-    }
-
-    private void Withdraw(IActorRef requester)
-    {
-        for (var node = _waiting.First; node is not null;)
-        {
-            var next = node.Next;
-            if (node.Value.Requester.Equals(requester)) _waiting.Remove(node);
-            node = next;
-        }
+        requester.Tell(new LinkProvider.Leased(link));
     }
 
     private void RemoveIdle(IActorRef link)
     {
         for (var node = _idle.First; node is not null; node = node.Next)
         {
-            if (!node.Value.Link.Equals(link)) continue;
+            if (!node.Value.Equals(link)) continue;
             _idle.Remove(node);
             return;
         }

@@ -133,6 +133,13 @@ public sealed class ForwardFlow : UntypedActor, IWithTimers
                 if (Grace <= TimeSpan.Zero) End(SessionEndReason.ConnectionLost, "tunnel connection closed");
                 else AwaitResume();
                 break;
+            case Link.Ended when Sender.Equals(_link):
+                // Before its Terminated, which waits behind whatever the connection still had queued for it.
+                Context.Unwatch(_link);
+                _link = null;
+                if (Grace <= TimeSpan.Zero) End(SessionEndReason.ConnectionLost, "tunnel connection closed");
+                else AwaitResume();
+                break;
             case Resume resume:
                 Replace(resume.Link);
                 Carry();
@@ -290,7 +297,7 @@ public sealed class ForwardFlow : UntypedActor, IWithTimers
     {
         // Whichever way it stops (a crash, a restart above it, a bind still in flight), its socket goes with it.
         _socket.Release();
-        _held.Discard();
+        _counters.CountDrops(DropReason.Undelivered, _held.Discard());
         _side.Sessions.CountEnded(_end.Reason);
         _side.SessionEnds.Log(_log, LogSource, $"Session ended for tunnel connection {_origin}{FlowText} ({_end.Text}): {_counters}");
     }

@@ -50,6 +50,7 @@ public sealed class UdpSession : UntypedActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     private IActorRef? _link;
+    private IActorRef? _leased;
     private FlowId? _flow;
     private IdleClock _idle = null!;
     private (SessionEndReason Reason, string Text) _end = (SessionEndReason.Stopped, "stopped");
@@ -101,7 +102,16 @@ public sealed class UdpSession : UntypedActor, IWithTimers
             case Udp.Received received:
                 Hold(received);
                 break;
+            case LinkProvider.Leased leased:
+                _leased = Context.Watch(leased.Link);
+                break;
+            case Terminated t when t.ActorRef.Equals(_leased):
+                // The leased connection ended before it was attached: ask again.
+                _leased = null;
+                Acquire(reconnecting);
+                break;
             case Link.Admitted admitted:
+                _leased = null;
                 _link = Context.Watch(Sender);
                 _flow ??= admitted.Flow;
                 if (reconnecting)
@@ -132,6 +142,10 @@ public sealed class UdpSession : UntypedActor, IWithTimers
                 _link!.Tell(received);
                 break;
             case Terminated t when t.ActorRef.Equals(_link):
+                ConnectionLost();
+                break;
+            case Link.Ended when Sender.Equals(_link):
+                // Before its Terminated, which waits behind whatever the connection still had queued for it.
                 ConnectionLost();
                 break;
             default:
@@ -204,6 +218,7 @@ public sealed class UdpSession : UntypedActor, IWithTimers
                 End(SessionEndReason.Shutdown, "shutdown");
                 break;
             case Link.Ended:
+            case LinkProvider.Leased:
             case Terminated:
             case GraceOver:
                 // A connection or a timer this session has already let go of.

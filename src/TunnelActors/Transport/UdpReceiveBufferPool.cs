@@ -59,6 +59,7 @@ public sealed class UdpReceiveBufferPool : IBufferPool
             kept = _free.Count < _keepFree;
             if (kept) _free.Push(array);
         }
+        if (!kept) Interlocked.Add(ref _allocated, -_bufferSize);
         _counters.Returned(_bufferSize, kept);
     }
 
