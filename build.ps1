@@ -135,7 +135,7 @@ if ($Target -eq 'bench') {
     Invoke-Dotnet publish src/TunnelActors.Cli -c Release -o $published
     $shown = "dotnet tool restore; dotnet pwsh ./build.ps1 bench -Duration $Duration -Warmup $Warmup -Reps $Reps " +
         "-Peers $($Peers -join ',') -Sizes $($Sizes -join ',') -Rates $($Rates -join ',') -Paths $($Paths -join ',')" +
-        $(if ($CRelay) { " -CRelay $CRelay" } else { '' })
+        $(if ($CRelay) { " -CRelay PATH/TO/udpbench" } else { '' })
     $matrix = @(
         '--tunnelactors', "$published/tunnelactors.dll", '--duration', $Duration, '--warmup', $Warmup, '--reps', $Reps,
         '--peers', ($Peers -join ','), '--sizes', ($Sizes -join ','), '--rates', ($Rates -join ','), '--paths', ($Paths -join ','),

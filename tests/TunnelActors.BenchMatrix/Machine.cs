@@ -26,7 +26,7 @@ internal sealed record Machine(string Cpu, int Cores, string Memory, string Kern
             ("udptunnel (Debian package)", Command.Output("dpkg-query", "-W", "-f=${Version}", "udptunnel").Trim() is { Length: > 0 } v ? v : "not installed"),
         };
         if (tools.CRelay is { } relay)
-            versions.Add(("C relay (udpbench)", $"{relay}, sha256 {Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(relay)))[..16]}"));
+            versions.Add(("C relay (udpbench)", $"udpbench, sha256 {Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(relay)))[..16]}"));
         return versions;
     }
 
