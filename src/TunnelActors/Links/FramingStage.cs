@@ -46,7 +46,7 @@ public sealed class FramingStage : UntypedActor, IWithTimers
 
     private IActorRef _owner;
     private Link.Binding? _binding;
-    private IDatagramReceiver? _delivery;
+    private SinkDelivery? _delivery;
     private TrafficCounters _counters;
     private FlowId? _ownFlow;
     private bool _admitted;
@@ -230,6 +230,7 @@ public sealed class FramingStage : UntypedActor, IWithTimers
             _connection.Tell(Tcp.Write.Create(ByteString.FromBytes(flow.ToBytes())));
         if (resumeReading) RequestRead();
         _decoder.DecodeHeld(_delivery!);
+        _delivery!.Flush();
         _writer.Flush(_counters);
     }
 
@@ -241,6 +242,7 @@ public sealed class FramingStage : UntypedActor, IWithTimers
                 RequestRead();
                 _carried = true;
                 _decoder.Decode(received.Data.ToReadOnlySpan(), _delivery!);
+                _delivery!.Flush();
                 _binding!.Activity.Touch();
                 break;
             case Udp.Received datagram:

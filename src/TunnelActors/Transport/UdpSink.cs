@@ -37,6 +37,10 @@ public sealed class UdpSink
     /// <summary>Sends the datagram; false, with why, when the kernel refused it.</summary>
     public bool TrySend(ReadOnlySpan<byte> datagram, out SendError error) => NonBlockingSend.SendTo(_socket.Current!, datagram, _address, out error);
 
+    /// <summary>Sends datagrams laid end to end in <paramref name="data"/>; <paramref name="errors"/>[i] says why one was refused, or is null.</summary>
+    public void SendMany(ReadOnlySpan<byte> data, ReadOnlySpan<int> lengths, Span<SendError?> errors) =>
+        NonBlockingSend.SendMany(_socket.Current!, data, lengths, _address, errors);
+
     /// <summary>How <see cref="Destination"/> appears in a log: a peer as <c>tunnel.log.redact-addresses</c> says, the target plainly.</summary>
     public string Show(AddressDisplay addresses) => _peer ? addresses.Show(Destination) : AddressDisplay.Plain(Destination);
 }
