@@ -1,6 +1,7 @@
 using System.Net;
 using Akka.Actor;
 using Akka.Event;
+using Akka.IO;
 using TunnelActors.Configuration;
 using TunnelActors.Endpoints;
 using TunnelActors.Flow;
@@ -39,6 +40,7 @@ public sealed class TunnelSupervisor : UntypedActor
     private bool _shuttingDown;
     private TunnelMetrics? _metrics;
     private MetricsServer? _metricsServer;
+    private IActorRef? _udpIo;
 
     public TunnelSupervisor(TunnelSettings settings) => _settings = settings;
 
@@ -68,27 +70,37 @@ public sealed class TunnelSupervisor : UntypedActor
             Context.System.Name, settings.Orientation);
         ServeMetrics(settings);
 
+        var udp = UdpManager(settings.Udp);
         switch (settings.Udp.Role, settings.Tcp.Role)
         {
             case (UdpRole.Listen, TcpRole.Listen):
                 var pool = Start(LeasePool.Props(), LeasePool.Name);
                 Expect(TcpAcceptor.Props(settings, pool), TcpAcceptor.Name);
-                Expect(UdpListenEndpoint.Props(settings, pool), UdpListenEndpoint.Name);
+                Expect(UdpListenEndpoint.Props(settings, pool, udp), UdpListenEndpoint.Name);
                 break;
             case (UdpRole.Listen, TcpRole.Connect):
                 var dialer = Start(Dialer.Props(settings, forwardSide: false), Dialer.Name);
-                Expect(UdpListenEndpoint.Props(settings, dialer), UdpListenEndpoint.Name);
+                Expect(UdpListenEndpoint.Props(settings, dialer, udp), UdpListenEndpoint.Name);
                 break;
             case (UdpRole.Forward, TcpRole.Listen):
-                var flows = Start(FlowTable.Props(settings), FlowTable.Name);
+                var flows = Start(FlowTable.Props(settings, udp), FlowTable.Name);
                 Expect(TcpAcceptor.Props(settings, flows), TcpAcceptor.Name);
                 break;
             case (UdpRole.Forward, TcpRole.Connect):
-                var table = Start(FlowTable.Props(settings), FlowTable.Name);
+                var table = Start(FlowTable.Props(settings, udp), FlowTable.Name);
                 var relayDialer = Start(Dialer.Props(settings, forwardSide: true), Dialer.Name);
                 Expect(TcpDialPool.Props(settings, relayDialer, table), TcpDialPool.Name);
                 break;
         }
+    }
+
+    /// <summary>The side's own UDP sockets (<c>tunnel.udp.io = batched</c>) where they can be had, or Akka.IO's.</summary>
+    private IActorRef UdpManager(UdpTunnelSettings settings)
+    {
+        if (settings.Io == UdpIo.Batched && DatagramManager.Supported)
+            return _udpIo = Start(DatagramManager.Props(settings), DatagramManager.Name);
+        if (settings.Io == UdpIo.Batched) _log.Info("tunnel.udp.io = batched needs 64-bit Linux; using Akka.IO's UDP");
+        return Context.System.Udp();
     }
 
     /// <summary>Serves /metrics and /healthz when asked to; a port it cannot take fails the start, like any other.</summary>
@@ -183,9 +195,12 @@ public sealed class TunnelSupervisor : UntypedActor
         StopWhenDone();
     }
 
+    /// <summary>Stops once every child has; the UDP sockets' manager last, after the endpoints and flows released theirs.</summary>
     private void StopWhenDone()
     {
-        if (!Context.GetChildren().Any()) Context.Stop(Self);
+        var children = Context.GetChildren().ToList();
+        if (children.Count == 0) Context.Stop(Self);
+        else if (_udpIo is { } udpIo && children.All(udpIo.Equals)) Context.Stop(udpIo);
     }
 
     protected override void PostStop()

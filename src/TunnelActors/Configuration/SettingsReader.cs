@@ -78,7 +78,14 @@ public static class SettingsReader
         return new UdpTunnelSettings(role, endpoint, bind,
             Size(config, "tunnel.udp.receive-buffer", min: 0),
             Size(config, "tunnel.udp.send-buffer", min: 0),
-            Allow(config, "tunnel.udp.allow"));
+            Allow(config, "tunnel.udp.allow"),
+            String(config, "tunnel.udp.io") switch
+            {
+                "batched" => UdpIo.Batched,
+                "akka" => UdpIo.Akka,
+                var other => throw new ConfigurationException("tunnel.udp.io", $"'{other}' is not batched or akka"),
+            },
+            Int(config, "tunnel.udp.receive-batch", min: 1, max: 1024));
     }
 
     private static TcpTunnelSettings ReadTcp(Config config)
@@ -187,13 +194,13 @@ public static class SettingsReader
         };
     }
 
-    private static int Int(Config config, string key, int min)
+    private static int Int(Config config, string key, int min, int max = int.MaxValue)
     {
         var text = String(config, key);
         if (!long.TryParse(text, out var value))
             throw new ConfigurationException(key, $"'{text}' is not a whole number");
-        if (value < min || value > int.MaxValue)
-            throw new ConfigurationException(key, $"{value} is out of range (at least {min})");
+        if (value < min || value > max)
+            throw new ConfigurationException(key, max == int.MaxValue ? $"{value} is out of range (at least {min})" : $"{value} is out of range ({min} to {max})");
         return (int)value;
     }
 

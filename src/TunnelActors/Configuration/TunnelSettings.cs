@@ -31,8 +31,20 @@ public sealed record BackoffSettings(TimeSpan MinBackoff, TimeSpan MaxBackoff, d
 
 public sealed record KeepAliveSettings(bool Enabled, TimeSpan Idle, TimeSpan Interval, int Count);
 
+/// <summary>Who owns the side's UDP sockets (<c>tunnel.udp.io</c>).</summary>
+public enum UdpIo
+{
+    /// <summary>The side's own sockets: one receiving thread, up to <c>receive-batch</c> datagrams per <c>recvmmsg</c> (64-bit Linux).</summary>
+    Batched,
+    /// <summary>Akka.IO's UDP: one system call per datagram received; every platform.</summary>
+    Akka,
+}
+
 /// <param name="Allow">Sources datagrams are taken from on the UDP-listen socket; empty = any.</param>
-public sealed record UdpTunnelSettings(UdpRole Role, IPEndPoint Endpoint, IPEndPoint? ForwardBind, int ReceiveBuffer, int SendBuffer, AllowList Allow);
+/// <param name="Io">Who owns the UDP sockets; <see cref="UdpIo.Batched"/> where it cannot be had falls back to Akka.IO.</param>
+/// <param name="ReceiveBatch">Datagrams one <c>recvmmsg</c> takes at most.</param>
+public sealed record UdpTunnelSettings(UdpRole Role, IPEndPoint Endpoint, IPEndPoint? ForwardBind, int ReceiveBuffer, int SendBuffer, AllowList Allow,
+    UdpIo Io, int ReceiveBatch);
 
 /// <param name="Endpoint">Where to listen, or the dial target as resolved at start-up.</param>
 /// <param name="DialTarget">Where to dial: a host name stays a name, resolved again on every dial.</param>

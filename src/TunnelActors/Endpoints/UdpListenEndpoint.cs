@@ -33,18 +33,19 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
     private bool _shuttingDown;
 
     /// <param name="provider">Where sessions get their tunnel connections: the dialer or the lease pool.</param>
-    public UdpListenEndpoint(TunnelSettings settings, IActorRef provider)
+    /// <param name="udp">Who binds the socket: the side's <see cref="DatagramManager"/> or Akka.IO's UDP (<c>tunnel.udp.io</c>).</param>
+    public UdpListenEndpoint(TunnelSettings settings, IActorRef provider, IActorRef udp)
     {
         _settings = settings;
         _provider = provider;
         _socket = new SocketCapture(settings.Udp);
         _peers = new PeerTable(settings.Session, _side.Budget);
         _listen = new ListenSocket(Name, settings.Rebind, this, _log,
-            () => Context.System.Udp().Tell(new Udp.Bind(Self, settings.Udp.Endpoint, [_socket])), Udp.Unbind.Instance, _socket.CloseOrphaned);
+            () => udp.Tell(new Udp.Bind(Self, settings.Udp.Endpoint, [_socket])), Udp.Unbind.Instance, _socket.CloseOrphaned);
     }
 
-    public static Props Props(TunnelSettings settings, IActorRef provider) =>
-        Akka.Actor.Props.Create(() => new UdpListenEndpoint(settings, provider)).WithMailbox(TunnelSettings.IngressMailbox);
+    public static Props Props(TunnelSettings settings, IActorRef provider, IActorRef udp) =>
+        Akka.Actor.Props.Create(() => new UdpListenEndpoint(settings, provider, udp)).WithMailbox(TunnelSettings.IngressMailbox);
 
     public ITimerScheduler Timers { get; set; } = null!;
 

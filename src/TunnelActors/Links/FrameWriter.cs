@@ -7,7 +7,9 @@ namespace TunnelActors.Links;
 
 /// <summary>
 /// UDP → TCP on one connection: datagrams are framed into a <see cref="SendBuffer"/> (bounded in bytes and age)
-/// and written one acknowledged write at a time, the rest coalescing behind it; every datagram that cannot wait
+/// and written one acknowledged write at a time, the rest coalescing behind it. The first datagram after a quiet
+/// spell is not written at once: the write is <see cref="Due"/> after whatever already waits in the inbox, so a
+/// batch of datagrams received together leaves in one write. Every datagram that cannot wait
 /// is counted under its reason. Akka.IO's write queue is unbounded by default, so it never holds more than one
 /// write of <c>tcp.max-write</c>.
 /// </summary>
@@ -20,7 +22,15 @@ internal sealed class FrameWriter(IActorRef connection, IActorRef self, SendBuff
         private Ack() { }
     }
 
+    /// <summary>The writer's note to its actor, queued behind the datagrams already waiting: hand it to <see cref="Write"/>.</summary>
+    public sealed class Due
+    {
+        public static readonly Due Instance = new();
+        private Due() { }
+    }
+
     private bool _inFlight;
+    private bool _due;
 
     public void Enqueue(ReadOnlySpan<byte> datagram, TrafficCounters counters)
     {
@@ -40,6 +50,15 @@ internal sealed class FrameWriter(IActorRef connection, IActorRef self, SendBuff
             counters.CountDrop(DropReason.SideMemoryFull);
             return;
         }
+        if (_inFlight || _due) return;
+        _due = true;
+        self.Tell(Due.Instance, self);
+    }
+
+    /// <summary>On <see cref="Due"/>: writes what gathered since it was asked for, unless a write is in flight.</summary>
+    public void Write(TrafficCounters counters)
+    {
+        _due = false;
         Flush(counters);
     }
 

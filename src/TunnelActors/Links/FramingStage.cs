@@ -296,6 +296,9 @@ public sealed class FramingStage : UntypedActor, IWithTimers
                 _writer.Acknowledged();
                 _writer.Flush(_counters);
                 break;
+            case FrameWriter.Due:
+                _writer.Write(_counters);
+                break;
             case Link.Close close:
                 BeginClosing(close.Reason);
                 break;

@@ -20,6 +20,7 @@ public sealed class FlowTable : UntypedActor
     public const string Name = "flows";
 
     private readonly TunnelSettings _settings;
+    private readonly IActorRef _udp;
     private readonly Dictionary<FlowId, IActorRef> _byId = new();
     private readonly Dictionary<IActorRef, FlowId> _ids = new();
     private readonly SideResources _side = SideResources.For(Context.System);
@@ -27,9 +28,14 @@ public sealed class FlowTable : UntypedActor
     private long _started;
     private bool _shuttingDown;
 
-    public FlowTable(TunnelSettings settings) => _settings = settings;
+    /// <param name="udp">Where forward sockets are bound: the side's own UDP sockets, or Akka.IO's (<c>tunnel.udp.io</c>).</param>
+    public FlowTable(TunnelSettings settings, IActorRef udp)
+    {
+        _settings = settings;
+        _udp = udp;
+    }
 
-    public static Props Props(TunnelSettings settings) => Akka.Actor.Props.Create(() => new FlowTable(settings));
+    public static Props Props(TunnelSettings settings, IActorRef udp) => Akka.Actor.Props.Create(() => new FlowTable(settings, udp));
 
     protected override SupervisorStrategy SupervisorStrategy() =>
         new OneForOneStrategy(e =>
@@ -84,7 +90,7 @@ public sealed class FlowTable : UntypedActor
             return;
         }
         var origin = $"with {_side.Addresses.Show(first.Remote)}";
-        var flow = Context.Watch(Context.ActorOf(ForwardFlow.Props(_settings, link, id, origin), $"flow-{++_started}"));
+        var flow = Context.Watch(Context.ActorOf(ForwardFlow.Props(_settings, _udp, link, id, origin), $"flow-{++_started}"));
         if (id is not { } flowId) return;
         _byId[flowId] = flow;
         _ids[flow] = flowId;

@@ -48,20 +48,20 @@ public sealed class ForwardFlow : UntypedActor, IWithTimers
     private IdleClock _idle = null!;
     private (SessionEndReason Reason, string Text) _end = (SessionEndReason.Stopped, "stopped");
 
-    public ForwardFlow(TunnelSettings settings, IActorRef link, FlowId? id, string origin)
+    public ForwardFlow(TunnelSettings settings, IActorRef udp, IActorRef link, FlowId? id, string origin)
     {
         _settings = settings;
         _target = settings.Udp.Endpoint;
         _id = id;
         _link = link;
         _origin = origin;
-        _socket = new UdpSocket(settings.Udp);
+        _socket = new UdpSocket(settings.Udp, udp);
         _counters = new TrafficCounters(_side.Counters);
         _held = new DatagramQueue(settings.Session.QueueLimit, settings.Session.QueueMaxDelay, _side.Budget);
     }
 
-    public static Props Props(TunnelSettings settings, IActorRef link, FlowId? id, string origin) =>
-        Akka.Actor.Props.Create(() => new ForwardFlow(settings, link, id, origin)).WithMailbox(TunnelSettings.ConnectionMailbox);
+    public static Props Props(TunnelSettings settings, IActorRef udp, IActorRef link, FlowId? id, string origin) =>
+        Akka.Actor.Props.Create(() => new ForwardFlow(settings, udp, link, id, origin)).WithMailbox(TunnelSettings.ConnectionMailbox);
 
     public ITimerScheduler Timers { get; set; } = null!;
 

@@ -109,29 +109,6 @@ internal static unsafe partial class NonBlockingSend
         }
     }
 
-    // struct iovec and struct mmsghdr (struct msghdr, padded to 56 bytes, then msg_len: 64) as the 64-bit Linux ABI lays them out.
-    [StructLayout(LayoutKind.Sequential)]
-    private struct IoVector
-    {
-        public byte* Base;
-        public nuint Length;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MessageHeader
-    {
-        public byte* Name;
-        public uint NameLength;
-        public IoVector* Vectors;
-        public nuint VectorCount;
-        public void* Control;
-        public nuint ControlLength;
-        public int Flags;
-        private int _endOfMessageHeader;
-        public uint Length;
-        private int _endOfEntry;
-    }
-
     [LibraryImport("libc", SetLastError = true)]
     private static partial int sendmmsg(int socket, MessageHeader* messages, uint count, int flags);
 

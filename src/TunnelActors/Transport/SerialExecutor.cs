@@ -29,12 +29,38 @@ internal sealed class SerialExecutor(string id) : ExecutorService(id), IThreadPo
     /// <summary>The longest a calling thread runs actors before the rest moves to the thread pool.</summary>
     private static readonly long Slice = Stopwatch.Frequency / 1000;
 
+    [ThreadStatic] private static List<SerialExecutor>? t_deferred;
+    [ThreadStatic] private static bool t_deferring;
+
     private readonly ConcurrentQueue<IRunnable> _work = new();
     private int _running;
+
+    /// <summary>
+    /// Until <see cref="RunDeferred"/>, work this thread hands any serial executor is only queued: a receiving thread
+    /// tells a whole batch of datagrams first, so each actor takes all of its share in one turn (and a tunnel
+    /// connection writes them in one TCP write) instead of the first datagram going all the way before the second.
+    /// </summary>
+    public static void Defer() => t_deferring = true;
+
+    /// <summary>Ends <see cref="Defer"/>: runs what was queued meanwhile, here unless another thread already runs it.</summary>
+    public static void RunDeferred()
+    {
+        t_deferring = false;
+        if (t_deferred is not { Count: > 0 } deferred) return;
+        foreach (var executor in deferred)
+            if (Interlocked.CompareExchange(ref executor._running, 1, 0) == 0) executor.Drain();
+        deferred.Clear();
+    }
 
     public override void Execute(IRunnable run)
     {
         _work.Enqueue(run);
+        if (t_deferring)
+        {
+            var deferred = t_deferred ??= [];
+            if (!deferred.Contains(this)) deferred.Add(this);
+            return;
+        }
         if (Interlocked.CompareExchange(ref _running, 1, 0) == 0) Drain();
     }
 

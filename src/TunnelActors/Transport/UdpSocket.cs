@@ -13,7 +13,8 @@ namespace TunnelActors.Transport;
 /// (<see cref="Release"/> closes it); and a socket actor that dies is not restarted and leaves its socket open
 /// (closed when <see cref="Interpret"/> sees it die).
 /// </summary>
-internal sealed class UdpSocket(UdpTunnelSettings settings)
+/// <param name="manager">Who binds: the side's <see cref="DatagramManager"/> or Akka.IO's <c>Context.System.Udp()</c>, one protocol.</param>
+internal sealed class UdpSocket(UdpTunnelSettings settings, IActorRef manager)
 {
     public enum Event
     {
@@ -36,7 +37,7 @@ internal sealed class UdpSocket(UdpTunnelSettings settings)
     public void Bind(IActorContext owner, IPEndPoint local)
     {
         _binding = true;
-        owner.System.Udp().Tell(new Udp.Bind(owner.Self, local, [_capture]), owner.Self);
+        manager.Tell(new Udp.Bind(owner.Self, local, [_capture]), owner.Self);
     }
 
     /// <summary>What a message means for this socket: call it for every message the owner gets.</summary>

@@ -1,0 +1,64 @@
+using Akka.Actor;
+using Akka.Event;
+using Akka.IO;
+using TunnelActors.Configuration;
+
+namespace TunnelActors.Transport;
+
+/// <summary>
+/// The side's own UDP sockets (<c>tunnel.udp.io = batched</c>), a child of the tunnel supervisor: answers Akka.IO's
+/// <see cref="Udp.Bind"/> with a <see cref="DatagramSocket"/>, so a handler cannot tell it from <c>Context.System.Udp()</c>,
+/// and owns the <see cref="DatagramPoller"/> that receives for all of them. A socket actor that fails is stopped
+/// (its handler sees it die and binds again), as Akka.IO does with its own.
+/// </summary>
+public sealed class DatagramManager : UntypedActor
+{
+    public const string Name = "udp-io";
+
+    private readonly UdpTunnelSettings _settings;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private DatagramPoller? _poller;
+
+    public DatagramManager(UdpTunnelSettings settings) => _settings = settings;
+
+    public static Props Props(UdpTunnelSettings settings) => Akka.Actor.Props.Create(() => new DatagramManager(settings));
+
+    /// <summary>Whether <c>tunnel.udp.io = batched</c> can be had here; elsewhere the side uses Akka.IO's UDP.</summary>
+    public static bool Supported => DatagramPoller.Supported;
+
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        new OneForOneStrategy(e =>
+        {
+            _log.Error(e, "A UDP socket failed and was closed");
+            return Directive.Stop;
+        });
+
+    protected override void PreStart()
+    {
+        var self = Self;
+        _poller = new DatagramPoller(_settings.ReceiveBatch, fault => self.Tell(new Failed(fault)));
+    }
+
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case Udp.Bind bind:
+                Context.ActorOf(DatagramSocket.Props(bind, _poller!));
+                break;
+            case Failed failed:
+                // The receiving thread is gone: a restart (by the supervisor) closes every socket, whose handlers bind again.
+                throw new InvalidOperationException(failed.Reason);
+            case Shutdown:
+                // Sockets are released by their handlers; the supervisor stops this last.
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    protected override void PostStop() => _poller?.Dispose();
+
+    private sealed record Failed(string Reason);
+}
