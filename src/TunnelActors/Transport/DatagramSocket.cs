@@ -9,7 +9,8 @@ namespace TunnelActors.Transport;
 /// it binds as it starts and answers <see cref="Udp.Bound"/> (or <see cref="Udp.CommandFailed"/> and stops); its
 /// datagrams reach the handler as <see cref="Udp.Received"/> from <see cref="DatagramPoller"/>; it sends
 /// <see cref="Udp.Send"/> without blocking; <see cref="Udp.Unbind"/> closes it and answers <see cref="Udp.Unbound"/>.
-/// However it stops, the socket is closed with it.
+/// However it stops, the socket is closed with it, and it stops when its handler does (a handler that stopped while
+/// its bind was in flight cannot unbind).
 /// </summary>
 internal sealed class DatagramSocket : UntypedActor
 {
@@ -45,6 +46,7 @@ internal sealed class DatagramSocket : UntypedActor
             Context.Stop(Self);
             return;
         }
+        Context.Watch(_bind.Handler);
         _bind.Handler.Tell(new Udp.Bound(socket.LocalEndPoint), Self);
     }
 
@@ -60,6 +62,9 @@ internal sealed class DatagramSocket : UntypedActor
             case Udp.Unbind:
                 Close();
                 Sender.Tell(Udp.Unbound.Instance);
+                Context.Stop(Self);
+                break;
+            case Terminated t when t.ActorRef.Equals(_bind.Handler):
                 Context.Stop(Self);
                 break;
             default:

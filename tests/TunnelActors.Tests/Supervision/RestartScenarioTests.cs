@@ -35,6 +35,9 @@ public sealed class RestartScenarioTests : TestKit
         return Assert.IsType<TunnelSupervisor.Ready>(answer).Endpoints;
     }
 
+    /// <summary>Where a side's UDP socket actors are: its own manager's children, or Akka.IO's (<c>tunnel.udp.io</c>).</summary>
+    private static string UdpSockets(string io) => io == "akka" ? "/system/IO-UDP-FF/*" : $"/user/tunnel/{DatagramManager.Name}/*";
+
     private static async Task AssertEchoesAsync(Socket peer, IPEndPoint tunnel, byte marker)
     {
         var buffer = new byte[65536];
@@ -221,19 +224,21 @@ public sealed class RestartScenarioTests : TestKit
         Assert.True(second.Connected);
     }
 
-    [Fact]
-    public async Task A_udp_socket_actor_that_dies_is_noticed_and_its_endpoint_binds_again()
+    [Theory]
+    [InlineData("batched")]
+    [InlineData("akka")]
+    public async Task A_udp_socket_actor_that_dies_is_noticed_and_its_endpoint_binds_again(string io)
     {
         using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
         await using var server = await Sides.StartAsync("server", ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", echo.LocalEndPoint.ToString()));
         var udpPort = BoundSockets.FreeUdpPort();
-        await StartAsync(("tunnel.udp.listen", $"127.0.0.1:{udpPort}"), ("tunnel.tcp.connect", server.TcpEndpoint.ToString()));
+        await StartAsync(("tunnel.udp.listen", $"127.0.0.1:{udpPort}"), ("tunnel.tcp.connect", server.TcpEndpoint.ToString()), ("tunnel.udp.io", io));
         var tunnel = new IPEndPoint(IPAddress.Loopback, udpPort);
         using var peer = Peers.Bind(AddressFamily.InterNetwork);
         await AssertEchoesAsync(peer, tunnel, 1);
 
         // The UDP-listen socket's actor is the only child of this system's UDP manager.
-        var socket = await Sys.ActorSelection("/system/IO-UDP-FF/*").ResolveOne(Wait);
+        var socket = await Sys.ActorSelection(UdpSockets(io)).ResolveOne(Wait);
         Watch(socket);
         await EventFilter.Warning(contains: "socket's actor stopped; binding it again").ExpectOneAsync(async () =>
         {
@@ -266,18 +271,20 @@ public sealed class RestartScenarioTests : TestKit
         Assert.Equal(1, SideMetrics.Read("client", "sessions.reconnected"));
     }
 
-    [Fact]
-    public async Task A_forward_socket_actor_that_dies_ends_its_session_and_the_far_sides_session_moves_to_a_new_one()
+    [Theory]
+    [InlineData("batched")]
+    [InlineData("akka")]
+    public async Task A_forward_socket_actor_that_dies_ends_its_session_and_the_far_sides_session_moves_to_a_new_one(string io)
     {
         using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
-        var endpoints = await StartAsync(("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", echo.LocalEndPoint.ToString()));
+        var endpoints = await StartAsync(("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", echo.LocalEndPoint.ToString()), ("tunnel.udp.io", io));
         await using var client = await Sides.StartAsync("client", ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.connect", endpoints["tcp"].ToString()!),
             ("tunnel.tcp.reconnect.min-backoff", "100ms"));
         using var peer = Peers.Bind(AddressFamily.InterNetwork);
         await AssertEchoesAsync(peer, client.UdpEndpoint, 1);
 
         // This side listens on TCP only: the UDP manager's one child is the session's forward socket.
-        var socket = await Sys.ActorSelection("/system/IO-UDP-FF/*").ResolveOne(Wait);
+        var socket = await Sys.ActorSelection(UdpSockets(io)).ResolveOne(Wait);
         Watch(socket);
         socket.Tell(Kill.Instance);
         await ExpectTerminatedAsync(socket, Wait);
