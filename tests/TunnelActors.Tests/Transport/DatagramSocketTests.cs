@@ -57,6 +57,18 @@ public sealed class DatagramSocketTests() : TestKit(ConfigurationFactory.ParseSt
     }
 
     [Theory]
+    [InlineData("tunnel.udp.io", "epoll", "batched or akka")]
+    [InlineData("tunnel.udp.receive-batch", "0", "1 to 1024")]
+    [InlineData("tunnel.udp.receive-batch", "2000", "1 to 1024")]
+    public void A_bad_udp_io_setting_names_its_key(string key, string value, string expected)
+    {
+        var e = Assert.Throws<TunnelActors.Configuration.ConfigurationException>(() => Sides.Configure(("tunnel.udp.listen", "127.0.0.1:0"),
+            ("tunnel.tcp.connect", "127.0.0.1:9"), (key, value)));
+        Assert.Equal(key, e.Key);
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Theory]
     [InlineData("127.0.0.1", 65507)]
     [InlineData("::1", 65527)]
     public async Task Datagrams_of_every_size_arrive_whole_each_from_the_source_that_sent_it(string host, int largest)
