@@ -54,6 +54,10 @@ internal sealed unsafe partial class DatagramPoller : IDisposable
     private readonly byte* _addresses;
     private readonly IoVector* _vectors;
     private readonly MessageHeader* _headers;
+    // Held while the epoll and event descriptors are used from another thread: once the receiving thread has closed
+    // them (stopped, or failed) their numbers may already name another file.
+    private readonly Lock _descriptors = new();
+    private bool _closed;
     private long _nextToken;
     private volatile bool _stopping;
 
@@ -84,6 +88,7 @@ internal sealed unsafe partial class DatagramPoller : IDisposable
             _headers[i].Vectors = &_vectors[i];
             _headers[i].VectorCount = 1;
             _headers[i].Name = _addresses + i * AddressSize;
+            _headers[i].NameLength = AddressSize;
         }
         new Thread(Run) { IsBackground = true, Name = "udp-receive" }.Start();
     }
@@ -116,16 +121,25 @@ internal sealed unsafe partial class DatagramPoller : IDisposable
     public void Dispose()
     {
         _stopping = true;
-        ulong one = 1;
-        write(_wake, &one, sizeof(ulong));
+        lock (_descriptors)
+        {
+            if (_closed) return;
+            ulong one = 1;
+            write(_wake, &one, sizeof(ulong));
+        }
     }
 
+    /// <exception cref="SocketException">epoll refused it, or the receiving thread has stopped.</exception>
     private void Control(int operation, int fd, ulong token)
     {
         var entry = stackalloc byte[16];
         *(uint*)entry = EpollIn;
         *(ulong*)(entry + (EventSize == 12 ? 4 : 8)) = token;
-        if (epoll_ctl(_epoll, operation, fd, entry) < 0) throw new SocketException(Marshal.GetLastPInvokeError());
+        lock (_descriptors)
+        {
+            if (_closed) throw new SocketException((int)SocketError.Shutdown);
+            if (epoll_ctl(_epoll, operation, fd, entry) < 0) throw new SocketException(Marshal.GetLastPInvokeError());
+        }
     }
 
     private void Run()
@@ -167,8 +181,12 @@ internal sealed unsafe partial class DatagramPoller : IDisposable
         }
         finally
         {
-            close(_wake);
-            close(_epoll);
+            lock (_descriptors)
+            {
+                _closed = true;
+                close(_wake);
+                close(_epoll);
+            }
             NativeMemory.Free(_slots);
             NativeMemory.Free(_addresses);
             NativeMemory.Free(_vectors);
@@ -186,11 +204,6 @@ internal sealed unsafe partial class DatagramPoller : IDisposable
             var fd = (int)handle.DangerousGetHandle();
             for (var round = 0; round < RoundsPerTurn; round++)
             {
-                for (var i = 0; i < _batch; i++)
-                {
-                    _headers[i].NameLength = AddressSize;
-                    _headers[i].Flags = 0;
-                }
                 var received = recvmmsg(fd, _headers, (uint)_batch, DontWait, null);
                 if (received <= 0) return;
                 Deliver(registration, received);
@@ -221,6 +234,12 @@ internal sealed unsafe partial class DatagramPoller : IDisposable
             if (sender is null) continue;
             var data = ByteString.CopyFrom(new Span<byte>(_vectors[i].Base, (int)header.Length));
             registration.Handler.Tell(new Udp.Received(data, sender), registration.SocketActor);
+        }
+        // recvmmsg wrote the address lengths and flags of these headers only: ready them for the next call.
+        for (var i = 0; i < received; i++)
+        {
+            _headers[i].NameLength = AddressSize;
+            _headers[i].Flags = 0;
         }
     }
 

@@ -47,9 +47,15 @@ internal sealed class SerialExecutor(string id) : ExecutorService(id), IThreadPo
     {
         t_deferring = false;
         if (t_deferred is not { Count: > 0 } deferred) return;
-        foreach (var executor in deferred)
-            if (Interlocked.CompareExchange(ref executor._running, 1, 0) == 0) executor.Drain();
-        deferred.Clear();
+        try
+        {
+            foreach (var executor in deferred)
+                if (Interlocked.CompareExchange(ref executor._running, 1, 0) == 0) executor.Drain();
+        }
+        finally
+        {
+            deferred.Clear();
+        }
     }
 
     public override void Execute(IRunnable run)
