@@ -60,9 +60,9 @@ public static class SettingsReader
 
         var executor = String(config, "tunnel.executor") switch
         {
-            "serial" => ExecutorKind.Serial,
+            "inline" => ExecutorKind.Inline,
             "thread-pool" => ExecutorKind.ThreadPool,
-            var other => throw new ConfigurationException("tunnel.executor", $"'{other}' is not serial or thread-pool"),
+            var other => throw new ConfigurationException("tunnel.executor", $"'{other}' is not inline or thread-pool"),
         };
 
         return new TunnelSettings(udp, tcp, session, rebind, startup, queueMemory, auth, metrics, executor);
@@ -85,7 +85,8 @@ public static class SettingsReader
                 "akka" => UdpIo.Akka,
                 var other => throw new ConfigurationException("tunnel.udp.io", $"'{other}' is not batched or akka"),
             },
-            Int(config, "tunnel.udp.receive-batch", min: 1, max: 1024));
+            Int(config, "tunnel.udp.receive-batch", min: 1, max: 1024),
+            Int(config, "tunnel.udp.receive-threads", min: 0, max: 256) is > 0 and var threads ? threads : Environment.ProcessorCount);
     }
 
     private static TcpTunnelSettings ReadTcp(Config config)

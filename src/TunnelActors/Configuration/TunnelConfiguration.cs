@@ -48,7 +48,7 @@ public sealed record TunnelConfiguration(Config Config, TunnelSettings Settings)
     /// <summary>The dispatcher every actor of the side runs on, as <c>tunnel.executor</c> says.</summary>
     private static Config Executor(ExecutorKind kind) => ConfigurationFactory.ParseString(kind switch
     {
-        ExecutorKind.Serial => "akka.actor.default-dispatcher.executor = \"TunnelActors.Transport.SerialExecutorConfigurator, TunnelActors.Core\"",
+        ExecutorKind.Inline => "akka.actor.default-dispatcher.executor = \"TunnelActors.Transport.InlineExecutorConfigurator, TunnelActors.Core\"",
         _ => "akka.actor.default-dispatcher.executor = default-executor",
     });
 

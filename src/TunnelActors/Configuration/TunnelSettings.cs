@@ -10,8 +10,8 @@ public enum TcpRole { Listen, Connect }
 /// <summary>What runs the side's actors (<c>tunnel.executor</c>).</summary>
 public enum ExecutorKind
 {
-    /// <summary>One actor at a time, on whichever thread hands it work: one core at most, the fewest thread switches.</summary>
-    Serial,
+    /// <summary>Each actor on the thread that hands it work: no thread switch per hop; as many cores as threads bring work.</summary>
+    Inline,
     /// <summary>.NET's thread pool: every core, at the cost of a thread wake-up for most actor hops.</summary>
     ThreadPool,
 }
@@ -34,7 +34,7 @@ public sealed record KeepAliveSettings(bool Enabled, TimeSpan Idle, TimeSpan Int
 /// <summary>Who owns the side's UDP sockets (<c>tunnel.udp.io</c>).</summary>
 public enum UdpIo
 {
-    /// <summary>The side's own sockets: one receiving thread, up to <c>receive-batch</c> datagrams per <c>recvmmsg</c> (64-bit Linux).</summary>
+    /// <summary>The side's own sockets: <c>receive-threads</c> receiving threads, up to <c>receive-batch</c> datagrams per <c>recvmmsg</c> (64-bit Linux).</summary>
     Batched,
     /// <summary>Akka.IO's UDP: one system call per datagram received; every platform.</summary>
     Akka,
@@ -43,8 +43,9 @@ public enum UdpIo
 /// <param name="Allow">Sources datagrams are taken from on the UDP-listen socket; empty = any.</param>
 /// <param name="Io">Who owns the UDP sockets; <see cref="UdpIo.Batched"/> where it cannot be had falls back to Akka.IO.</param>
 /// <param name="ReceiveBatch">Datagrams one <c>recvmmsg</c> takes at most.</param>
+/// <param name="ReceiveThreads">Threads that receive for the side's own sockets, each socket always on the same one (0 in the file: one per core).</param>
 public sealed record UdpTunnelSettings(UdpRole Role, IPEndPoint Endpoint, IPEndPoint? ForwardBind, int ReceiveBuffer, int SendBuffer, AllowList Allow,
-    UdpIo Io, int ReceiveBatch);
+    UdpIo Io, int ReceiveBatch, int ReceiveThreads);
 
 /// <param name="Endpoint">Where to listen, or the dial target as resolved at start-up.</param>
 /// <param name="DialTarget">Where to dial: a host name stays a name, resolved again on every dial.</param>

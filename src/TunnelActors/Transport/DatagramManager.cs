@@ -8,8 +8,9 @@ namespace TunnelActors.Transport;
 /// <summary>
 /// The side's own UDP sockets (<c>tunnel.udp.io = batched</c>), a child of the tunnel supervisor: answers Akka.IO's
 /// <see cref="Udp.Bind"/> with a <see cref="DatagramSocket"/>, so a handler cannot tell it from <c>Context.System.Udp()</c>,
-/// and owns the <see cref="DatagramPoller"/> that receives for all of them. A socket actor that fails is stopped
-/// (its handler sees it die and binds again), as Akka.IO does with its own.
+/// and owns the <see cref="DatagramPoller"/>s that receive for them (<c>tunnel.udp.receive-threads</c>): each new socket
+/// goes to the one with the fewest, and stays there. A socket actor that fails is stopped (its handler sees it die
+/// and binds again), as Akka.IO does with its own.
 /// </summary>
 public sealed class DatagramManager : UntypedActor
 {
@@ -17,7 +18,7 @@ public sealed class DatagramManager : UntypedActor
 
     private readonly UdpTunnelSettings _settings;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private DatagramPoller? _poller;
+    private DatagramPoller[] _pollers = [];
 
     public DatagramManager(UdpTunnelSettings settings) => _settings = settings;
 
@@ -36,7 +37,9 @@ public sealed class DatagramManager : UntypedActor
     protected override void PreStart()
     {
         var self = Self;
-        _poller = new DatagramPoller(_settings.ReceiveBatch, fault => self.Tell(new Failed(fault)));
+        _pollers = new DatagramPoller[_settings.ReceiveThreads];
+        for (var i = 0; i < _pollers.Length; i++)
+            _pollers[i] = new DatagramPoller(_settings.ReceiveBatch, $"udp-receive-{i}", fault => self.Tell(new Failed(fault)));
     }
 
     protected override void OnReceive(object message)
@@ -44,7 +47,7 @@ public sealed class DatagramManager : UntypedActor
         switch (message)
         {
             case Udp.Bind bind:
-                Context.ActorOf(DatagramSocket.Props(bind, _poller!));
+                Context.ActorOf(DatagramSocket.Props(bind, _pollers.MinBy(poller => poller.Sockets)!));
                 break;
             case Failed failed:
                 // The receiving thread is gone: a restart (by the supervisor) closes every socket, whose handlers bind again.
@@ -58,7 +61,10 @@ public sealed class DatagramManager : UntypedActor
         }
     }
 
-    protected override void PostStop() => _poller?.Dispose();
+    protected override void PostStop()
+    {
+        foreach (var poller in _pollers) poller.Dispose();
+    }
 
     private sealed record Failed(string Reason);
 }

@@ -9,10 +9,10 @@ namespace TunnelActors.Transport;
 
 /// <summary>
 /// The receiving half of the side's own UDP sockets on 64-bit Linux: one thread that waits in <c>epoll_wait</c> on
-/// every registered socket and, when one is readable, takes up to <c>tunnel.udp.receive-batch</c> datagrams with one
+/// the sockets registered with it and, when one is readable, takes up to <c>tunnel.udp.receive-batch</c> datagrams with one
 /// <c>recvmmsg</c> and tells each to the socket's handler as Akka.IO's <see cref="Udp.Received"/>. Akka.IO makes a
 /// system call per datagram (and one more that finds the socket empty); under load this makes one per batch. The
-/// thread also runs the actors the datagrams wake (the serial executor runs work on the thread that hands it), so a
+/// thread also runs the actors the datagrams wake (the inline executor runs work on the thread that hands it), so a
 /// datagram goes from the socket to the TCP write without a thread switch.
 /// <para>
 /// Readiness is level-triggered and asked for reading only: a socket with datagrams left (a batch was full, four
@@ -63,7 +63,8 @@ internal sealed unsafe partial class DatagramPoller : IDisposable
 
     /// <param name="batch">Datagrams one <c>recvmmsg</c> takes at most.</param>
     /// <param name="fault">Told of a system call that failed in a way it cannot go on from (the thread stops).</param>
-    public DatagramPoller(int batch, Action<string> fault)
+    /// <param name="name">The thread's name.</param>
+    public DatagramPoller(int batch, string name, Action<string> fault)
     {
         if (!Supported) throw new PlatformNotSupportedException("recvmmsg needs 64-bit Linux");
         _batch = batch;
@@ -90,8 +91,11 @@ internal sealed unsafe partial class DatagramPoller : IDisposable
             _headers[i].Name = _addresses + i * AddressSize;
             _headers[i].NameLength = AddressSize;
         }
-        new Thread(Run) { IsBackground = true, Name = "udp-receive" }.Start();
+        new Thread(Run) { IsBackground = true, Name = name }.Start();
     }
+
+    /// <summary>How many sockets are registered.</summary>
+    public int Sockets => _registrations.Count;
 
     /// <summary>Datagrams that arrive on <paramref name="socket"/> go to <paramref name="handler"/>, sent by <paramref name="socketActor"/>, until the registration is disposed.</summary>
     public Registration Register(Socket socket, IActorRef handler, IActorRef socketActor)
@@ -158,8 +162,8 @@ internal sealed unsafe partial class DatagramPoller : IDisposable
                     _fault($"epoll_wait failed: {new SocketException(error).Message}");
                     return;
                 }
-                // Datagrams from every ready socket are queued before any actor runs: see SerialExecutor.Defer.
-                SerialExecutor.Defer();
+                // Datagrams from every ready socket are queued before any actor runs: see InlineExecutor.Defer.
+                InlineExecutor.Defer();
                 try
                 {
                     for (var i = 0; i < ready && !_stopping; i++)
@@ -170,7 +174,7 @@ internal sealed unsafe partial class DatagramPoller : IDisposable
                 }
                 finally
                 {
-                    SerialExecutor.RunDeferred();
+                    InlineExecutor.RunDeferred();
                 }
             }
         }
@@ -209,8 +213,8 @@ internal sealed unsafe partial class DatagramPoller : IDisposable
                 Deliver(registration, received);
                 if (received < _batch) return;
                 // A full batch: let the actors take it before reading more.
-                SerialExecutor.RunDeferred();
-                SerialExecutor.Defer();
+                InlineExecutor.RunDeferred();
+                InlineExecutor.Defer();
             }
         }
         catch (ObjectDisposedException)

@@ -10,7 +10,7 @@ namespace TunnelActors.Tests.Configuration;
 public sealed class ExecutorTests
 {
     [Theory]
-    [InlineData("serial", "TunnelActors.Transport.SerialExecutorConfigurator, TunnelActors.Core")]
+    [InlineData("inline", "TunnelActors.Transport.InlineExecutorConfigurator, TunnelActors.Core")]
     [InlineData("thread-pool", "default-executor")]
     public async Task Either_executor_carries_every_peer_and_is_the_one_the_actors_run_on(string executor, string configured)
     {
@@ -30,6 +30,6 @@ public sealed class ExecutorTests
         var e = Assert.Throws<ConfigurationException>(() => Sides.Configure(("tunnel.udp.listen", "127.0.0.1:0"),
             ("tunnel.tcp.connect", "127.0.0.1:9"), ("tunnel.executor", "fast")));
         Assert.Equal("tunnel.executor", e.Key);
-        Assert.Contains("serial or thread-pool", e.Message);
+        Assert.Contains("inline or thread-pool", e.Message);
     }
 }
