@@ -66,7 +66,7 @@ public sealed class TunnelSupervisor : UntypedActor
         SocketBufferReport.Log(settings, _log);
         foreach (var warning in ExposureWarnings.For(settings)) _log.Warning("{0}", warning);
         _metrics = new TunnelMetrics(new TunnelMetrics.Sources(_side.Counters, _side.Sessions, _side.Links, _side.Endpoints, _side.ReceiveBuffers,
-            () => _side.Budget.Used),
+            _side.ReceiveThreads, () => _side.Budget.Used),
             Context.System.Name, settings.Orientation);
         ServeMetrics(settings);
 
@@ -76,11 +76,11 @@ public sealed class TunnelSupervisor : UntypedActor
             case (UdpRole.Listen, TcpRole.Listen):
                 var pool = Start(LeasePool.Props(), LeasePool.Name);
                 Expect(TcpAcceptor.Props(settings, pool), TcpAcceptor.Name);
-                Expect(UdpListenEndpoint.Props(settings, pool, udp), UdpListenEndpoint.Name);
+                Expect(UdpListenEndpoint.Props(settings, pool, udp, ListenShards(settings)), UdpListenEndpoint.Name);
                 break;
             case (UdpRole.Listen, TcpRole.Connect):
                 var dialer = Start(Dialer.Props(settings, forwardSide: false), Dialer.Name);
-                Expect(UdpListenEndpoint.Props(settings, dialer, udp), UdpListenEndpoint.Name);
+                Expect(UdpListenEndpoint.Props(settings, dialer, udp, ListenShards(settings)), UdpListenEndpoint.Name);
                 break;
             case (UdpRole.Forward, TcpRole.Listen):
                 var flows = Start(FlowTable.Props(settings, udp), FlowTable.Name);
@@ -102,6 +102,9 @@ public sealed class TunnelSupervisor : UntypedActor
         if (settings.Io == UdpIo.Batched) _log.Info("tunnel.udp.io = batched needs 64-bit Linux; using Akka.IO's UDP");
         return Context.System.Udp();
     }
+
+    /// <summary>Sockets the UDP-listen port is shared by: one per receive thread of the side's own sockets; Akka.IO's UDP has one.</summary>
+    private int ListenShards(TunnelSettings settings) => _udpIo is null ? 1 : settings.Udp.ReceiveThreads;
 
     /// <summary>Serves /metrics and /healthz when asked to; a port it cannot take fails the start, like any other.</summary>
     private void ServeMetrics(TunnelSettings settings)

@@ -11,9 +11,11 @@ public sealed class UdpEcho : IDisposable
     private readonly Task _loop;
     private long _echoed;
 
-    public UdpEcho(IPEndPoint bind)
+    /// <param name="receiveBuffer">The socket's kernel receive buffer; 0 = the system default, which a burst from many peers at once overflows.</param>
+    public UdpEcho(IPEndPoint bind, int receiveBuffer = 0)
     {
         _socket = new Socket(bind.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        if (receiveBuffer > 0) _socket.ReceiveBufferSize = receiveBuffer;
         _socket.Bind(bind);
         LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
         _loop = Task.Run(LoopAsync);

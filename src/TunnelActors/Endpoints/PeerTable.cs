@@ -84,6 +84,9 @@ internal sealed class PeerTable(SessionSettings settings, ByteBudget budget)
         if (_routes.TryGetValue(peer, out var entry) && entry.Session.Equals(session)) _routes.Remove(peer);
     }
 
+    /// <summary>The peer a live session serves.</summary>
+    public EndPoint? PeerOf(IActorRef session) => _live.TryGetValue(session, out var entry) ? entry.Peer : null;
+
     /// <summary>
     /// The session has stopped; a peer that waits for a place and now has one is returned, with its datagrams and the
     /// count of those that waited too long (<c>session.queue-max-delay</c>).

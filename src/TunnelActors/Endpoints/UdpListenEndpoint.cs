@@ -12,11 +12,13 @@ using TunnelActors.Transport;
 namespace TunnelActors.Endpoints;
 
 /// <summary>
-/// The UDP-listen socket. Accepts datagrams from any source and hands each to the <see cref="UdpSession"/> of its
+/// The UDP-listen endpoint. Accepts datagrams from any source and hands each to the <see cref="UdpSession"/> of its
 /// source address:port, starting one for a new peer: within <c>udp.allow</c>, the per-address and per-second
 /// limits, and <c>session.max-sessions</c>, which holds exactly, ending sessions included. When the table is
 /// full, a session whose peer was never answered gives its place up to the new peer (<see cref="PeerTable"/>).
-/// Sessions are its children: a failing one is stopped alone.
+/// Its sockets are its <see cref="ListenShard"/>s (one per receive thread, sharing the port), which hand a known
+/// peer's datagrams to its session themselves and send here only what the table must decide. Sessions and shards
+/// are its children: a failing session is stopped alone, a failing shard is started again on the same port.
 /// </summary>
 public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
 {
@@ -24,84 +26,105 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
 
     private readonly TunnelSettings _settings;
     private readonly IActorRef _provider;
-    private readonly SocketCapture _socket;
+    private readonly IActorRef _udp;
+    private readonly ListenAddress _address;
+    private readonly IActorRef?[] _shards;
+    private readonly SocketCapture[] _sockets;
+    private readonly bool[] _shardBound;
     private readonly PeerTable _peers;
+    private readonly Dictionary<EndPoint, (IActorRef Shard, int Datagrams)> _parkedFrom = new();
     private readonly SideResources _side = SideResources.For(Context.System);
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly ListenSocket _listen;
     private long _sessionCounter;
+    private bool _reportedBound;
     private bool _shuttingDown;
 
     /// <param name="provider">Where sessions get their tunnel connections: the dialer or the lease pool.</param>
-    /// <param name="udp">Who binds the socket: the side's <see cref="DatagramManager"/> or Akka.IO's UDP (<c>tunnel.udp.io</c>).</param>
-    public UdpListenEndpoint(TunnelSettings settings, IActorRef provider, IActorRef udp)
+    /// <param name="udp">Who binds the sockets: the side's <see cref="DatagramManager"/> or Akka.IO's UDP (<c>tunnel.udp.io</c>).</param>
+    /// <param name="shards">Sockets sharing the listen port: one per receive thread of the side's own UDP sockets, else one.</param>
+    public UdpListenEndpoint(TunnelSettings settings, IActorRef provider, IActorRef udp, int shards)
     {
         _settings = settings;
         _provider = provider;
-        _socket = new SocketCapture(settings.Udp);
+        _udp = udp;
+        _address = new ListenAddress(settings.Udp.Endpoint);
+        _shards = new IActorRef?[shards];
+        _shardBound = new bool[shards];
+        _sockets = Enumerable.Range(0, shards).Select(_ => new SocketCapture(settings.Udp, sharePort: shards > 1)).ToArray();
         _peers = new PeerTable(settings.Session, _side.Budget);
-        _listen = new ListenSocket(Name, settings.Rebind, this, _log,
-            () => udp.Tell(new Udp.Bind(Self, settings.Udp.Endpoint, [_socket])), Udp.Unbind.Instance, _socket.CloseOrphaned);
     }
 
-    public static Props Props(TunnelSettings settings, IActorRef provider, IActorRef udp) =>
-        Akka.Actor.Props.Create(() => new UdpListenEndpoint(settings, provider, udp)).WithMailbox(TunnelSettings.IngressMailbox);
+    public static Props Props(TunnelSettings settings, IActorRef provider, IActorRef udp, int shards) =>
+        Akka.Actor.Props.Create(() => new UdpListenEndpoint(settings, provider, udp, shards)).WithMailbox(TunnelSettings.IngressMailbox);
 
     public ITimerScheduler Timers { get; set; } = null!;
 
     protected override SupervisorStrategy SupervisorStrategy() =>
         new OneForOneStrategy(e =>
         {
-            _log.Error(e, "A session failed and was stopped; other sessions go on");
+            _log.Error(e, "A session or a socket failed and was stopped; the rest go on");
             return Directive.Stop;
         });
 
-    protected override void PreStart() => _listen.Bind();
-
-    protected override void PostRestart(Exception reason) => _listen.BindAfterRestart();
+    /// <summary>The first shard alone, so that with port 0 the others learn the port it got.</summary>
+    protected override void PreStart() => StartShard(0);
 
     protected override void OnReceive(object message)
     {
         switch (message)
         {
             case Udp.Received received:
-                Route(received);
+                Route(received, ShardOf(Sender));
                 break;
             case UdpSession.Ending ending:
                 _peers.Ending(ending.Peer, Sender);
+                Unroute(ending.Peer, Sender);
                 break;
-            case Terminated t when _listen.Owns(t.ActorRef):
-                _listen.Died(Context);
+            case EndpointBound bound when ShardOf(Sender) is { } index:
+                ShardBound(index, bound);
+                break;
+            case EndpointLost lost when ShardOf(Sender) is { } index:
+                _shardBound[index] = false;
+                if (_reportedBound) Context.Parent.Tell(lost);
+                _reportedBound = false;
+                break;
+            case EndpointBindFailed failed:
+                Context.Parent.Tell(failed);
+                break;
+            case ListenShard.GaveUp:
+                Context.Stop(Self);
+                break;
+            case Terminated t when ShardOf(t.ActorRef) is { } index:
+                _shards[index] = null;
+                if (_shardBound[index])
+                {
+                    _shardBound[index] = false;
+                    if (_reportedBound) Context.Parent.Tell(new EndpointLost(Name));
+                    _reportedBound = false;
+                }
                 if (_shuttingDown) StopWhenDone();
+                else StartShard(index);
                 break;
             case Terminated t:
+                // A session that failed never said it was ending.
+                if (_peers.PeerOf(t.ActorRef) is { } gone) Unroute(gone, t.ActorRef);
                 if (_peers.Ended(t.ActorRef) is { } parked)
                 {
                     _side.Counters.CountDrops(DropReason.QueueDelay, parked.Stale);
+                    _parkedFrom.Remove(parked.Peer, out var from);
                     if (_shuttingDown) _side.Counters.CountDrops(DropReason.Undelivered, parked.Pending.Count);
-                    else Start(parked.Peer, parked.Pending);
+                    else
+                    {
+                        var session = Start(parked.Peer, parked.Pending, from.Shard);
+                        from.Shard?.Tell(new ListenShard.Handled(parked.Peer, session, from.Datagrams));
+                    }
                 }
-                if (_shuttingDown) StopWhenDone();
-                break;
-            case Udp.Bound bound:
-                if (_listen.Bound(Context, Sender, bound.LocalAddress)) _log.Info("Listening for UDP on {0}", bound.LocalAddress);
-                break;
-            case Udp.CommandFailed { Cmd: Udp.Bind }:
-                if (!_listen.Failed(Context, BindFailure.Describe("cannot bind UDP", _settings.Udp.Endpoint))) Context.Stop(Self);
-                else if (_shuttingDown) StopWhenDone();
-                break;
-            case ListenSocket.Rebind:
-                _listen.Bind();
-                break;
-            case Udp.Unbound:
-                _listen.Unbound(Context);
                 if (_shuttingDown) StopWhenDone();
                 break;
             case Shutdown:
                 _shuttingDown = true;
-                foreach (var session in Context.GetChildren()) session.Tell(Shutdown.Instance);
+                foreach (var child in Context.GetChildren()) child.Tell(Shutdown.Instance);
                 _side.Counters.CountDrops(DropReason.Undelivered, _peers.DiscardParked());
-                _listen.Release();
                 StopWhenDone();
                 break;
             default:
@@ -110,44 +133,88 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
         }
     }
 
-    private void Route(Udp.Received received)
+    private void StartShard(int index)
     {
+        var shard = Context.ActorOf(ListenShard.Props(_settings, _address, _sockets[index], _udp), $"socket-{index}");
+        _shards[index] = Context.Watch(shard);
+    }
+
+    private void Unroute(EndPoint peer, IActorRef session)
+    {
+        // Shutting down, the shards are stopping: nothing routes any more.
+        if (_shuttingDown) return;
+        foreach (var shard in _shards) shard?.Tell(new ListenShard.Unroute(peer, session));
+    }
+
+    private int? ShardOf(IActorRef actor)
+    {
+        for (var i = 0; i < _shards.Length; i++)
+            if (actor.Equals(_shards[i])) return i;
+        return null;
+    }
+
+    /// <summary>The endpoint counts as bound once every shard is.</summary>
+    private void ShardBound(int index, EndpointBound bound)
+    {
+        _shardBound[index] = true;
+        if (index == 0)
+        {
+            _address.Bound((IPEndPoint)bound.LocalAddress);
+            for (var i = 1; i < _shards.Length; i++)
+                if (_shards[i] is null) StartShard(i);
+        }
+        if (_reportedBound || _shardBound.Any(b => !b)) return;
+        _reportedBound = true;
+        _log.Info("Listening for UDP on {0}", bound.LocalAddress);
+        if (_shards.Length > 1) _log.Debug("The UDP port is shared by {0} sockets, one per receive thread", _shards.Length);
+        Context.Parent.Tell(new EndpointBound(Name, bound.LocalAddress));
+    }
+
+    /// <param name="shard">The shard it came from, which is told that it was handled; null for a datagram a session handed back.</param>
+    private void Route(Udp.Received received, int? shard)
+    {
+        var from = shard is { } index ? _shards[index] : null;
+        var peer = (IPEndPoint)received.Sender;
         if (_shuttingDown)
         {
             _side.Counters.CountDrop(DropReason.Undelivered);
+            from?.Tell(new ListenShard.Handled(peer, null, 1));
             return;
         }
-        var peer = (IPEndPoint)received.Sender;
         switch (_peers.Route(peer, received, _settings.Udp.Allow))
         {
             case PeerTable.Routed routed:
                 routed.Session.Tell(received);
+                from?.Tell(new ListenShard.Handled(peer, routed.Session, 1));
                 break;
             case PeerTable.New:
-                Start(peer, [received]);
+                from?.Tell(new ListenShard.Handled(peer, Start(peer, [received], from), 1));
+                break;
+            case PeerTable.Parked when from is not null:
+                _parkedFrom[peer] = _parkedFrom.TryGetValue(peer, out var parked) ? (from, parked.Datagrams + 1) : (from, 1);
                 break;
             case PeerTable.Refused refused:
                 _side.Counters.CountDrop(refused.Reason);
+                from?.Tell(new ListenShard.Handled(peer, null, 1));
                 break;
         }
     }
 
-    private void Start(IPEndPoint peer, IEnumerable<Udp.Received> datagrams)
+    /// <param name="shard">The shard the peer came in on: the session replies on its socket.</param>
+    private IActorRef Start(IPEndPoint peer, IEnumerable<Udp.Received> datagrams, IActorRef? shard)
     {
+        var socket = _sockets[shard is not null && ShardOf(shard) is { } index ? index : 0];
         var activity = new ActivityStamp();
-        var session = Context.Watch(Context.ActorOf(UdpSession.Props(_settings, peer, _socket, _provider, activity), $"peer-{++_sessionCounter}"));
+        var session = Context.Watch(Context.ActorOf(UdpSession.Props(_settings, peer, socket, _provider, activity), $"peer-{++_sessionCounter}"));
         _peers.Started(peer, session, activity);
         foreach (var datagram in datagrams) session.Tell(datagram);
+        return session;
     }
 
     private void StopWhenDone()
     {
-        if (_listen.Released && !Context.GetChildren().Any()) Context.Stop(Self);
+        if (!Context.GetChildren().Any()) Context.Stop(Self);
     }
 
-    protected override void PostStop()
-    {
-        _side.Counters.CountDrops(DropReason.Undelivered, _peers.DiscardParked());
-        _listen.UnbindOnStop();
-    }
+    protected override void PostStop() => _side.Counters.CountDrops(DropReason.Undelivered, _peers.DiscardParked());
 }

@@ -43,6 +43,9 @@ public sealed class SideResources : IExtension
 
     public SessionCounters Sessions { get; } = new();
 
+    /// <summary>Datagrams each UDP receive thread took.</summary>
+    public ReceiveCounters ReceiveThreads { get; } = new();
+
     /// <summary>Whether every endpoint of the side is bound: what <c>/healthz</c> answers.</summary>
     public EndpointHealth Endpoints { get; } = new();
 

@@ -17,7 +17,7 @@ public sealed class TunnelMetrics : IDisposable
     /// <summary>What the instruments read: one side's counters.</summary>
     /// <param name="QueuedBytes">Bytes of datagrams the side's queues hold now.</param>
     public sealed record Sources(TrafficCounters Traffic, SessionCounters Sessions, LinkCounters Links, EndpointHealth Endpoints,
-        BufferCounters ReceiveBuffers, Func<long> QueuedBytes);
+        BufferCounters ReceiveBuffers, ReceiveCounters ReceiveThreads, Func<long> QueuedBytes);
 
     public TunnelMetrics(Sources side, string sideName, string orientation)
     {
@@ -71,6 +71,9 @@ public sealed class TunnelMetrics : IDisposable
         {
             new Measurement<long>(buffers.InUse, With("state", "in-use")), new Measurement<long>(buffers.Free, With("state", "free")),
         }, "By", "Bytes of UDP receive buffers, in use by sockets and kept free (akka.io.udp.tunnel-buffer-pool.keep-free)");
+        var threads = side.ReceiveThreads;
+        _meter.CreateObservableCounter("udp.received", () => threads.Threads.Select(t => new Measurement<long>(t.Datagrams, With("thread", t.Thread))),
+            "{datagram}", "Datagrams each UDP receive thread took (tunnel.udp.receive-threads): how the side's traffic is spread over cores");
         var health = side.Endpoints;
         _meter.CreateObservableUpDownCounter("endpoints.bound", () => health.Endpoints.Select(e =>
             new Measurement<long>(e.Value ? 1 : 0, With("endpoint", e.Key))), "{endpoint}", "1 while the endpoint's socket is bound");

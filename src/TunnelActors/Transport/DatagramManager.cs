@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
 using TunnelActors.Configuration;
+using TunnelActors.Flow;
 
 namespace TunnelActors.Transport;
 
@@ -38,8 +39,12 @@ public sealed class DatagramManager : UntypedActor
     {
         var self = Self;
         _pollers = new DatagramPoller[_settings.ReceiveThreads];
+        var threads = SideResources.For(Context.System).ReceiveThreads;
         for (var i = 0; i < _pollers.Length; i++)
-            _pollers[i] = new DatagramPoller(_settings.ReceiveBatch, $"udp-receive-{i}", fault => self.Tell(new Failed(fault)));
+        {
+            var name = $"udp-receive-{i}";
+            _pollers[i] = new DatagramPoller(_settings.ReceiveBatch, name, threads.For(name), fault => self.Tell(new Failed(fault)));
+        }
     }
 
     protected override void OnReceive(object message)

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.IO;
+using TunnelActors.Observability;
 
 namespace TunnelActors.Transport;
 
@@ -50,6 +51,7 @@ internal sealed unsafe partial class DatagramPoller : IDisposable
     private readonly int _epoll;
     private readonly int _wake;
     private readonly Action<string> _fault;
+    private readonly ReceiveCounters.Count _received;
     private readonly byte* _slots;
     private readonly byte* _addresses;
     private readonly IoVector* _vectors;
@@ -64,11 +66,13 @@ internal sealed unsafe partial class DatagramPoller : IDisposable
     /// <param name="batch">Datagrams one <c>recvmmsg</c> takes at most.</param>
     /// <param name="fault">Told of a system call that failed in a way it cannot go on from (the thread stops).</param>
     /// <param name="name">The thread's name.</param>
-    public DatagramPoller(int batch, string name, Action<string> fault)
+    /// <param name="received">Counts the datagrams this thread takes.</param>
+    public DatagramPoller(int batch, string name, ReceiveCounters.Count received, Action<string> fault)
     {
         if (!Supported) throw new PlatformNotSupportedException("recvmmsg needs 64-bit Linux");
         _batch = batch;
         _fault = fault;
+        _received = received;
         _epoll = epoll_create1(CloseOnExec);
         if (_epoll < 0) throw new SocketException(Marshal.GetLastPInvokeError());
         _wake = eventfd(0, EventFdNonBlocking | CloseOnExec);
@@ -210,6 +214,7 @@ internal sealed unsafe partial class DatagramPoller : IDisposable
             {
                 var received = recvmmsg(fd, _headers, (uint)_batch, DontWait, null);
                 if (received <= 0) return;
+                _received.Add(received);
                 Deliver(registration, received);
                 if (received < _batch) return;
                 // A full batch: let the actors take it before reading more.

@@ -11,8 +11,12 @@ namespace TunnelActors.Transport;
 /// it whatever happens to Akka.IO's socket actor (<see cref="Close"/>). A socket bound again (after its actor
 /// died) replaces the old one for every sink made from it.
 /// </summary>
-public sealed class SocketCapture(UdpTunnelSettings settings) : Inet.SocketOptionV2
+/// <param name="sharePort">Binds with <c>SO_REUSEPORT</c> (Linux), so that the UDP-listen endpoint's shards share one port.</param>
+public sealed class SocketCapture(UdpTunnelSettings settings, bool sharePort = false) : Inet.SocketOptionV2
 {
+    private const int SocketLevel = 1;
+    private const int ReusePort = 15;
+
     private volatile Socket? _socket;
     private volatile bool _closed;
 
@@ -23,6 +27,7 @@ public sealed class SocketCapture(UdpTunnelSettings settings) : Inet.SocketOptio
     {
         if (settings.ReceiveBuffer > 0) s.ReceiveBufferSize = settings.ReceiveBuffer;
         if (settings.SendBuffer > 0) s.SendBufferSize = settings.SendBuffer;
+        if (sharePort) s.SetRawSocketOption(SocketLevel, ReusePort, BitConverter.GetBytes(1));
     }
 
     public override void AfterBind(Socket s)

@@ -23,17 +23,17 @@ public static class BoundSockets
     }
 
     /// <summary>
-    /// Datagrams the kernel dropped for the UDP socket bound to <paramref name="port"/> in process <paramref name="pid"/>'s
-    /// network namespace (its receive buffer full, mostly): that socket's own count, the last column of its row, whatever
-    /// other programs' sockets drop.
+    /// Datagrams the kernel dropped for the UDP sockets bound to <paramref name="port"/> in process <paramref name="pid"/>'s
+    /// network namespace (a receive buffer full, mostly): those sockets' own counts, the last column of their rows (a
+    /// UDP-listen side has one socket per receive thread on its port), whatever other programs' sockets drop.
     /// </summary>
     public static long UdpSocketDrops(int pid, int port)
     {
         var rows = File.ReadLines($"/proc/{pid}/net/udp").Skip(1).Concat(File.ReadLines($"/proc/{pid}/net/udp6").Skip(1))
             .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
             .Where(f => PortOf(f[1]) == port).ToList();
-        if (rows.Count != 1) throw new InvalidOperationException($"{rows.Count} UDP sockets on port {port} in the namespace of process {pid}, not one");
-        return long.Parse(rows[0][^1]);
+        if (rows.Count == 0) throw new InvalidOperationException($"no UDP socket on port {port} in the namespace of process {pid}");
+        return rows.Sum(row => long.Parse(row[^1]));
     }
 
     /// <summary>The kernel's identities of the UDP sockets bound to the port: a new socket has a new inode.</summary>

@@ -20,6 +20,9 @@ public static class Sides
             .CreateLogger();
     }
 
+    /// <summary>Sockets a UDP-listen side binds on its port by default (<c>tunnel.udp.receive-threads = 0</c>: one per core).</summary>
+    public static int ListenSockets => Environment.ProcessorCount;
+
     public static Task<TunnelSide> StartAsync(string name, params (string Key, string Value)[] settings) =>
         TunnelSide.StartAsync(name, Configure(settings));
 
