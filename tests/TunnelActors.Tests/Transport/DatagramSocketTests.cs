@@ -60,12 +60,25 @@ public sealed class DatagramSocketTests() : TestKit(ConfigurationFactory.ParseSt
     [InlineData("tunnel.udp.io", "epoll", "batched or akka")]
     [InlineData("tunnel.udp.receive-batch", "0", "1 to 1024")]
     [InlineData("tunnel.udp.receive-batch", "2000", "1 to 1024")]
+    [InlineData("tunnel.udp.receive-threads", "-1", "0 to 256")]
+    [InlineData("tunnel.udp.receive-threads", "300", "0 to 256")]
+    [InlineData("tunnel.udp.receive-threads", "many", "not a whole number")]
     public void A_bad_udp_io_setting_names_its_key(string key, string value, string expected)
     {
         var e = Assert.Throws<TunnelActors.Configuration.ConfigurationException>(() => Sides.Configure(("tunnel.udp.listen", "127.0.0.1:0"),
             ("tunnel.tcp.connect", "127.0.0.1:9"), (key, value)));
         Assert.Equal(key, e.Key);
         Assert.Contains(expected, e.Message);
+    }
+
+    [Theory]
+    [InlineData("0", -1)]
+    [InlineData("3", 3)]
+    public void Receive_threads_are_one_per_core_unless_set(string value, int expected)
+    {
+        var settings = Sides.Configure(("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.connect", "127.0.0.1:9"),
+            ("tunnel.udp.receive-threads", value)).Settings.Udp;
+        Assert.Equal(expected > 0 ? expected : Environment.ProcessorCount, settings.ReceiveThreads);
     }
 
     [Theory]
