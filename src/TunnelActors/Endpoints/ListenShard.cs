@@ -82,11 +82,7 @@ public sealed class ListenShard : UntypedActor, IWithTimers
 
     private SocketCapture Socket { get; }
 
-    protected override void PreStart()
-    {
-        _listen.Bind();
-        Timers.StartPeriodicTimer(Sweep.Instance, Sweep.Instance, TransitTimeout);
-    }
+    protected override void PreStart() => _listen.Bind();
 
     protected override void OnReceive(object message)
     {
@@ -151,6 +147,8 @@ public sealed class ListenShard : UntypedActor, IWithTimers
                 return;
             }
             _transit[peer] = transit = new Transit();
+            // Only while something is in transit: an idle side wakes for nothing.
+            if (!Timers.IsTimerActive(Sweep.Instance)) Timers.StartPeriodicTimer(Sweep.Instance, Sweep.Instance, TransitTimeout);
         }
         transit.Datagrams++;
         transit.Since = Environment.TickCount64;
@@ -178,8 +176,8 @@ public sealed class ListenShard : UntypedActor, IWithTimers
         List<EndPoint>? stale = null;
         foreach (var (peer, transit) in _transit)
             if (transit.Since < before) (stale ??= []).Add(peer);
-        if (stale is null) return;
-        foreach (var peer in stale) _transit.Remove(peer);
+        foreach (var peer in stale ?? []) _transit.Remove(peer);
+        if (_transit.Count == 0) Timers.Cancel(Sweep.Instance);
     }
 
     protected override void PostStop() => _listen.UnbindOnStop();
