@@ -53,7 +53,6 @@ public sealed class ListenShard : UntypedActor, IWithTimers
         public long Since;
     }
 
-    private readonly TunnelSettings _settings;
     private readonly ListenAddress _address;
     private readonly IActorRef _endpoint;
     private readonly ListenSocket _listen;
@@ -62,15 +61,13 @@ public sealed class ListenShard : UntypedActor, IWithTimers
     private readonly Dictionary<EndPoint, Transit> _transit = new();
 
     /// <param name="address">Where to bind: the configured address until one of the shards has bound, then exactly its port.</param>
-    /// <param name="socket">Captures the bound socket; the sessions this shard's peers start reply on it.</param>
+    /// <param name="socket">Captures the bound socket; the endpoint gives it to the sessions of the peers that come in on it, to reply on.</param>
     /// <param name="udp">Who binds the socket: the side's <see cref="DatagramManager"/> or Akka.IO's UDP.</param>
     public ListenShard(TunnelSettings settings, ListenAddress address, SocketCapture socket, IActorRef udp)
     {
-        _settings = settings;
         _address = address;
         _endpoint = Context.Parent;
         var log = Context.GetLogger();
-        Socket = socket;
         _listen = new ListenSocket(UdpListenEndpoint.Name, settings.Rebind, this, log,
             () => udp.Tell(new Udp.Bind(Self, _address.Current, [socket])), Udp.Unbind.Instance, socket.CloseOrphaned);
     }
@@ -79,8 +76,6 @@ public sealed class ListenShard : UntypedActor, IWithTimers
         Akka.Actor.Props.Create(() => new ListenShard(settings, address, socket, udp)).WithMailbox(TunnelSettings.IngressMailbox);
 
     public ITimerScheduler Timers { get; set; } = null!;
-
-    private SocketCapture Socket { get; }
 
     protected override void PreStart() => _listen.Bind();
 
