@@ -59,14 +59,18 @@ internal sealed class MatrixRunner(MatrixOptions options, Tools tools, string re
         await using var running = await launcher.StartAsync(path, peers);
         var relays = new[] { running.Side1, running.Side2 }.OfType<ChildProcess>().ToList();
         var cpuBefore = relays.Sum(r => ProcFs.CpuSeconds(r.Pid));
+        var threadsBefore = relays.Select(r => ProcFs.ThreadCpuSeconds(r.Pid)).ToList();
         var clock = Stopwatch.StartNew();
         var json = await load.RunAsync(running, peers, size, rate, cancellation);
         var wall = clock.Elapsed.TotalSeconds;
         var cpu = relays.Count == 0 ? (double?)null : relays.Sum(r => ProcFs.CpuSeconds(r.Pid)) - cpuBefore;
+        var threads = relays.Select((r, i) => ProcFs.ThreadCpuSeconds(r.Pid)
+            .ToDictionary(t => t.Key, t => t.Value - threadsBefore[i].GetValueOrDefault(t.Key))).ToList();
         foreach (var relay in relays)
             if (relay.HasExited) throw new InvalidOperationException($"{relay.Name} exited during the run");
         return new RunResult(path, rep, peers, size, rate, json, wall, cpu,
             running.Side1 is { } side1 ? ProcFs.PeakRssKib(side1.Pid) : null,
-            running.Side2 is { } side2 ? ProcFs.PeakRssKib(side2.Pid) : null);
+            running.Side2 is { } side2 ? ProcFs.PeakRssKib(side2.Pid) : null,
+            threads.Count == 2 ? threads : null);
     }
 }

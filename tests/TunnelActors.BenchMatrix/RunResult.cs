@@ -9,9 +9,11 @@ namespace TunnelActors.BenchMatrix;
 /// <param name="RelayCpuSeconds">Both relay sides, from just before the load started until it exited; null for the direct path.</param>
 /// <param name="RssSide1Kib">Peak RSS of the side the load talks to (UDP listen).</param>
 /// <param name="RssSide2Kib">Peak RSS of the side next to the echo.</param>
+/// <param name="ThreadCpuSeconds">Side 1's and side 2's CPU seconds over the same time, by thread name; null for the direct path.</param>
 internal sealed record RunResult(
     RelayPath Path, int Repetition, int Peers, int Size, string Rate, JsonObject Load,
-    double WallSeconds, double? RelayCpuSeconds, long? RssSide1Kib, long? RssSide2Kib)
+    double WallSeconds, double? RelayCpuSeconds, long? RssSide1Kib, long? RssSide2Kib,
+    IReadOnlyList<Dictionary<string, double>>? ThreadCpuSeconds = null)
 {
     public double RxPerSecond => Number("rx_pps");
     public double Lost => Number("lost");
@@ -39,6 +41,9 @@ internal sealed record RunResult(
             ["rss_client_kb"] = RssSide1Kib,
             ["rss_server_kb"] = RssSide2Kib,
             ["wall_s"] = Math.Round(WallSeconds, 3),
+            ["relay_threads_cpu_s"] = ThreadCpuSeconds is null ? null
+                : new JsonArray(ThreadCpuSeconds.Select(side => (JsonNode)new JsonObject(side.Where(t => t.Value > 0)
+                    .Select(t => KeyValuePair.Create(t.Key, (JsonNode?)Math.Round(t.Value, 2))))).ToArray()),
         };
         foreach (var (key, value) in Load) line[key] = value?.DeepClone();
         return line.ToJsonString();

@@ -10,13 +10,30 @@ internal static class ProcFs
     /// <summary>User + system CPU seconds of the process and its live descendants; 0 for one that is gone.</summary>
     public static double CpuSeconds(int pid) => WithDescendants(pid).Sum(OwnCpuTicks) / (double)ClockTicksPerSecond.Value;
 
+    /// <summary>
+    /// CPU seconds of each of the process's threads by name (threads of one name, such as .NET's socket threads,
+    /// together): where a side's CPU goes, and over how many threads it is spread.
+    /// </summary>
+    public static Dictionary<string, double> ThreadCpuSeconds(int pid)
+    {
+        var byName = new Dictionary<string, double>();
+        var tasks = $"/proc/{pid}/task";
+        if (!Directory.Exists(tasks)) return byName;
+        foreach (var task in Directory.EnumerateDirectories(tasks))
+        {
+            if (Read(Path.Combine(task, "comm"))?.Trim() is not { } name || Read(Path.Combine(task, "stat")) is not { } stat) continue;
+            byName[name] = byName.GetValueOrDefault(name) + CpuTicks(stat) / (double)ClockTicksPerSecond.Value;
+        }
+        return byName;
+    }
+
     /// <summary>Peak resident set (VmHWM) of the process and its live descendants, KiB.</summary>
     public static long PeakRssKib(int pid) => WithDescendants(pid).Sum(p => StatusField(p, "VmHWM:"));
 
-    private static long OwnCpuTicks(int pid)
+    private static long OwnCpuTicks(int pid) => Read($"/proc/{pid}/stat") is { } stat ? CpuTicks(stat) : 0;
+
+    private static long CpuTicks(string stat)
     {
-        var stat = Read($"/proc/{pid}/stat");
-        if (stat is null) return 0;
         // Fields after the command name, which is in parentheses and may hold spaces: state is field 3, utime 14, stime 15.
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);

@@ -108,6 +108,22 @@ internal static class MarkdownReport
                      $"{F(s.Lost, "0")} ({F(s.LossPercent, "0.00")}) | {F(s.Misdelivered, "0")} | {F(s.P50, "0.0")} | {F(s.P99, "0.0")} | {cpu} | {rss} |");
             }
         }
+        Line();
+        Line("## Where TunnelActors' CPU goes, by thread");
+        Line();
+        Line("Each thread's median share of a side's CPU over the run (threads of one name together: .NET's socket threads are");
+        Line("one per core; under 5 % left out). The receive threads (`udp-receive-K`, `tunnel.udp.receive-threads`) and .NET's");
+        Line("socket threads run the actors their datagrams wake: with many peers a side's work is spread over them, one core each.");
+        Line();
+        Line("| configuration | path | side 1 (UDP listen) | side 2 (next to the echo) |");
+        Line("|---|---|---|---|");
+        foreach (var s in summaries.Where(s => s.Path is RelayPath.TaMullvad or RelayPath.TaSeed)
+                     .OrderBy(s => s.Configuration.Peers).ThenBy(s => s.Configuration.Size).ThenBy(s => s.Configuration.Rate != "max")
+                     .ThenBy(s => s.Configuration.Rate).ThenBy(s => s.Path))
+        {
+            string Shares(int side) => string.Join(", ", s.ThreadShares(side).Select(t => $"{t.Thread} {F(100 * t.Share, "0")} %"));
+            Line($"| {s.Configuration.Short} | {s.Path.Name()} | {Shares(0)} | {Shares(1)} |");
+        }
         return md.ToString();
     }
 

@@ -26,6 +26,20 @@ internal sealed record Summary(Configuration Configuration, RelayPath Path, IRea
     public double? RssSide1Mib => Median(r => r.RssSide1Kib / 1024.0);
     public double? RssSide2Mib => Median(r => r.RssSide2Kib / 1024.0);
 
+    /// <summary>
+    /// Each thread's median share of a side's CPU (side 0: UDP listen, side 1: next to the echo), largest first; threads
+    /// under 5 % are left out.
+    /// </summary>
+    public IReadOnlyList<(string Thread, double Share)> ThreadShares(int side)
+    {
+        var shares = Runs.Where(r => r.ThreadCpuSeconds is not null).Select(r => r.ThreadCpuSeconds![side])
+            .Select(threads => (threads, total: threads.Values.Sum())).Where(t => t.total > 0)
+            .Select(t => t.threads.ToDictionary(x => x.Key, x => x.Value / t.total)).ToList();
+        return shares.SelectMany(s => s.Keys).Distinct()
+            .Select(thread => (thread, share: MedianOf(shares.Select(s => s.GetValueOrDefault(thread)))))
+            .Where(t => t.share >= 0.05).OrderByDescending(t => t.share).ToList();
+    }
+
     public static IReadOnlyList<Summary> Of(IEnumerable<RunResult> results) =>
         results.GroupBy(r => (Configuration: new Configuration(r.Peers, r.Size, r.Rate), r.Path))
             .Select(g => new Summary(g.Key.Configuration, g.Key.Path, g.ToList()))
@@ -33,9 +47,14 @@ internal sealed record Summary(Configuration Configuration, RelayPath Path, IRea
 
     private double? Median(Func<RunResult, double?> value)
     {
-        var values = Runs.Select(value).OfType<double>().Order().ToArray();
-        if (values.Length == 0) return null;
-        var middle = values.Length / 2;
-        return values.Length % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
+        var values = Runs.Select(value).OfType<double>().ToArray();
+        return values.Length == 0 ? null : MedianOf(values);
+    }
+
+    private static double MedianOf(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        var middle = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
     }
 }
