@@ -37,6 +37,7 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private long _sessionCounter;
     private bool _reportedBound;
+    private bool _checkedSharing;
     private bool _shuttingDown;
 
     /// <param name="provider">Where sessions get their tunnel connections: the dialer or the lease pool.</param>
@@ -68,6 +69,13 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
 
     /// <summary>The first shard alone, so that with port 0 the others learn the port it got.</summary>
     protected override void PreStart() => StartShard(0);
+
+    protected override void PostRestart(Exception reason)
+    {
+        // The sockets of the incarnation before may still be closing: counted as strangers on the port, they would stop the side.
+        _checkedSharing = true;
+        base.PostRestart(reason);
+    }
 
     protected override void OnReceive(object message)
     {
@@ -164,6 +172,20 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
                 if (_shards[i] is null) StartShard(i);
         }
         if (_reportedBound || _shardBound.Any(b => !b)) return;
+        if (!_checkedSharing && _shards.Length > 1)
+        {
+            _checkedSharing = true;
+            var local = (IPEndPoint)bound.LocalAddress;
+            if (PortSharing.SocketsOn(local) is { } sockets && sockets > _shards.Length)
+            {
+                var reason = $"cannot bind UDP {local}: {sockets - _shards.Length} other socket(s) share the port (SO_REUSEPORT): " +
+                             "is another tunnelactors running on it? (tunnel.udp.receive-threads = 1 binds without sharing)";
+                _log.Error("{0}", reason);
+                Context.Parent.Tell(new EndpointBindFailed(Name, reason));
+                Context.Stop(Self);
+                return;
+            }
+        }
         _reportedBound = true;
         _log.Info("Listening for UDP on {0}", bound.LocalAddress);
         if (_shards.Length > 1) _log.Debug("The UDP port is shared by {0} sockets, one per receive thread", _shards.Length);

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Akka.Actor;
 using TunnelActors.Endpoints;
 using TunnelActors.Tests.Support;
+using TunnelActors.Tools;
 using TunnelActors.Tools.Demo;
 using Xunit;
 
@@ -60,6 +61,21 @@ public sealed class ListenShardTests
         Assert.True(await BoundSockets.EventuallyAsync(() => BoundSockets.UdpInodes(port) is { Count: Threads } now && now.Except(before).Count() == 1, Wait),
             $"sockets on the port: {string.Join(", ", BoundSockets.UdpInodes(port))}, before {string.Join(", ", before)}");
         Assert.Empty(await Peers.EchoAsync(client.UdpEndpoint, 12, [1, 1200]));
+    }
+
+    [Fact]
+    public async Task A_port_another_socket_shares_with_SO_REUSEPORT_stops_the_start_with_a_reason()
+    {
+        // What a second side of the same user on the same port would be: a socket that takes a share of the peers.
+        using var stranger = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        stranger.SetRawSocketOption(1, 15, BitConverter.GetBytes(1));
+        stranger.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var port = ((IPEndPoint)stranger.LocalEndPoint!).Port;
+
+        var e = await Assert.ThrowsAsync<TunnelStartException>(() => Sides.StartAsync("shared-port", ("tunnel.udp.listen", $"127.0.0.1:{port}"),
+            ("tunnel.tcp.connect", "127.0.0.1:9"), ("tunnel.udp.receive-threads", $"{Threads}")));
+        Assert.Contains("share the port (SO_REUSEPORT)", e.Message);
+        Assert.True(await BoundSockets.EventuallyAsync(() => BoundSockets.Udp(port) == 1, Wait), "the side's sockets stayed bound");
     }
 
     /// <summary>Sends <paramref name="count"/> numbered datagrams at once and expects them all back, in order; null when they were.</summary>
