@@ -20,6 +20,10 @@ public sealed class DatagramManager : UntypedActor
     private readonly UdpTunnelSettings _settings;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private DatagramPoller[] _pollers = [];
+    // Which receive thread each socket actor was given, counted here when it is made: sockets bound in one turn (the
+    // listen port's shards) must not all go to the thread that had the fewest before any of them registered.
+    private readonly Dictionary<IActorRef, int> _threadOf = new();
+    private int[] _sockets = [];
 
     public DatagramManager(UdpTunnelSettings settings) => _settings = settings;
 
@@ -39,6 +43,7 @@ public sealed class DatagramManager : UntypedActor
     {
         var self = Self;
         _pollers = new DatagramPoller[_settings.ReceiveThreads];
+        _sockets = new int[_pollers.Length];
         var threads = SideResources.For(Context.System).ReceiveThreads;
         for (var i = 0; i < _pollers.Length; i++)
         {
@@ -52,7 +57,12 @@ public sealed class DatagramManager : UntypedActor
         switch (message)
         {
             case Udp.Bind bind:
-                Context.ActorOf(DatagramSocket.Props(bind, _pollers.MinBy(poller => poller.Sockets)!));
+                var thread = Array.IndexOf(_sockets, _sockets.Min());
+                _sockets[thread]++;
+                _threadOf[Context.Watch(Context.ActorOf(DatagramSocket.Props(bind, _pollers[thread])))] = thread;
+                break;
+            case Terminated t when _threadOf.Remove(t.ActorRef, out var left):
+                _sockets[left]--;
                 break;
             case Failed failed:
                 // The receiving thread is gone: a restart (by the supervisor) closes every socket, whose handlers bind again.

@@ -98,9 +98,6 @@ internal sealed unsafe partial class DatagramPoller : IDisposable
         new Thread(Run) { IsBackground = true, Name = name }.Start();
     }
 
-    /// <summary>How many sockets are registered.</summary>
-    public int Sockets => _registrations.Count;
-
     /// <summary>Datagrams that arrive on <paramref name="socket"/> go to <paramref name="handler"/>, sent by <paramref name="socketActor"/>, until the registration is disposed.</summary>
     public Registration Register(Socket socket, IActorRef handler, IActorRef socketActor)
     {

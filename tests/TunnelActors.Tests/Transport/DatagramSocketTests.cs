@@ -5,6 +5,7 @@ using Akka.Configuration;
 using Akka.IO;
 using Akka.TestKit.Xunit2;
 using TunnelActors.Configuration;
+using TunnelActors.Flow;
 using TunnelActors.Tests.Support;
 using TunnelActors.Transport;
 using Xunit;
@@ -69,6 +70,34 @@ public sealed class DatagramSocketTests() : TestKit(ConfigurationFactory.ParseSt
             ("tunnel.tcp.connect", "127.0.0.1:9"), (key, value)));
         Assert.Equal(key, e.Key);
         Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void Sockets_bound_in_one_go_are_spread_over_the_receive_threads_one_each()
+    {
+        var settings = Sides.Configure(("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.listen", "127.0.0.1:0"),
+            ("tunnel.udp.receive-threads", "3")).Settings.Udp;
+        var manager = Sys.ActorOf(DatagramManager.Props(settings));
+        // All three in the manager's inbox before it takes any (deferred, as a receive thread does), so that it makes all
+        // three socket actors in one turn, before any has registered with a thread: as the listen port's shards come.
+        InlineExecutor.Defer();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+                manager.Tell(new Udp.Bind(TestActor, new IPEndPoint(IPAddress.Loopback, 0), [new SocketCapture(settings)]), TestActor);
+        }
+        finally
+        {
+            InlineExecutor.RunDeferred();
+        }
+        var locals = Enumerable.Range(0, 3).Select(_ => (IPEndPoint)ExpectMsg<Udp.Bound>(Wait).LocalAddress).ToList();
+
+        using var peer = Peers.Bind(AddressFamily.InterNetwork);
+        foreach (var local in locals) peer.SendTo(new byte[] { 1 }, local);
+        for (var i = 0; i < 3; i++) ExpectMsg<Udp.Received>(Wait);
+        var perThread = SideResources.For(Sys).ReceiveThreads.Threads.ToDictionary(t => t.Thread, t => t.Datagrams);
+        Assert.Equal(3, perThread.Count);
+        Assert.All(perThread.Values, datagrams => Assert.Equal(1, datagrams));
     }
 
     [Theory]
