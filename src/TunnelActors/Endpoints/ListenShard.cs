@@ -59,6 +59,7 @@ public sealed class ListenShard : UntypedActor, IWithTimers
     private readonly SideResources _side = SideResources.For(Context.System);
     private readonly Dictionary<EndPoint, IActorRef> _routes = new();
     private readonly Dictionary<EndPoint, Transit> _transit = new();
+    private bool _shuttingDown;
 
     /// <param name="address">Where to bind: the configured address until one of the shards has bound, then exactly its port.</param>
     /// <param name="socket">Captures the bound socket; the endpoint gives it to the sessions of the peers that come in on it, to reply on.</param>
@@ -117,6 +118,10 @@ public sealed class ListenShard : UntypedActor, IWithTimers
                 if (_listen.Released) Context.Stop(Self);
                 break;
             case Shutdown:
+                // The sessions are ending: what still arrives until the socket is gone is not delivered, and counted so.
+                _shuttingDown = true;
+                _routes.Clear();
+                _transit.Clear();
                 _listen.Release();
                 if (_listen.Released) Context.Stop(Self);
                 break;
@@ -128,6 +133,11 @@ public sealed class ListenShard : UntypedActor, IWithTimers
 
     private void Route(Udp.Received received)
     {
+        if (_shuttingDown)
+        {
+            _side.Counters.CountDrop(DropReason.Undelivered);
+            return;
+        }
         var peer = received.Sender;
         if (_routes.TryGetValue(peer, out var session))
         {

@@ -131,7 +131,9 @@ public sealed class UdpListenEndpoint : UntypedActor, IWithTimers
                 break;
             case Shutdown:
                 _shuttingDown = true;
-                foreach (var child in Context.GetChildren()) child.Tell(Shutdown.Instance);
+                // The shards first: they stop routing before any session has ended.
+                foreach (var shard in _shards) shard?.Tell(Shutdown.Instance);
+                foreach (var child in Context.GetChildren().Except(_shards.OfType<IActorRef>())) child.Tell(Shutdown.Instance);
                 _side.Counters.CountDrops(DropReason.Undelivered, _peers.DiscardParked());
                 StopWhenDone();
                 break;
