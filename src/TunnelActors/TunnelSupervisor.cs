@@ -41,6 +41,7 @@ public sealed class TunnelSupervisor : UntypedActor
     private TunnelMetrics? _metrics;
     private MetricsServer? _metricsServer;
     private IActorRef? _udpIo;
+    private IActorRef? _deadLetters;
 
     public TunnelSupervisor(TunnelSettings settings) => _settings = settings;
 
@@ -69,6 +70,7 @@ public sealed class TunnelSupervisor : UntypedActor
             _side.ReceiveThreads, () => _side.Budget.Used),
             Context.System.Name, settings.Orientation);
         ServeMetrics(settings);
+        _deadLetters = Start(DeadLetterCount.Props(_side.Counters, _side.Addresses), DeadLetterCount.Name);
 
         var udp = UdpManager(settings.Udp);
         switch (settings.Udp.Role, settings.Tcp.Role)
@@ -194,16 +196,20 @@ public sealed class TunnelSupervisor : UntypedActor
     {
         _shuttingDown = true;
         _side.Endpoints.Down();
-        foreach (var child in Context.GetChildren()) child.Tell(Shutdown.Instance);
+        foreach (var child in Context.GetChildren().Where(child => !child.Equals(_deadLetters))) child.Tell(Shutdown.Instance);
         StopWhenDone();
     }
 
-    /// <summary>Stops once every child has; the UDP sockets' manager last, after the endpoints and flows released theirs.</summary>
+    /// <summary>
+    /// Stops once every child has; the UDP sockets' manager last, after the endpoints and flows released theirs, and
+    /// with it the dead-letter count, which counts datagrams lost until then.
+    /// </summary>
     private void StopWhenDone()
     {
         var children = Context.GetChildren().ToList();
         if (children.Count == 0) Context.Stop(Self);
-        else if (_udpIo is { } udpIo && children.All(udpIo.Equals)) Context.Stop(udpIo);
+        else if (children.All(child => child.Equals(_udpIo) || child.Equals(_deadLetters)))
+            foreach (var child in children) Context.Stop(child);
     }
 
     protected override void PostStop()

@@ -12,7 +12,11 @@ namespace TunnelActors.Observability;
 /// </summary>
 public sealed class AddressDisplay(bool redact)
 {
-    private readonly byte[] _secret = RandomNumberGenerator.GetBytes(32);
+    // Made only when used: the cryptography library costs a side some 5 MB of memory.
+    private readonly byte[]? _secret = redact ? RandomNumberGenerator.GetBytes(32) : null;
+
+    /// <summary>Whether peer addresses are hidden (<c>tunnel.log.redact-addresses</c>).</summary>
+    public bool Redacts => redact;
 
     public string Show(EndPoint endpoint)
     {
@@ -29,5 +33,5 @@ public sealed class AddressDisplay(bool redact)
         endpoint is IPEndPoint { Address.IsIPv4MappedToIPv6: true } ip ? new IPEndPoint(ip.Address.MapToIPv4(), ip.Port).ToString() : endpoint.ToString() ?? "";
 
     private string Name(IPAddress address) =>
-        "anon-" + Convert.ToHexStringLower(HMACSHA256.HashData(_secret, Encoding.ASCII.GetBytes(address.ToString())).AsSpan(0, 4));
+        "anon-" + Convert.ToHexStringLower(HMACSHA256.HashData(_secret!, Encoding.ASCII.GetBytes(address.ToString())).AsSpan(0, 4));
 }
