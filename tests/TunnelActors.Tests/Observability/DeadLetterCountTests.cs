@@ -25,7 +25,7 @@ public sealed class DeadLetterCountTests() : TestKit(TunnelConfiguration.Referen
         var counters = new TrafficCounters();
         var logs = CreateTestProbe();
         Sys.EventStream.Subscribe(logs.Ref, typeof(Info));
-        var count = Sys.ActorOf(DeadLetterCount.Props(counters, new AddressDisplay(redact: false)));
+        var count = Started(DeadLetterCount.Props(counters, new AddressDisplay(redact: false)));
         var gone = Stopped();
 
         for (var i = 0; i < 12; i++) gone.Tell(Datagram());
@@ -48,7 +48,7 @@ public sealed class DeadLetterCountTests() : TestKit(TunnelConfiguration.Referen
             var counters = new TrafficCounters();
             var logs = CreateTestProbe();
             Sys.EventStream.Subscribe(logs.Ref, typeof(Info));
-            var count = Sys.ActorOf(DeadLetterCount.Props(counters, new AddressDisplay(redact)));
+            var count = Started(DeadLetterCount.Props(counters, new AddressDisplay(redact)));
             var gone = Stopped();
 
             gone.Tell($"session of {Peer} ended");
@@ -77,6 +77,15 @@ public sealed class DeadLetterCountTests() : TestKit(TunnelConfiguration.Referen
         Watch(supervisor);
         supervisor.Tell(TunnelActors.Transport.Shutdown.Instance);
         ExpectTerminated(supervisor, Wait);
+    }
+
+    /// <summary>The count, once it has subscribed (its start runs after ActorOf returns; Identify is answered after it).</summary>
+    private IActorRef Started(Props props)
+    {
+        var count = Sys.ActorOf(props);
+        count.Tell(new Identify(null), TestActor);
+        ExpectMsg<ActorIdentity>(Wait);
+        return count;
     }
 
     /// <summary>An actor that has stopped: what is told to it becomes a dead letter.</summary>
