@@ -48,7 +48,9 @@ public static class SettingsReader
         var auth = new AuthSettings(
             String(config, "tunnel.auth.psk-file") is { Length: > 0 } keyFile ? KeyFile.Load("tunnel.auth.psk-file", Path.GetFullPath(keyFile)) : null,
             Duration(config, "tunnel.auth.handshake-timeout", allowZero: false),
-            Bool(config, "tunnel.auth.allow-unauthenticated"));
+            Bool(config, "tunnel.auth.allow-unauthenticated"),
+            Duration(config, "tunnel.auth.max-clock-skew", allowZero: false),
+            Int(config, "tunnel.auth.replay-memory", min: 1));
         if (udp.Role == UdpRole.Listen && tcp.Role == TcpRole.Listen && auth.Key is null && tcp.Allow.IsEmpty && !auth.AllowUnauthenticated)
             throw new ConfigurationException("tunnel.auth.psk-file",
                 "a side that listens on both UDP and TCP hands each new peer's traffic to whoever connects to it: " +

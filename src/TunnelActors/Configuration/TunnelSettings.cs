@@ -76,7 +76,9 @@ public sealed record TcpTunnelSettings(
     int MaxHandshakesPerSource);
 
 /// <param name="Key">The pre-shared key every tunnel connection proves (<c>tunnel.auth.psk-file</c>); null = plain RFC 4571.</param>
-public sealed record AuthSettings(PreSharedKey? Key, TimeSpan HandshakeTimeout, bool AllowUnauthenticated);
+/// <param name="MaxClockSkew">How far a dialer's clock may be from a listener's (<c>tunnel.auth.max-clock-skew</c>): its hello's age.</param>
+/// <param name="ReplayMemory">Hellos a listener remembers to refuse a replay (<c>tunnel.auth.replay-memory</c>).</param>
+public sealed record AuthSettings(PreSharedKey? Key, TimeSpan HandshakeTimeout, bool AllowUnauthenticated, TimeSpan MaxClockSkew, int ReplayMemory);
 
 /// <param name="MaxPerSource">Sessions one source address may have on the UDP-listen side.</param>
 /// <param name="NewPerSecond">New sessions per second on the UDP-listen side, at most.</param>

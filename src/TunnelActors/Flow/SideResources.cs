@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using TunnelActors.Auth;
 using TunnelActors.Observability;
 
 namespace TunnelActors.Flow;
@@ -11,11 +12,13 @@ namespace TunnelActors.Flow;
 /// </summary>
 public sealed class SideResources : IExtension
 {
-    public SideResources(ActorSystem system) : this(QueueMemory(system.Settings.Config), RedactAddresses(system.Settings.Config)) { }
+    public SideResources(ActorSystem system)
+        : this(QueueMemory(system.Settings.Config), RedactAddresses(system.Settings.Config), ReplayMemory(system.Settings.Config)) { }
 
-    internal SideResources(long queueMemory, bool redactAddresses = false)
+    internal SideResources(long queueMemory, bool redactAddresses = false, int replayMemory = DefaultReplayMemory)
     {
         Budget = new ByteBudget(queueMemory);
+        Replays = new ReplayCache(replayMemory);
         Addresses = new AddressDisplay(redactAddresses);
         Refusals = new ThrottledLog(LogLevel.WarningLevel, Addresses);
         DialFailures = new ThrottledLog(LogLevel.WarningLevel, Addresses);
@@ -32,7 +35,15 @@ public sealed class SideResources : IExtension
     private static long QueueMemory(Akka.Configuration.Config config) =>
         config.HasPath("tunnel.queue-memory") ? config.GetByteSize("tunnel.queue-memory") ?? DefaultQueueMemory : DefaultQueueMemory;
 
+    private const int DefaultReplayMemory = 65536;
+
+    private static int ReplayMemory(Akka.Configuration.Config config) =>
+        config.HasPath("tunnel.auth.replay-memory") ? config.GetInt("tunnel.auth.replay-memory") : DefaultReplayMemory;
+
     public ByteBudget Budget { get; }
+
+    /// <summary>The dialers' hellos this side accepted lately: a replayed one is refused (<c>tunnel.auth.replay-memory</c>).</summary>
+    public ReplayCache Replays { get; }
 
     public TrafficCounters Counters { get; } = new();
 

@@ -168,7 +168,8 @@ public sealed class Dialer : UntypedActor, IWithTimers
 
     private static string Describe(Link.Ended ended) => ended.How switch
     {
-        LinkEnd.KeyRefused => $"refused: the far side refused this side's key ({ended.Reason}); both sides need the same tunnel.auth.psk-file",
+        LinkEnd.KeyRefused => $"refused: the far side closed the connection without answering this side's proof ({ended.Reason}); " +
+                              "both sides need the same tunnel.auth.psk-file and clocks within tunnel.auth.max-clock-skew (its log says which)",
         LinkEnd.Refused => $"refused: {ended.Reason}",
         _ => $"closed during the handshake ({ended.Reason})",
     };

@@ -64,7 +64,7 @@ public sealed class FramingStage : UntypedActor, IWithTimers
         _counters = _side.Counters;
         var tcp = settings.Tcp;
         _writer = new FrameWriter(connection, Self, new SendBuffer(tcp.SendQueueLimit, tcp.MaxWrite, tcp.MaxQueueDelay, _side.Budget));
-        _admission = new LinkAdmission(connection, Self, settings.Auth.Key, role);
+        _admission = new LinkAdmission(connection, Self, settings.Auth, role, _side.Replays);
         _noPeer = new Dropping(() => _counters, DropReason.NoPeerBound);
         _undelivered = new Dropping(() => _counters, DropReason.Undelivered);
         if (binding is not null) Bind(binding);

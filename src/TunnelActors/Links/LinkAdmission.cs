@@ -1,18 +1,20 @@
 using Akka.Actor;
 using Akka.IO;
 using TunnelActors.Auth;
+using TunnelActors.Configuration;
 using TunnelActors.Framing;
 
 namespace TunnelActors.Links;
 
 /// <summary>
 /// How a tunnel connection is let in before it carries anything. With a key, both ends prove it
-/// (<see cref="Handshake"/>): the greeting goes out at once, the proof when it is due, and nothing else is written
-/// or decoded until both proofs are in. On the forward side the far side then starts a flow: a whole first frame
-/// without a key, the flow's name with one. A connection that fails proves nothing about the key unless this side
-/// was the dialer and had sent its proof: then the far side turned the key away.
+/// (<see cref="Handshake"/>): the dialer's hello, with its proof, goes out at once; the listener writes nothing until
+/// that proof is checked, then its answer; nothing else is written or decoded until both proofs are in. On the
+/// forward side the far side then starts a flow: a whole first frame without a key, the flow's name with one. A
+/// dialer whose connection ends before the answer was turned away by the far side: another key, a clock too far
+/// off, or a hello it had already seen.
 /// </summary>
-internal sealed class LinkAdmission(IActorRef connection, IActorRef self, PreSharedKey? key, LinkRole role)
+internal sealed class LinkAdmission(IActorRef connection, IActorRef self, AuthSettings auth, LinkRole role, ReplayCache replays)
 {
     /// <summary>What the bytes received so far decided.</summary>
     public abstract record Step;
@@ -28,7 +30,7 @@ internal sealed class LinkAdmission(IActorRef connection, IActorRef self, PreSha
 
     private static readonly More KeepReading = new();
 
-    private readonly Handshake? _handshake = key is null ? null : new Handshake(key, role.End);
+    private readonly Handshake? _handshake = auth.Key is null ? null : new Handshake(auth.Key, role.End, auth.MaxClockSkew, replays);
     private bool _proofSent;
 
     public bool Keyed => _handshake is not null;
@@ -36,11 +38,13 @@ internal sealed class LinkAdmission(IActorRef connection, IActorRef self, PreSha
     /// <summary>A dialer that proved itself and was shut out: the far side holds another key, or none.</summary>
     public bool KeyRefused => _proofSent && role.End == HandshakeRole.Dialer;
 
-    /// <summary>Writes the greeting (with a key); without one the connection is admitted at once.</summary>
+    /// <summary>The dialer writes its hello (with a key); without one the connection is admitted at once.</summary>
     public Step Start()
     {
         if (_handshake is null) return new Admitted(null, []);
+        if (_handshake.Greeting.Length == 0) return KeepReading;
         connection.Tell(Tcp.Write.Create(ByteString.FromBytes(_handshake.Greeting)), self);
+        _proofSent = true;
         return KeepReading;
     }
 

@@ -25,11 +25,9 @@ public sealed class KeyFileTests
     public void Both_ends_with_keys_from_the_same_file_complete_the_handshake()
     {
         using var file = new TempFile(PreSharedKey.Generate());
-        var dialer = new Handshake(KeyFile.Load(Setting, file.Path), HandshakeRole.Dialer);
-        var listener = new Handshake(KeyFile.Load(Setting, file.Path), HandshakeRole.Listener);
-        var proof = dialer.Receive(listener.Greeting).ProofToSend!;
-        listener.Receive(dialer.Greeting);
-        var accepted = listener.Receive(proof);
+        var dialer = new Handshake(KeyFile.Load(Setting, file.Path), HandshakeRole.Dialer, TimeSpan.FromMinutes(5));
+        var listener = new Handshake(KeyFile.Load(Setting, file.Path), HandshakeRole.Listener, TimeSpan.FromMinutes(5), new ReplayCache(10));
+        var accepted = listener.Receive(dialer.Greeting);
         Assert.Equal(Handshake.State.Done, accepted.State);
         Assert.Equal(Handshake.State.Done, dialer.Receive(accepted.ProofToSend!).State);
     }

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using TunnelActors.Tests.Support;
 using Xunit;
 using TunnelActors.Auth;
+using TunnelActors.Configuration;
 using TunnelActors.Flow;
 using TunnelActors.Observability;
 using TunnelActors.Tools;
@@ -57,8 +58,8 @@ public sealed class AuthenticationTests : IDisposable
         await using var relay = await RelayAsync(nat, Key);
         Assert.Empty(await Peers.EchoAsync(nat.UdpEndpoint, 5, [1, 1200], rounds: 3));
 
-        var received = (await strangerRead).Received.Length;
-        Assert.True(received <= Handshake.GreetingLength, $"the stranger read {received} bytes, more than the greeting");
+        // The listener says nothing before the dialer has proven the key: the stranger reads not one byte.
+        Assert.Empty((await strangerRead).Received);
         Assert.True(Links(nat).Refused(Refusal.HandshakeTimeout) >= 1);
     }
 
@@ -104,16 +105,16 @@ public sealed class AuthenticationTests : IDisposable
         var bytes = kind switch
         {
             "garbage" => RandomNumberGenerator.GetBytes(4096),
-            // A greeting cut short, then silence: the handshake timeout closes it.
-            "truncated" => new Handshake(PreSharedKey.FromBytes(RandomNumberGenerator.GetBytes(PreSharedKey.Length)), HandshakeRole.Dialer).Greeting[..20],
-            // A genuine dialer's greeting and proof, recorded against another listener, sent again.
-            _ => Recorded(),
+            // A hello cut short, then silence: the handshake timeout closes it.
+            "truncated" => new Handshake(PreSharedKey.FromBytes(RandomNumberGenerator.GetBytes(PreSharedKey.Length)), HandshakeRole.Dialer, Skew).Greeting[..20],
+            // A genuine dialer's hello, which the side accepted on another connection, recorded and sent again.
+            _ => await AcceptedHelloAsync(nat),
         };
         using (var hostile = new TcpClient())
         {
             await hostile.ConnectAsync(nat.TcpEndpoint);
             await hostile.GetStream().WriteAsync(bytes);
-            Assert.True((await Connections.ReadUntilClosedAsync(hostile, Wait)).Received.Length <= Handshake.GreetingLength);
+            Assert.Empty((await Connections.ReadUntilClosedAsync(hostile, Wait)).Received);
         }
         Assert.True(Links(nat).Refused(Refusal.HandshakeFailed) + Links(nat).Refused(Refusal.HandshakeTimeout) >= 1);
 
@@ -226,15 +227,22 @@ public sealed class AuthenticationTests : IDisposable
         // and be reset.
         var closed = await Connections.ReadUntilClosedAsync(accepted, TimeSpan.FromSeconds(10));
         Assert.False(closed.Reset, "the connection was reset");
-        Assert.Equal(Handshake.GreetingLength, closed.Received.Length);
+        Assert.Equal(Handshake.HelloLength, closed.Received.Length);
     }
 
-    private static byte[] Recorded()
+    private static readonly TimeSpan Skew = TimeSpan.FromMinutes(5);
+
+    /// <summary>A hello made with the side's key, which the side answers on a connection of its own; returned to be replayed.</summary>
+    private async Task<byte[]> AcceptedHelloAsync(TunnelSide side)
     {
-        var key = PreSharedKey.FromBytes(RandomNumberGenerator.GetBytes(PreSharedKey.Length));
-        var dialer = new Handshake(key, HandshakeRole.Dialer);
-        var proof = dialer.Receive(new Handshake(key, HandshakeRole.Listener).Greeting).ProofToSend!;
-        return [.. dialer.Greeting, .. proof];
+        var hello = new Handshake(KeyFile.Load("tunnel.auth.psk-file", _key.Path), HandshakeRole.Dialer, Skew).Greeting;
+        using var genuine = new TcpClient();
+        await genuine.ConnectAsync(side.TcpEndpoint);
+        await genuine.GetStream().WriteAsync(hello);
+        var answer = new byte[Handshake.AnswerLength];
+        await genuine.GetStream().ReadExactlyAsync(answer).AsTask().WaitAsync(Wait);
+        Assert.Equal((byte)'L', answer[3]);
+        return hello;
     }
 
     public void Dispose()
