@@ -35,7 +35,7 @@ internal sealed class LinkAdmission(IActorRef connection, IActorRef self, AuthSe
 
     public bool Keyed => _handshake is not null;
 
-    /// <summary>A dialer that proved itself and was shut out: the far side holds another key, or none.</summary>
+    /// <summary>A dialer that proved itself and was shut out: the far side holds another key, its clock is too far off, or it had seen the hello.</summary>
     public bool KeyRefused => _proofSent && role.End == HandshakeRole.Dialer;
 
     /// <summary>The dialer writes its hello (with a key); without one the connection is admitted at once.</summary>
