@@ -42,6 +42,7 @@ public sealed class TunnelSupervisor : UntypedActor
     private MetricsServer? _metricsServer;
     private IActorRef? _udpIo;
     private IActorRef? _deadLetters;
+    private IActorRef? _tcpIo;
 
     public TunnelSupervisor(TunnelSettings settings) => _settings = settings;
 
@@ -73,24 +74,25 @@ public sealed class TunnelSupervisor : UntypedActor
         _deadLetters = Start(DeadLetterCount.Props(_side.Counters, _side.Addresses), DeadLetterCount.Name);
 
         var udp = UdpManager(settings.Udp);
+        var tcp = TcpCarrier(settings);
         switch (settings.Udp.Role, settings.Tcp.Role)
         {
             case (UdpRole.Listen, TcpRole.Listen):
                 var pool = Start(LeasePool.Props(), LeasePool.Name);
-                Expect(TcpAcceptor.Props(settings, pool), TcpAcceptor.Name);
+                Expect(TcpAcceptor.Props(settings, pool, tcp), TcpAcceptor.Name);
                 Expect(UdpListenEndpoint.Props(settings, pool, udp, ListenShards(settings)), UdpListenEndpoint.Name);
                 break;
             case (UdpRole.Listen, TcpRole.Connect):
-                var dialer = Start(Dialer.Props(settings, forwardSide: false), Dialer.Name);
+                var dialer = Start(Dialer.Props(settings, forwardSide: false, tcp), Dialer.Name);
                 Expect(UdpListenEndpoint.Props(settings, dialer, udp, ListenShards(settings)), UdpListenEndpoint.Name);
                 break;
             case (UdpRole.Forward, TcpRole.Listen):
                 var flows = Start(FlowTable.Props(settings, udp), FlowTable.Name);
-                Expect(TcpAcceptor.Props(settings, flows), TcpAcceptor.Name);
+                Expect(TcpAcceptor.Props(settings, flows, tcp), TcpAcceptor.Name);
                 break;
             case (UdpRole.Forward, TcpRole.Connect):
                 var table = Start(FlowTable.Props(settings, udp), FlowTable.Name);
-                var relayDialer = Start(Dialer.Props(settings, forwardSide: true), Dialer.Name);
+                var relayDialer = Start(Dialer.Props(settings, forwardSide: true, tcp), Dialer.Name);
                 Expect(TcpDialPool.Props(settings, relayDialer, table), TcpDialPool.Name);
                 break;
         }
@@ -104,6 +106,12 @@ public sealed class TunnelSupervisor : UntypedActor
         if (settings.Io == UdpIo.Batched) _log.Info("tunnel.udp.io = batched needs 64-bit Linux; using Akka.IO's UDP");
         return Context.System.Udp();
     }
+
+    /// <summary>The side's TCP carrier: TLS (<c>tunnel.tls</c>), or Akka.IO's plain TCP.</summary>
+    private IActorRef TcpCarrier(TunnelSettings settings) =>
+        settings.Tls is { } tls
+            ? _tcpIo = Start(Carriers.TlsCarrier.Props(tls, settings.Tcp.ConnectTimeout, settings.Auth.HandshakeTimeout), Carriers.TlsCarrier.Name)
+            : Context.System.Tcp();
 
     /// <summary>Sockets the UDP-listen port is shared by: one per receive thread of the side's own sockets; Akka.IO's UDP has one.</summary>
     private int ListenShards(TunnelSettings settings) => _udpIo is null ? 1 : settings.Udp.ReceiveThreads;
@@ -196,21 +204,23 @@ public sealed class TunnelSupervisor : UntypedActor
     {
         _shuttingDown = true;
         _side.Endpoints.Down();
-        foreach (var child in Context.GetChildren().Where(child => !child.Equals(_deadLetters))) child.Tell(Shutdown.Instance);
+        foreach (var child in Context.GetChildren().Where(child => !StopsLast(child))) child.Tell(Shutdown.Instance);
         StopWhenDone();
     }
 
     /// <summary>
-    /// Stops once every child has; the UDP sockets' manager last, after the endpoints and flows released theirs, and
-    /// with it the dead-letter count, which counts datagrams lost until then.
+    /// Stops once every child has; the socket managers (UDP, and the TLS carrier) last, after the endpoints, flows and
+    /// connections released their sockets, and with them the dead-letter count, which counts datagrams lost until then.
     /// </summary>
     private void StopWhenDone()
     {
         var children = Context.GetChildren().ToList();
         if (children.Count == 0) Context.Stop(Self);
-        else if (children.All(child => child.Equals(_udpIo) || child.Equals(_deadLetters)))
+        else if (children.All(StopsLast))
             foreach (var child in children) Context.Stop(child);
     }
+
+    private bool StopsLast(IActorRef child) => child.Equals(_udpIo) || child.Equals(_tcpIo) || child.Equals(_deadLetters);
 
     protected override void PostStop()
     {

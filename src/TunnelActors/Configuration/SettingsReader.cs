@@ -67,7 +67,7 @@ public static class SettingsReader
             var other => throw new ConfigurationException("tunnel.executor", $"'{other}' is not inline or thread-pool"),
         };
 
-        return new TunnelSettings(udp, tcp, session, rebind, startup, queueMemory, auth, metrics, executor);
+        return new TunnelSettings(udp, tcp, session, rebind, startup, queueMemory, auth, metrics, executor, ReadTls(config, tcp));
     }
 
     private static UdpTunnelSettings ReadUdp(Config config)
@@ -95,7 +95,7 @@ public static class SettingsReader
     {
         var (role, endpoint) = Role(config, "tunnel.tcp", "listen", TcpRole.Listen, "connect", TcpRole.Connect);
         EndPoint dialTarget = role == TcpRole.Connect
-            ? EndpointParser.ParseDialTarget("tunnel.tcp.connect", String(config, "tunnel.tcp.connect"))
+            ? EndpointParser.ParseDialTarget("tunnel.tcp.connect", Carrier(String(config, "tunnel.tcp.connect")).Address)
             : endpoint;
         var keepAlive = new KeepAliveSettings(
             Bool(config, "tunnel.tcp.keepalive.enabled"),
@@ -133,6 +133,52 @@ public static class SettingsReader
             Int(config, "tunnel.tcp.max-handshakes-per-source", min: 1));
     }
 
+    /// <summary><c>tcp.connect</c> as its carrier and address: <c>HOST:PORT</c> is plain TCP, <c>tls://HOST:PORT</c> TLS.</summary>
+    internal static (bool Tls, string Address) Carrier(string connect)
+    {
+        const string tls = "tls://";
+        if (connect.StartsWith(tls, StringComparison.OrdinalIgnoreCase)) return (true, connect[tls.Length..].TrimEnd('/'));
+        var scheme = connect.IndexOf("://", StringComparison.Ordinal);
+        if (scheme >= 0)
+            throw new ConfigurationException("tunnel.tcp.connect", $"'{connect[..scheme]}://' is not a carrier this version has: HOST:PORT (plain TCP) or tls://HOST:PORT");
+        return (false, connect);
+    }
+
+    private static TlsSettings? ReadTls(Config config, TcpTunnelSettings tcp)
+    {
+        var ca = String(config, "tunnel.tls.ca-file");
+        var name = String(config, "tunnel.tls.server-name");
+        var cert = String(config, "tunnel.tls.cert-file");
+        var key = String(config, "tunnel.tls.key-file");
+        if (tcp.Role == TcpRole.Connect)
+        {
+            if (cert.Length > 0) throw new ConfigurationException("tunnel.tls.cert-file", "only a side that listens (tcp.listen) serves a certificate");
+            if (key.Length > 0) throw new ConfigurationException("tunnel.tls.key-file", "only a side that listens (tcp.listen) serves a certificate");
+            var (tls, address) = Carrier(String(config, "tunnel.tcp.connect"));
+            if (!tls)
+            {
+                if (ca.Length > 0) throw new ConfigurationException("tunnel.tls.ca-file", "tcp.connect is not tls://HOST:PORT: there is no certificate to check");
+                if (name.Length > 0) throw new ConfigurationException("tunnel.tls.server-name", "tcp.connect is not tls://HOST:PORT: there is no certificate to check");
+                return null;
+            }
+            var host = tcp.DialTarget switch
+            {
+                DnsEndPoint dns => dns.Host,
+                IPEndPoint ip => ip.Address.ToString(),
+                _ => address,
+            };
+            return new TlsSettings(name.Length > 0 ? name : host, ca.Length > 0 ? TlsFiles.LoadTrust("tunnel.tls.ca-file", ca) : null, null, null);
+        }
+        if (ca.Length > 0) throw new ConfigurationException("tunnel.tls.ca-file", "only a side that dials (tcp.connect = tls://HOST:PORT) checks a certificate");
+        if (name.Length > 0) throw new ConfigurationException("tunnel.tls.server-name", "only a side that dials (tcp.connect = tls://HOST:PORT) sends a server name");
+        if (cert.Length == 0 && key.Length == 0) return null;
+        if (cert.Length == 0) throw new ConfigurationException("tunnel.tls.cert-file", "tls.key-file is set: give the certificate (PEM) too");
+        if (key.Length == 0) throw new ConfigurationException("tunnel.tls.key-file", "tls.cert-file is set: give its private key (PEM) too");
+        var (certFile, keyFile) = (Path.GetFullPath(cert), Path.GetFullPath(key));
+        TlsFiles.LoadCertificate(certFile, keyFile).Dispose();
+        return new TlsSettings(null, null, certFile, keyFile);
+    }
+
     // The send queue must hold at least one largest frame, or large datagrams could never pass.
     private const int LengthPrefixedFrameMax = 2 + ushort.MaxValue;
 
@@ -143,7 +189,7 @@ public static class SettingsReader
         return (a.Length, b.Length) switch
         {
             ( > 0, 0) => (first, EndpointParser.Parse($"{block}.{firstKey}", a)),
-            (0, > 0) => (second, EndpointParser.Parse($"{block}.{secondKey}", b)),
+            (0, > 0) => (second, EndpointParser.Parse($"{block}.{secondKey}", block == "tunnel.tcp" ? Carrier(b).Address : b)),
             (0, 0) => throw new ConfigurationException(block, $"set one of {firstKey} or {secondKey}"),
             _ => throw new ConfigurationException(block, $"set only one of {firstKey} or {secondKey}, not both"),
         };

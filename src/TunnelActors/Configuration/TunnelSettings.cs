@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using System.Net;
 using TunnelActors.Auth;
 
@@ -87,6 +88,16 @@ public sealed record AuthSettings(PreSharedKey? Key, TimeSpan HandshakeTimeout, 
 public sealed record SessionSettings(TimeSpan IdleTimeout, int QueueLimit, TimeSpan QueueMaxDelay, int MaxSessions,
     int MaxPerSource, int NewPerSecond, TimeSpan UnansweredTimeout, TimeSpan ReconnectGrace);
 
+/// <summary>TLS around every tunnel connection (<c>tunnel.tls</c>); <see cref="TunnelSettings.Tls"/> null = plain TCP.</summary>
+/// <param name="ServerName">Dialing (<c>tls://HOST:PORT</c>): the name sent (SNI) and checked in the far side's certificate.</param>
+/// <param name="Trust">Dialing: the certificates trusted instead of the system's store (<c>tls.ca-file</c>); null = the system's.</param>
+/// <param name="CertFile">Listening: the certificate chain served (PEM), read again when it changes.</param>
+/// <param name="KeyFile">Listening: its private key (PEM).</param>
+public sealed record TlsSettings(string? ServerName, X509Certificate2Collection? Trust, string? CertFile, string? KeyFile)
+{
+    public bool Dials => ServerName is not null;
+}
+
 /// <summary>One side of the tunnel, read once from the <c>tunnel</c> block of the configuration.</summary>
 /// <param name="QueueMemory">Bytes of datagrams all queues of the side may hold together (<c>tunnel.queue-memory</c>).</param>
 /// <param name="MetricsListen">Where to serve <c>/metrics</c> and <c>/healthz</c>; null = not served.</param>
@@ -100,7 +111,8 @@ public sealed record TunnelSettings(
     long QueueMemory,
     AuthSettings Auth,
     IPEndPoint? MetricsListen,
-    ExecutorKind Executor)
+    ExecutorKind Executor,
+    TlsSettings? Tls = null)
 {
     /// <summary>The roles, as the metrics' <c>orientation</c> tag: <c>udp-listen/tcp-connect</c>.</summary>
     public string Orientation => $"udp-{Udp.Role.ToString().ToLowerInvariant()}/tcp-{Tcp.Role.ToString().ToLowerInvariant()}";

@@ -35,7 +35,8 @@ public sealed class TcpAcceptor : UntypedActor, IWithTimers
     private bool _shuttingDown;
 
     /// <param name="next">Who owns each connection: the lease pool, or the flow table.</param>
-    public TcpAcceptor(TunnelSettings settings, IActorRef next)
+    /// <param name="carrier">Who listens: Akka.IO's TCP manager, or the TLS carrier.</param>
+    public TcpAcceptor(TunnelSettings settings, IActorRef next, IActorRef carrier)
     {
         _settings = settings;
         _next = next;
@@ -47,7 +48,7 @@ public sealed class TcpAcceptor : UntypedActor, IWithTimers
         _admission = new AdmissionLimits(
             _keyed ? Math.Min(tcp.MaxConnectionsPerSource, tcp.MaxHandshakesPerSource) : tcp.MaxConnectionsPerSource,
             tcp.NewConnectionsPerSecond);
-        _listen = new ListenSocket(Name, settings.Rebind, this, _log, () => Context.System.Tcp().Tell(BindCommand(Self, tcp)), Tcp.Unbind.Instance);
+        _listen = new ListenSocket(Name, settings.Rebind, this, _log, () => carrier.Tell(BindCommand(Self, tcp)), Tcp.Unbind.Instance);
     }
 
     /// <summary>
@@ -57,7 +58,8 @@ public sealed class TcpAcceptor : UntypedActor, IWithTimers
     public static Tcp.Bind BindCommand(IActorRef handler, TcpTunnelSettings tcp) =>
         new(handler, tcp.Endpoint, tcp.ListenBacklog, TcpTuning.For(tcp), pullMode: true);
 
-    public static Props Props(TunnelSettings settings, IActorRef next) => Akka.Actor.Props.Create(() => new TcpAcceptor(settings, next));
+    public static Props Props(TunnelSettings settings, IActorRef next, IActorRef carrier) =>
+        Akka.Actor.Props.Create(() => new TcpAcceptor(settings, next, carrier));
 
     public ITimerScheduler Timers { get; set; } = null!;
 

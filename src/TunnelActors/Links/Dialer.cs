@@ -38,14 +38,16 @@ public sealed class Dialer : UntypedActor, IWithTimers
     private bool _shuttingDown;
 
     /// <param name="forwardSide">Whether the connections carry flows the far side starts (the relay host) or this side's peers.</param>
-    public Dialer(TunnelSettings settings, bool forwardSide)
+    /// <param name="carrier">Who makes TCP connections: Akka.IO's manager, or the TLS carrier.</param>
+    public Dialer(TunnelSettings settings, bool forwardSide, IActorRef carrier)
     {
         _settings = settings;
-        _dialing = new TcpDials(settings.Tcp);
+        _dialing = new TcpDials(settings.Tcp, carrier);
         _role = new LinkRole(Auth.HandshakeRole.Dialer, AwaitsFlow: forwardSide, FirstFrameTimeout: TimeSpan.Zero);
     }
 
-    public static Props Props(TunnelSettings settings, bool forwardSide) => Akka.Actor.Props.Create(() => new Dialer(settings, forwardSide));
+    public static Props Props(TunnelSettings settings, bool forwardSide, IActorRef carrier) =>
+        Akka.Actor.Props.Create(() => new Dialer(settings, forwardSide, carrier));
 
     public ITimerScheduler Timers { get; set; } = null!;
 

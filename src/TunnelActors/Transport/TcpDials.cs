@@ -6,7 +6,7 @@ using TunnelActors.Configuration;
 namespace TunnelActors.Transport;
 
 /// <summary>
-/// Dials through Akka.IO for one actor, with what Akka.IO 1.5.74 leaves to its user done here. A dial is in pull
+/// Dials through the side's carrier (Akka.IO's TCP, or TLS, which answers the same protocol) for one actor, with what Akka.IO 1.5.74 leaves to its user done here. A dial is in pull
 /// mode (the connection reads only when its handler asks), with this side's socket options and the connect
 /// timeout. <c>Connected</c> does not say which dial it answers: dials to one far side are alike, so it answers
 /// the oldest. And the outgoing connection actor can die without answering either <c>Connected</c> or
@@ -14,7 +14,7 @@ namespace TunnelActors.Transport;
 /// unanswered past the connect timeout and two seconds more counts as failed (<see cref="Expire"/>, from a
 /// periodic <see cref="Watchdog"/> the owner runs while dials are out).
 /// </summary>
-internal sealed class TcpDials(TcpTunnelSettings tcp)
+internal sealed class TcpDials(TcpTunnelSettings tcp, IActorRef carrier)
 {
     /// <summary>The owner's timer message while dials are out: hand it to <see cref="Expire"/>.</summary>
     public sealed class Watchdog
@@ -33,7 +33,7 @@ internal sealed class TcpDials(TcpTunnelSettings tcp)
     public void Dial(IActorContext owner, ITimerScheduler timers, EndPoint remote)
     {
         var command = new Tcp.Connect(remote, null, TcpTuning.For(tcp), tcp.ConnectTimeout, pullMode: true);
-        owner.System.Tcp().Tell(command, owner.Self);
+        carrier.Tell(command, owner.Self);
         _out.AddLast((command, Environment.TickCount64));
         if (!timers.IsTimerActive(Watchdog.Instance)) timers.StartPeriodicTimer(Watchdog.Instance, Watchdog.Instance, TimeSpan.FromSeconds(1));
     }

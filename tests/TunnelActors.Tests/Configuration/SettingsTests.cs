@@ -96,6 +96,32 @@ public sealed class SettingsTests
         Assert.Equal(key, Rejected([.. Valid, (key, value)]).Key);
 
     [Fact]
+    public void Tls_settings_that_do_not_fit_the_side_name_their_key()
+    {
+        using var pki = new TestPki();
+        var (cert, key, _) = pki.Issue();
+        (string, string) connect = ("tunnel.tcp.connect", "127.0.0.1:9999"), tlsConnect = ("tunnel.tcp.connect", "tls://127.0.0.1:9999");
+        (string, string) forward = ("tunnel.udp.forward", "127.0.0.1:5073");
+        Assert.Equal("tunnel.tls.ca-file", Rejected(forward, connect, ("tunnel.tls.ca-file", pki.CaFile)).Key);
+        Assert.Equal("tunnel.tls.server-name", Rejected(forward, connect, ("tunnel.tls.server-name", "localhost")).Key);
+        Assert.Equal("tunnel.tls.cert-file", Rejected(forward, tlsConnect, ("tunnel.tls.cert-file", cert), ("tunnel.tls.key-file", key)).Key);
+        Assert.Equal("tunnel.tls.ca-file", Rejected([.. Valid, ("tunnel.tls.ca-file", pki.CaFile)]).Key);
+        Assert.Equal("tunnel.tls.key-file", Rejected([.. Valid, ("tunnel.tls.cert-file", cert)]).Key);
+        Assert.Equal("tunnel.tls.cert-file", Rejected([.. Valid, ("tunnel.tls.key-file", key)]).Key);
+        Assert.Equal("tunnel.tls.cert-file", Rejected([.. Valid, ("tunnel.tls.cert-file", pki.CaFile + ".missing"), ("tunnel.tls.key-file", key)]).Key);
+        Assert.Equal("tunnel.tls.key-file", Rejected([.. Valid, ("tunnel.tls.cert-file", cert), ("tunnel.tls.key-file", pki.CaFile)]).Key);
+        Assert.Equal("tunnel.tls.ca-file", Rejected(forward, tlsConnect, ("tunnel.tls.ca-file", key)).Key);
+        Assert.Equal("tunnel.tcp.connect", Rejected(forward, ("tunnel.tcp.connect", "wss://127.0.0.1:9999/tunnel")).Key);
+
+        var dialing = Sides.Configure(forward, tlsConnect, ("tunnel.tls.ca-file", pki.CaFile)).Settings.Tls!;
+        Assert.Equal("127.0.0.1", dialing.ServerName);
+        Assert.Single(dialing.Trust!);
+        Assert.Null(Sides.Configure(forward, connect).Settings.Tls);
+        var listening = Sides.Configure([.. Valid, ("tunnel.tls.cert-file", cert), ("tunnel.tls.key-file", key)]).Settings.Tls!;
+        Assert.Equal((cert, key), (listening.CertFile, listening.KeyFile));
+    }
+
+    [Fact]
     public void An_ipv4_mapped_network_in_an_allow_list_matches_ipv4_peers()
     {
         var settings = Sides.Configure([.. Valid, ("tunnel.udp.allow", "::ffff:10.0.0.0/104")]).Settings;

@@ -1,0 +1,244 @@
+using System.Buffers;
+using System.Net.Security;
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.IO;
+
+namespace TunnelActors.Carriers;
+
+/// <summary>
+/// One tunnel connection over a stream (TLS over a socket) that speaks Akka.IO's connection protocol, the part a
+/// <c>FramingStage</c> uses: <c>Register</c>, <c>ResumeReading</c> (pull mode: one read per request), <c>Write</c>
+/// with its acknowledgement, <c>Close</c>, <c>ConfirmedClose</c>, <c>Abort</c>; and back <c>Received</c>,
+/// <c>PeerClosed</c>, <c>Closed</c>, <c>ConfirmedClosed</c>, <c>Aborted</c>, <c>ErrorClosed</c>. So the stage does not
+/// know which carrier it runs on. An accepted connection first completes the server's TLS handshake, within
+/// <c>auth.handshake-timeout</c>; what is asked of it meanwhile waits. It ends one way, <see cref="End"/>.
+/// </summary>
+internal sealed class StreamConnection : UntypedActor, IWithTimers
+{
+    /// <summary>Writes a connection holds beyond the one being written: the stage keeps one in flight, the handshake adds a few.</summary>
+    private const int MaxQueuedWrites = 16;
+
+    /// <summary>The most one read takes: a TLS record's plaintext.</summary>
+    private const int ReadSize = 16 * 1024;
+
+    private sealed record ReadDone(int Count, byte[] Buffer, Exception? Error);
+
+    private sealed record WriteDone(Exception? Error);
+
+    private sealed record HandshakeDone(Exception? Error);
+
+    private sealed record ShutdownDone(Exception? Error);
+
+    private sealed class HandshakeDeadline { public static readonly HandshakeDeadline Instance = new(); }
+
+    private readonly Socket _socket;
+    private readonly SslStream _stream;
+    private readonly Func<SslStream, CancellationToken, Task>? _handshake;
+    private readonly TimeSpan _handshakeTimeout;
+    private readonly Queue<(Tcp.Write Write, IActorRef Sender)> _writes = new();
+    private readonly CancellationTokenSource _cancel = new();
+    private IActorRef _handler = ActorRefs.Nobody;
+    private bool _reading;
+    private bool _readWanted;
+    private bool _writing;
+    private bool _open;
+    // What the handler asked to end it with, once the writes before it are out.
+    private Tcp.CloseCommand? _closing;
+    private IActorRef _closeCommander = ActorRefs.Nobody;
+    private bool _finSent;
+
+    /// <param name="handshake">For an accepted connection: the server's TLS handshake, still to be done; null when it is done.</param>
+    public StreamConnection(Socket socket, SslStream stream, Func<SslStream, CancellationToken, Task>? handshake, TimeSpan handshakeTimeout)
+    {
+        _socket = socket;
+        _stream = stream;
+        _handshake = handshake;
+        _handshakeTimeout = handshakeTimeout;
+        _open = handshake is null;
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(Socket socket, SslStream stream, Func<SslStream, CancellationToken, Task>? handshake, TimeSpan handshakeTimeout) =>
+        Akka.Actor.Props.Create(() => new StreamConnection(socket, stream, handshake, handshakeTimeout));
+
+    protected override void PreStart()
+    {
+        if (_handshake is null) return;
+        Timers.StartSingleTimer(HandshakeDeadline.Instance, HandshakeDeadline.Instance, _handshakeTimeout);
+        _handshake(_stream, _cancel.Token).PipeTo(Self, Self, () => new HandshakeDone(null), e => new HandshakeDone(e));
+    }
+
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case Tcp.Register register:
+                _handler = register.Handler;
+                Context.Watch(_handler);
+                break;
+            case HandshakeDone { Error: null }:
+                Timers.Cancel(HandshakeDeadline.Instance);
+                _open = true;
+                Pump();
+                break;
+            case HandshakeDone failed:
+                End(new Tcp.ErrorClosed($"TLS handshake failed: {Reason(failed.Error)}"));
+                break;
+            case HandshakeDeadline:
+                End(new Tcp.ErrorClosed($"no TLS handshake within {_handshakeTimeout.TotalSeconds:0.#} s (auth.handshake-timeout)"), abort: true);
+                break;
+            case Tcp.ResumeReading:
+                _readWanted = true;
+                Pump();
+                break;
+            case Tcp.SuspendReading:
+                _readWanted = false;
+                break;
+            case Tcp.Write write:
+                if (_closing is not null || _writes.Count >= MaxQueuedWrites)
+                {
+                    Sender.Tell(new Tcp.CommandFailed(write));
+                    break;
+                }
+                _writes.Enqueue((write, Sender));
+                Pump();
+                break;
+            case ReadDone read:
+                OnRead(read);
+                break;
+            case WriteDone { Error: { } error }:
+                End(new Tcp.ErrorClosed($"write failed: {Reason(error)}"));
+                break;
+            case WriteDone:
+                _writing = false;
+                var (done, commander) = _writes.Dequeue();
+                if (done.WantsAck) commander.Tell(done.Ack);
+                Pump();
+                break;
+            case Tcp.Abort:
+                _closeCommander = Sender;
+                End(Tcp.Aborted.Instance, abort: true);
+                break;
+            case Tcp.Close or Tcp.ConfirmedClose:
+                _closing ??= (Tcp.CloseCommand)message;
+                _closeCommander = Sender;
+                Pump();
+                break;
+            case ShutdownDone shutdown:
+                OnShutdown(shutdown);
+                break;
+            case Terminated t when t.ActorRef.Equals(_handler):
+                End(Tcp.Aborted.Instance, abort: true);
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    /// <summary>Starts what can start: the next write, a read the handler asked for, and the close once the writes are out.</summary>
+    private void Pump()
+    {
+        if (!_open) return;
+        if (!_writing && _writes.TryPeek(out var next))
+        {
+            _writing = true;
+            var data = next.Write.Data;
+            var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, data.Count));
+            data.ToReadOnlySpan().CopyTo(buffer);
+            WriteAsync(buffer, data.Count).PipeTo(Self, Self, () => new WriteDone(null), e => new WriteDone(e));
+        }
+        // A confirmed close reads on to the far side's FIN whether asked or not, as Akka.IO's does.
+        if (!_reading && (_readWanted || _finSent))
+        {
+            _reading = true;
+            _readWanted = false;
+            var buffer = ArrayPool<byte>.Shared.Rent(ReadSize);
+            _stream.ReadAsync(buffer.AsMemory(0, ReadSize), _cancel.Token).AsTask()
+                .PipeTo(Self, Self, n => new ReadDone(n, buffer, null), e => new ReadDone(0, buffer, e));
+        }
+        if (_closing is not null && !_writing && _writes.Count == 0 && !_finSent)
+        {
+            _finSent = true;
+            ShutdownAsync().PipeTo(Self, Self, () => new ShutdownDone(null), e => new ShutdownDone(e));
+        }
+    }
+
+    private async Task WriteAsync(byte[] buffer, int count)
+    {
+        try
+        {
+            await _stream.WriteAsync(buffer.AsMemory(0, count), _cancel.Token);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>TLS's close_notify, then FIN.</summary>
+    private async Task ShutdownAsync()
+    {
+        await _stream.ShutdownAsync();
+        _socket.Shutdown(SocketShutdown.Send);
+    }
+
+    private void OnRead(ReadDone read)
+    {
+        _reading = false;
+        try
+        {
+            if (read.Error is { } error)
+            {
+                End(new Tcp.ErrorClosed($"read failed: {Reason(error)}"));
+                return;
+            }
+            if (read.Count == 0)
+            {
+                if (_closing is Tcp.ConfirmedClose && _finSent) End(Tcp.ConfirmedClosed.Instance);
+                else End(Tcp.PeerClosed.Instance);
+                return;
+            }
+            _handler.Tell(new Tcp.Received(ByteString.CopyFrom(read.Buffer, 0, read.Count)));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(read.Buffer);
+        }
+        Pump();
+    }
+
+    private void OnShutdown(ShutdownDone shutdown)
+    {
+        if (shutdown.Error is { } error) End(new Tcp.ErrorClosed($"close failed: {Reason(error)}"));
+        else if (_closing is Tcp.Close) End(Tcp.Closed.Instance);
+        else Pump();
+    }
+
+    /// <summary>The one way a connection ends: the handler (and whoever asked to close it) hears why, the socket goes, the actor stops.</summary>
+    private void End(Tcp.ConnectionClosed how, bool abort = false)
+    {
+        if (abort) _socket.LingerState = new LingerOption(true, 0);
+        _handler.Tell(how);
+        if (!_closeCommander.Equals(_handler) && !_closeCommander.IsNobody()) _closeCommander.Tell(how);
+        Context.Stop(Self);
+    }
+
+    private static string Reason(Exception? e) => e switch
+    {
+        null => "no reason given",
+        AggregateException { InnerException: { } inner } => Reason(inner),
+        { InnerException: { } inner } when e is IOException or System.Security.Authentication.AuthenticationException => $"{e.Message} ({Reason(inner)})",
+        _ => e.Message,
+    };
+
+    protected override void PostStop()
+    {
+        _cancel.Cancel();
+        _stream.Dispose();
+        _socket.Dispose();
+        _cancel.Dispose();
+    }
+}

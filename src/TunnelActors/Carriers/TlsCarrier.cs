@@ -1,0 +1,158 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Event;
+using Akka.IO;
+using TunnelActors.Configuration;
+
+namespace TunnelActors.Carriers;
+
+/// <summary>
+/// TLS as a carrier: an actor that answers Akka.IO's TCP manager protocol, <c>Tcp.Connect</c> (<c>Connected</c> once
+/// the socket is connected and the far side's certificate checked, else <c>CommandFailed</c> with the cause) and
+/// <c>Tcp.Bind</c> (a <see cref="TlsListener"/>: <c>Bound</c>, then a <c>Connected</c> per accepted connection, whose
+/// TLS handshake follows within <c>auth.handshake-timeout</c>, once the acceptor has admitted it). Its connections
+/// (<see cref="StreamConnection"/>, its children) speak Akka.IO's connection protocol, so the dialer, the acceptor
+/// and the stage are handed this or Akka.IO's manager and do not know which. Socket options are Akka.IO's
+/// (<c>Inet.SocketOption</c>), applied at the same points.
+/// </summary>
+public sealed class TlsCarrier : UntypedActor
+{
+    public const string Name = "tcp-io";
+
+    /// <summary>Listener → carrier: a connection it accepted, for <paramref name="Handler"/>.</summary>
+    internal sealed record Accepted(Socket Socket, IActorRef Handler, IReadOnlyList<Inet.SocketOption> Options);
+
+    private sealed record Dialed(Tcp.Connect Command, IActorRef Commander, Socket? Socket, SslStream? Stream, Exception? Error);
+
+    private readonly TlsSettings _tls;
+    private readonly TimeSpan _handshakeTimeout;
+    private readonly TimeSpan _connectTimeout;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private CertificateStore? _certificates;
+
+    public TlsCarrier(TlsSettings tls, TimeSpan connectTimeout, TimeSpan handshakeTimeout)
+    {
+        _tls = tls;
+        _connectTimeout = connectTimeout;
+        _handshakeTimeout = handshakeTimeout;
+    }
+
+    public static Props Props(TlsSettings tls, TimeSpan connectTimeout, TimeSpan handshakeTimeout) =>
+        Akka.Actor.Props.Create(() => new TlsCarrier(tls, connectTimeout, handshakeTimeout));
+
+    // A connection that fails is its handler's business; the carrier goes on.
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
+
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case Tcp.Connect connect:
+                var commander = Sender;
+                DialAsync(connect).PipeTo(Self, Self,
+                    dialed => new Dialed(connect, commander, dialed.Socket, dialed.Stream, null),
+                    e => new Dialed(connect, commander, null, null, e));
+                break;
+            case Dialed { Error: null } dialed:
+                var connection = Context.ActorOf(StreamConnection.Props(dialed.Socket!, dialed.Stream!, null, _handshakeTimeout));
+                dialed.Commander.Tell(new Tcp.Connected(dialed.Socket!.RemoteEndPoint!, dialed.Socket.LocalEndPoint!), connection);
+                break;
+            case Dialed failed:
+                failed.Commander.Tell(new Tcp.CommandFailed(failed.Command).WithCause(failed.Error!));
+                break;
+            case Tcp.Bind bind:
+                if (Certificates() is null)
+                {
+                    Sender.Tell(new Tcp.CommandFailed(bind).WithCause(new InvalidOperationException("this side has no tls.cert-file to serve")));
+                    break;
+                }
+                Context.ActorOf(TlsListener.Props(bind, Self));
+                break;
+            case Accepted accepted:
+                Accept(accepted);
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    private CertificateStore? Certificates()
+    {
+        if (_certificates is not null || _tls.CertFile is null || _tls.KeyFile is null) return _certificates;
+        var log = _log;
+        return _certificates = new CertificateStore(_tls.CertFile, _tls.KeyFile, line => log.Info("{0}", line), line => log.Warning("{0}", line));
+    }
+
+    private void Accept(Accepted accepted)
+    {
+        var socket = accepted.Socket;
+        EndPoint remote, local;
+        try
+        {
+            foreach (var option in accepted.Options) option.AfterConnect(socket);
+            (remote, local) = (socket.RemoteEndPoint!, socket.LocalEndPoint!);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Reset before it could be handed on.
+            socket.Dispose();
+            return;
+        }
+        var certificates = _certificates!;
+        var stream = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
+        var connection = Context.ActorOf(StreamConnection.Props(socket, stream,
+            (ssl, cancellation) => ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificateContext = certificates.Current }, cancellation),
+            _handshakeTimeout));
+        accepted.Handler.Tell(new Tcp.Connected(remote, local), connection);
+    }
+
+    private async Task<(Socket Socket, SslStream Stream)> DialAsync(Tcp.Connect connect)
+    {
+        var socket = connect.RemoteAddress is IPEndPoint ip
+            ? new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp)
+            : new Socket(SocketType.Stream, ProtocolType.Tcp);
+        SslStream? stream = null;
+        try
+        {
+            foreach (var option in connect.Options) option.BeforeConnect(socket);
+            using var deadline = new CancellationTokenSource(connect.Timeout ?? _connectTimeout);
+            try
+            {
+                await socket.ConnectAsync(connect.RemoteAddress, deadline.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"no connection within {(connect.Timeout ?? _connectTimeout).TotalSeconds:0.#} s");
+            }
+            foreach (var option in connect.Options) option.AfterConnect(socket);
+            stream = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
+            using var handshake = new CancellationTokenSource(_handshakeTimeout);
+            try
+            {
+                await TlsClient.AuthenticateAsync(stream, _tls, handshake.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"TLS: no handshake within {_handshakeTimeout.TotalSeconds:0.#} s (auth.handshake-timeout)");
+            }
+            catch (System.Security.Authentication.AuthenticationException e)
+            {
+                throw new System.Security.Authentication.AuthenticationException($"TLS: {e.Message}");
+            }
+            catch (IOException e)
+            {
+                throw new IOException($"TLS: the far side closed the connection during the handshake ({e.Message}); does it serve TLS?");
+            }
+            return (socket, stream);
+        }
+        catch
+        {
+            stream?.Dispose();
+            socket.Dispose();
+            throw;
+        }
+    }
+}

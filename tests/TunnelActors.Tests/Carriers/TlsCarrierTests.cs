@@ -1,0 +1,159 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.IO;
+using Akka.TestKit.Xunit2;
+using TunnelActors.Carriers;
+using TunnelActors.Configuration;
+using TunnelActors.Observability;
+using TunnelActors.Tests.Support;
+using TunnelActors.Tools.Demo;
+using Xunit;
+
+namespace TunnelActors.Tests.Carriers;
+
+/// <summary>TLS as a carrier: tunnels through it in both orientations, refusals that name their cause, a certificate replaced under a running tunnel.</summary>
+public sealed class TlsCarrierTests : TestKit
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
+    private readonly TestPki _pki = new();
+    private readonly UdpEcho _echo = new(new IPEndPoint(IPAddress.Loopback, 0));
+    private readonly TempFile _key = new(TunnelActors.Auth.PreSharedKey.Generate());
+
+    public TlsCarrierTests() : base(TunnelConfiguration.Reference) { }
+
+    [Fact]
+    public async Task Peers_cross_a_tls_tunnel_in_the_mullvad_orientation()
+    {
+        var (cert, key, _) = _pki.Issue();
+        await using var server = await Sides.StartAsync("tls-server", ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()),
+            ("tunnel.tls.cert-file", cert), ("tunnel.tls.key-file", key));
+        await using var client = await Sides.StartAsync("tls-client", ("tunnel.udp.listen", "127.0.0.1:0"),
+            ("tunnel.tcp.connect", $"tls://{server.TcpEndpoint}"), ("tunnel.tls.ca-file", _pki.CaFile), ("tunnel.tls.server-name", "localhost"));
+
+        Assert.Empty(await Peers.EchoAsync(client.UdpEndpoint, 20, [0, 1, 1200, 8000], rounds: 3));
+        Assert.Equal(20, SideMetrics.Read("tls-client", "connections.opened", ("origin", "dialed")));
+        Assert.Equal(0, SideMetrics.Read("tls-client", "drops") + SideMetrics.Read("tls-server", "drops"));
+    }
+
+    [Fact]
+    public async Task Peers_cross_a_keyed_tls_tunnel_in_the_seed_orientation()
+    {
+        var (cert, key, _) = _pki.Issue();
+        await using var nat = await Sides.StartAsync("tls-nat", ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.listen", "127.0.0.1:0"),
+            ("tunnel.tls.cert-file", cert), ("tunnel.tls.key-file", key), ("tunnel.auth.psk-file", _key.Path));
+        // By address: the name checked is 127.0.0.1, which the certificate also names.
+        await using var relay = await Sides.StartAsync("tls-relay", ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()),
+            ("tunnel.tcp.connect", $"tls://{nat.TcpEndpoint}"), ("tunnel.tls.ca-file", _pki.CaFile), ("tunnel.auth.psk-file", _key.Path));
+
+        Assert.Empty(await Peers.EchoAsync(nat.UdpEndpoint, 20, [1, 1200], rounds: 3));
+        Assert.Equal(0, SideMetrics.Read("tls-nat", "drops") + SideMetrics.Read("tls-relay", "drops"));
+    }
+
+    [Theory]
+    [InlineData("another CA", "is not signed by a CA in tls.ca-file")]
+    [InlineData("another name", "is not for 'tunnel.example' (tls.server-name)")]
+    [InlineData("expired", "expired on")]
+    [InlineData("no TLS", "does it serve TLS?")]
+    public async Task A_dial_the_certificate_fails_is_refused_with_a_line_that_names_the_cause(string wrong, string cause)
+    {
+        using var otherPki = new TestPki("Another CA");
+        var (cert, key, _) = wrong == "expired" ? _pki.Issue(expiredAgo: TimeSpan.FromDays(2)) : _pki.Issue();
+        var server = Sys.ActorOf(TlsCarrier.Props(new TlsSettings(null, null, cert, key), Wait, Wait));
+        IPEndPoint target;
+        using var plain = new TcpListener(IPAddress.Loopback, 0);
+        if (wrong == "no TLS")
+        {
+            // A plain TCP server that takes the connection and closes it at the first bytes.
+            plain.Start();
+            target = (IPEndPoint)plain.LocalEndpoint;
+            _ = Task.Run(async () =>
+            {
+                using var accepted = await plain.AcceptTcpClientAsync();
+                _ = await accepted.GetStream().ReadAsync(new byte[1024]);
+            });
+        }
+        else
+        {
+            // Whoever the server's connections are for: they are not what this test waits for.
+            var accepted = CreateTestProbe();
+            server.Tell(new Tcp.Bind(accepted.Ref, new IPEndPoint(IPAddress.Loopback, 0), pullMode: true), accepted.Ref);
+            target = (IPEndPoint)accepted.ExpectMsg<Tcp.Bound>(Wait).LocalAddress;
+        }
+        var trust = TlsFiles.LoadTrust("tunnel.tls.ca-file", wrong == "another CA" ? otherPki.CaFile : _pki.CaFile);
+        var client = Sys.ActorOf(TlsCarrier.Props(new TlsSettings(wrong == "another name" ? "tunnel.example" : "localhost", trust, null, null), Wait, Wait));
+
+        client.Tell(new Tcp.Connect(target));
+
+        var failed = ExpectMsg<Tcp.CommandFailed>(Wait);
+        Assert.True(failed.Cause.HasValue);
+        Assert.Contains(cause, failed.Cause.Value.Message);
+        Assert.StartsWith("TLS: ", failed.Cause.Value.Message);
+        await Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task A_certificate_replaced_under_a_running_tunnel_serves_new_connections_and_the_tunnel_keeps_its_flows()
+    {
+        var (cert, key, first) = _pki.Issue();
+        await using var server = await Sides.StartAsync("tls-renew-server", ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()),
+            ("tunnel.tls.cert-file", cert), ("tunnel.tls.key-file", key));
+        await using var client = await Sides.StartAsync("tls-renew-client", ("tunnel.udp.listen", "127.0.0.1:0"),
+            ("tunnel.tcp.connect", $"tls://{server.TcpEndpoint}"), ("tunnel.tls.ca-file", _pki.CaFile), ("tunnel.tls.server-name", "localhost"));
+        using var peer = Peers.Bind(AddressFamily.InterNetwork);
+        await RoundTripAsync(peer, client.UdpEndpoint, 1);
+        Assert.Equal(first, await ServedThumbprintAsync(server.TcpEndpoint));
+
+        var (_, _, second) = _pki.Issue(certFile: cert, keyFile: key);
+
+        // New connections get the new certificate once the side has seen the files change (it looks at most once a second).
+        string served = first;
+        for (var deadline = DateTime.UtcNow + Wait; served != second && DateTime.UtcNow < deadline;)
+            served = await ServedThumbprintAsync(server.TcpEndpoint);
+        Assert.Equal(second, served);
+        // The running tunnel carries on, on the connection it had.
+        await RoundTripAsync(peer, client.UdpEndpoint, 2);
+        Assert.Equal(1, SideMetrics.Read("tls-renew-client", "connections.opened", ("origin", "dialed")));
+        Assert.Equal(0, SideMetrics.Read("tls-renew-client", "sessions.reconnected"));
+    }
+
+    private static async Task RoundTripAsync(Socket peer, IPEndPoint tunnel, byte mark)
+    {
+        await peer.SendToAsync(new byte[] { mark, 9, 9 }, tunnel);
+        var buffer = new byte[16];
+        var received = await Peers.ReceiveAsync(peer, buffer, Wait, tunnel);
+        Assert.Equal(3, received);
+        Assert.Equal(mark, buffer[0]);
+    }
+
+    /// <summary>The thumbprint of the certificate a TLS listener serves to a new connection (checked against the test CA by name).</summary>
+    private async Task<string> ServedThumbprintAsync(IPEndPoint endpoint)
+    {
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(endpoint);
+        await using var tls = new SslStream(tcp.GetStream());
+        var trust = TlsFiles.LoadTrust("tunnel.tls.ca-file", _pki.CaFile);
+        var options = new SslClientAuthenticationOptions
+        {
+            TargetHost = "localhost",
+            CertificateChainPolicy = new System.Security.Cryptography.X509Certificates.X509ChainPolicy
+            {
+                TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust,
+                RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+            },
+        };
+        options.CertificateChainPolicy.CustomTrustStore.AddRange(trust);
+        await tls.AuthenticateAsClientAsync(options).WaitAsync(Wait);
+        return new System.Security.Cryptography.X509Certificates.X509Certificate2(tls.RemoteCertificate!).Thumbprint;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        if (!disposing) return;
+        _echo.Dispose();
+        _key.Dispose();
+        _pki.Dispose();
+    }
+}
