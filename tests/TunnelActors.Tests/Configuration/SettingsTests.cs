@@ -110,6 +110,7 @@ public sealed class SettingsTests
         Assert.Equal("tunnel.tls.cert-file", Rejected([.. Valid, ("tunnel.tls.key-file", key)]).Key);
         Assert.Equal("tunnel.tls.cert-file", Rejected([.. Valid, ("tunnel.tls.cert-file", pki.CaFile + ".missing"), ("tunnel.tls.key-file", key)]).Key);
         Assert.Equal("tunnel.tls.key-file", Rejected([.. Valid, ("tunnel.tls.cert-file", cert), ("tunnel.tls.key-file", pki.CaFile)]).Key);
+        Assert.Equal("tunnel.tls.key-file", Rejected([.. Valid, ("tunnel.tls.cert-file", cert), ("tunnel.tls.key-file", pki.Issue().KeyFile)]).Key);
         Assert.Equal("tunnel.tls.ca-file", Rejected(forward, tlsConnect, ("tunnel.tls.ca-file", key)).Key);
         Assert.Equal("tunnel.tcp.connect", Rejected(forward, ("tunnel.tcp.connect", "wss://127.0.0.1:9999/tunnel")).Key);
 
