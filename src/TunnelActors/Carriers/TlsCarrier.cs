@@ -92,6 +92,8 @@ public sealed class TlsCarrier : UntypedActor
         EndPoint remote, local;
         try
         {
+            // Frames are written as they come, as Akka.IO's connections do: no Nagle delay behind an unacknowledged one.
+            socket.NoDelay = true;
             foreach (var option in accepted.Options) option.AfterConnect(socket);
             (remote, local) = (socket.RemoteEndPoint!, socket.LocalEndPoint!);
         }
@@ -127,6 +129,7 @@ public sealed class TlsCarrier : UntypedActor
             {
                 throw new TimeoutException($"no connection within {(connect.Timeout ?? _connectTimeout).TotalSeconds:0.#} s");
             }
+            socket.NoDelay = true;
             foreach (var option in connect.Options) option.AfterConnect(socket);
             stream = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
             using var handshake = new CancellationTokenSource(_handshakeTimeout);
