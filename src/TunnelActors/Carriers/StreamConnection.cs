@@ -11,8 +11,10 @@ namespace TunnelActors.Carriers;
 /// <c>FramingStage</c> uses: <c>Register</c>, <c>ResumeReading</c> (pull mode: one read per request), <c>Write</c>
 /// with its acknowledgement, <c>Close</c>, <c>ConfirmedClose</c>, <c>Abort</c>; and back <c>Received</c>,
 /// <c>PeerClosed</c>, <c>Closed</c>, <c>ConfirmedClosed</c>, <c>Aborted</c>, <c>ErrorClosed</c>. So the stage does not
-/// know which carrier it runs on. An accepted connection first completes the server's TLS handshake, within
-/// <c>auth.handshake-timeout</c>; what is asked of it meanwhile waits. It ends one way, <see cref="End"/>.
+/// know which carrier it runs on. An accepted connection does the server's TLS handshake once its handler has
+/// registered, that is once the acceptor has admitted it (a refused one is aborted before the far side could send
+/// anything through it), within <c>auth.handshake-timeout</c> of being accepted; what is asked of it meanwhile waits.
+/// It ends one way, <see cref="End"/>.
 /// </summary>
 internal sealed class StreamConnection : UntypedActor, IWithTimers
 {
@@ -65,9 +67,7 @@ internal sealed class StreamConnection : UntypedActor, IWithTimers
 
     protected override void PreStart()
     {
-        if (_handshake is null) return;
-        Timers.StartSingleTimer(HandshakeDeadline.Instance, HandshakeDeadline.Instance, _handshakeTimeout);
-        _handshake(_stream, _cancel.Token).PipeTo(Self, Self, () => new HandshakeDone(null), e => new HandshakeDone(e));
+        if (_handshake is not null) Timers.StartSingleTimer(HandshakeDeadline.Instance, HandshakeDeadline.Instance, _handshakeTimeout);
     }
 
     protected override void OnReceive(object message)
@@ -77,6 +77,8 @@ internal sealed class StreamConnection : UntypedActor, IWithTimers
             case Tcp.Register register:
                 _handler = register.Handler;
                 Context.Watch(_handler);
+                if (!_open && _handshake is { } handshake)
+                    handshake(_stream, _cancel.Token).PipeTo(Self, Self, () => new HandshakeDone(null), e => new HandshakeDone(e));
                 break;
             case HandshakeDone { Error: null }:
                 Timers.Cancel(HandshakeDeadline.Instance);

@@ -122,6 +122,60 @@ public sealed class HostileInputTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// The TLS front door: 3,000 connections from two addresses that send TLS garbage, half a TLS record, or nothing,
+    /// while a peer's 1,000 echoes cross the tunnel: the side stays up, closes every one of them (the TLS handshake
+    /// fails, or does not finish within auth.handshake-timeout), grows less than 50 MB, and the peer loses nothing.
+    /// </summary>
+    [Fact]
+    public async Task On_a_tls_side_garbage_half_handshakes_and_silent_connections_leave_its_memory_bounded_and_a_peer_whole()
+    {
+        using var pki = new TestPki();
+        var (cert, key, _) = pki.Issue();
+        using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
+        await using var server = SideProcess.Start("--tcp-listen", "127.0.0.1:0", "--udp-forward", echo.LocalEndPoint.ToString(),
+            "--tls-cert", cert, "--tls-key", key, "--metrics", "127.0.0.1:0");
+        var tcpPort = await server.TcpPortAsync();
+        await using var client = await Sides.StartAsync("tls-attacked-client", ("tunnel.udp.listen", "127.0.0.1:0"),
+            ("tunnel.tcp.connect", $"tls://127.0.0.1:{tcpPort}"), ("tunnel.tls.ca-file", pki.CaFile), ("tunnel.tls.server-name", "localhost"));
+        Assert.Equal(0, await EchoOneAtATimeAsync(Legitimate, client.UdpEndpoint, count: 50));
+        var rssBefore = server.ResidentBytes;
+        var side = new IPEndPoint(IPAddress.Loopback, tcpPort);
+        var hostile = new List<TcpClient>();
+        try
+        {
+            int lost;
+            (long Bytes, int Count) memory;
+            var clock = Stopwatch.StartNew();
+            await using (var sampler = PeakMemory.Start(server))
+            {
+                for (var i = 0; i < 3000; i++)
+                {
+                    if (await Connections.TryConnectFromAsync(i % 2 == 0 ? Attacker : Vandal, side) is not { } connection) continue;
+                    hostile.Add(connection);
+                    // TLS garbage, half of a handshake record's header, or nothing at all.
+                    byte[] bytes = (i % 3) switch { 0 => RandomNumberGenerator.GetBytes(512), 1 => [0x16, 0x03, 0x01], _ => [] };
+                    try { await connection.GetStream().WriteAsync(bytes); } catch (IOException) { }
+                }
+                lost = await EchoOneAtATimeAsync(Legitimate, client.UdpEndpoint, count: 1000);
+                memory = await sampler.StopAsync();
+            }
+            var counts = (await server.MetricsAsync()).Where(m => m.Instrument is "drops" or "datagrams" && m.Value > 0).Select(m => $"{m.Instrument} {string.Join(",", m.Labels.Values)} {m.Value}");
+            Assert.True(lost == 0, $"{lost} lost; the side's counts: {string.Join(", ", counts)}; the client's: {SideResources.For(client.System).Counters}");
+            Assert.False(server.HasExited, $"the side exited: {server.Log}");
+            await Task.WhenAll(hostile.Select(c => Connections.ReadUntilClosedAsync(c, Wait)));
+            output.WriteLine($"{hostile.Count} hostile connections in {clock.Elapsed.TotalSeconds:0.0} s, all closed; RSS {rssBefore >> 20} MiB, " +
+                             $"at most {memory.Bytes >> 20} MiB in {memory.Count} samples");
+            Assert.True(hostile.Count >= 1000, $"only {hostile.Count} hostile connections got through connect");
+            Assert.True(memory.Count >= 3, $"{memory.Count} memory samples");
+            Assert.True(memory.Bytes - rssBefore < MemoryBound, $"RSS grew from {rssBefore >> 20} to {memory.Bytes >> 20} MiB");
+        }
+        finally
+        {
+            foreach (var connection in hostile) connection.Dispose();
+        }
+    }
+
+    /// <summary>
     /// Garbage, a stalled half frame and an oversize frame from one address, 3,000 silent connections from another, then a
     /// peer's 1,000 echoes through <paramref name="tunnel"/> (a UDP-listen endpoint whose datagrams cross
     /// <paramref name="server"/>, whose far side's connections <paramref name="farSide"/> counts): the side stays up, holds
