@@ -3,6 +3,7 @@ using System.Net.Security;
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.IO;
+using Akka.TestKit;
 using Akka.TestKit.Xunit2;
 using TunnelActors.Carriers;
 using TunnelActors.Configuration;
@@ -76,8 +77,13 @@ public sealed class TlsCarrierTests : TestKit
         }
         else
         {
-            // Whoever the server's connections are for: they are not what this test waits for.
+            // Whoever the server's connections are for (not what this test waits for): it takes each, as an acceptor that admits it does.
             var accepted = CreateTestProbe();
+            accepted.SetAutoPilot(new DelegateAutoPilot((sender, message) =>
+            {
+                if (message is Tcp.Connected) sender.Tell(new Tcp.Register(accepted.Ref));
+                return AutoPilot.KeepRunning;
+            }));
             server.Tell(new Tcp.Bind(accepted.Ref, new IPEndPoint(IPAddress.Loopback, 0), pullMode: true), accepted.Ref);
             target = (IPEndPoint)accepted.ExpectMsg<Tcp.Bound>(Wait).LocalAddress;
         }
@@ -91,6 +97,27 @@ public sealed class TlsCarrierTests : TestKit
         Assert.Contains(cause, failed.Cause.Value.Message);
         Assert.StartsWith("TLS: ", failed.Cause.Value.Message);
         await Task.CompletedTask;
+    }
+
+    [Fact]
+    public void A_connection_the_acceptor_refuses_never_completes_its_handshake_so_the_dialer_writes_nothing_into_it()
+    {
+        var (cert, key, _) = _pki.Issue();
+        var server = Sys.ActorOf(TlsCarrier.Props(new TlsSettings(null, null, cert, key), Wait, Wait));
+        var refusing = CreateTestProbe();
+        refusing.SetAutoPilot(new DelegateAutoPilot((sender, message) =>
+        {
+            if (message is Tcp.Connected) sender.Tell(Tcp.Abort.Instance);
+            return AutoPilot.KeepRunning;
+        }));
+        server.Tell(new Tcp.Bind(refusing.Ref, new IPEndPoint(IPAddress.Loopback, 0), pullMode: true), refusing.Ref);
+        var target = (IPEndPoint)refusing.ExpectMsg<Tcp.Bound>(Wait).LocalAddress;
+        var client = Sys.ActorOf(TlsCarrier.Props(new TlsSettings("localhost", TlsFiles.LoadTrust("tunnel.tls.ca-file", _pki.CaFile), null, null), Wait, Wait));
+
+        client.Tell(new Tcp.Connect(target));
+
+        var failed = ExpectMsg<Tcp.CommandFailed>(Wait);
+        Assert.StartsWith("TLS: ", failed.Cause.Value.Message);
     }
 
     [Fact]
