@@ -69,7 +69,7 @@ public sealed class TunnelSupervisor : UntypedActor
         foreach (var warning in ExposureWarnings.For(settings)) _log.Warning("{0}", warning);
         _metrics = new TunnelMetrics(new TunnelMetrics.Sources(_side.Counters, _side.Sessions, _side.Links, _side.Endpoints, _side.ReceiveBuffers,
             _side.ReceiveThreads, () => _side.Budget.Used),
-            Context.System.Name, settings.Orientation);
+            Context.System.Name, settings.Orientation, settings.Carrier);
         ServeMetrics(settings);
         _deadLetters = Start(DeadLetterCount.Props(_side.Counters, _side.Addresses), DeadLetterCount.Name);
 

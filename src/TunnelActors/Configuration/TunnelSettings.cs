@@ -114,6 +114,9 @@ public sealed record TunnelSettings(
     ExecutorKind Executor,
     TlsSettings? Tls = null)
 {
+    /// <summary>What the tunnel connections run on, as the metrics' <c>carrier</c> tag: <c>tcp</c> or <c>tls</c>.</summary>
+    public string Carrier => Tls is null ? "tcp" : "tls";
+
     /// <summary>The roles, as the metrics' <c>orientation</c> tag: <c>udp-listen/tcp-connect</c>.</summary>
     public string Orientation => $"udp-{Udp.Role.ToString().ToLowerInvariant()}/tcp-{Tcp.Role.ToString().ToLowerInvariant()}";
 

@@ -6,7 +6,8 @@ namespace TunnelActors.Observability;
 /// The side's figures as <c>System.Diagnostics.Metrics</c> instruments of the meter <c>TunnelActors</c>
 /// (<c>dotnet-counters monitor --counters TunnelActors</c>, and <c>/metrics</c>). Every instrument is
 /// observable: it reads the counters the data path keeps anyway, so a datagram costs nothing more. Tags stay
-/// few and fixed: the side, its orientation, and a direction or reason; never a peer address.
+/// few and fixed: the side, its orientation, its carrier (<c>tcp</c> or <c>tls</c>), and a direction or reason; never a
+/// peer address.
 /// </summary>
 public sealed class TunnelMetrics : IDisposable
 {
@@ -19,10 +20,10 @@ public sealed class TunnelMetrics : IDisposable
     public sealed record Sources(TrafficCounters Traffic, SessionCounters Sessions, LinkCounters Links, EndpointHealth Endpoints,
         BufferCounters ReceiveBuffers, ReceiveCounters ReceiveThreads, Func<long> QueuedBytes);
 
-    public TunnelMetrics(Sources side, string sideName, string orientation)
+    public TunnelMetrics(Sources side, string sideName, string orientation, string carrier)
     {
         _meter = new Meter(MeterName, typeof(TunnelMetrics).Assembly.GetName().Version?.ToString());
-        var common = new[] { Tag("side", sideName), Tag("orientation", orientation) };
+        var common = new[] { Tag("side", sideName), Tag("orientation", orientation), Tag("carrier", carrier) };
         KeyValuePair<string, object?>[] With(string key, string value) => [.. common, Tag(key, value)];
 
         var traffic = side.Traffic;

@@ -34,7 +34,8 @@ public sealed class TlsCarrierTests : TestKit
             ("tunnel.tcp.connect", $"tls://{server.TcpEndpoint}"), ("tunnel.tls.ca-file", _pki.CaFile), ("tunnel.tls.server-name", "localhost"));
 
         Assert.Empty(await Peers.EchoAsync(client.UdpEndpoint, 20, [0, 1, 1200, 8000], rounds: 3));
-        Assert.Equal(20, SideMetrics.Read("tls-client", "connections.opened", ("origin", "dialed")));
+        Assert.Equal(20, SideMetrics.Read("tls-client", "connections.opened", ("origin", "dialed"), ("carrier", "tls")));
+        Assert.Equal(20, SideMetrics.Read("tls-server", "connections.opened", ("origin", "accepted"), ("carrier", "tls")));
         Assert.Equal(0, SideMetrics.Read("tls-client", "drops") + SideMetrics.Read("tls-server", "drops"));
     }
 
