@@ -130,8 +130,8 @@ public sealed class MetricsTests : IDisposable
         var health = await http.GetAsync("/healthz");
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
         var text = await http.GetStringAsync("/metrics");
-        Assert.Contains("tunnelactors_datagrams{direction=\"udp-to-tcp\",orientation=\"udp-listen/tcp-connect\",side=\"tunnelactors\"} 4", text);
-        Assert.Contains("tunnelactors_sessions_active{orientation=\"udp-listen/tcp-connect\",side=\"tunnelactors\"} 2", text);
+        Assert.Contains("tunnelactors_datagrams{carrier=\"tcp\",direction=\"udp-to-tcp\",orientation=\"udp-listen/tcp-connect\",side=\"tunnelactors\"} 4", text);
+        Assert.Contains("tunnelactors_sessions_active{carrier=\"tcp\",orientation=\"udp-listen/tcp-connect\",side=\"tunnelactors\"} 2", text);
         Assert.Contains("process_working_set_bytes", text);
         Assert.DoesNotContain("127.0.0.1", text);
     }
