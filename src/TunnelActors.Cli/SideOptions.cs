@@ -11,6 +11,8 @@ internal sealed class SideOptions
     private readonly Option<string?> _udpForward = new("--udp-forward") { Description = "send datagrams to the fixed target HOST:PORT", HelpName = "HOST:PORT" };
     private readonly Option<string?> _tcpListen = new("--tcp-listen") { Description = "accept tunnel connections on ADDR:PORT", HelpName = "ADDR:PORT" };
     private readonly Option<string?> _tcpConnect = new("--tcp-connect") { Description = "dial the far side at HOST:PORT, or over TLS at tls://HOST:PORT", HelpName = "HOST:PORT" };
+    private readonly Option<string?> _httpProxy = new("--http-proxy") { Description = "dial --tcp-connect through this HTTP proxy (CONNECT); http://USER:PASSWORD@HOST:PORT for basic authentication: " +
+        "better in TUNNELACTORS_HTTP_PROXY or the configuration file, where other users cannot read it", HelpName = "URL" };
     private readonly Option<string?> _tlsCa = new("--tls-ca") { Description = "with tls://: trust the certificates in FILE (PEM: a private CA, or the far side's own certificate to pin it) instead of the system's store", HelpName = "FILE" };
     private readonly Option<string?> _tlsServerName = new("--tls-server-name") { Description = "with tls://: the name sent (SNI) and checked in the far side's certificate; default the host of --tcp-connect", HelpName = "NAME" };
     private readonly Option<string?> _tlsCert = new("--tls-cert") { Description = "with --tcp-listen: serve TLS with the certificate in FILE (PEM, its chain after it: certbot's fullchain.pem); re-read when it changes", HelpName = "FILE" };
@@ -29,7 +31,7 @@ internal sealed class SideOptions
     {
         foreach (Option option in new Option[]
                  {
-                     _config, _udpListen, _udpForward, _tcpListen, _tcpConnect, _tlsCa, _tlsServerName, _tlsCert, _tlsKey, _poolSize,
+                     _config, _udpListen, _udpForward, _tcpListen, _tcpConnect, _httpProxy, _tlsCa, _tlsServerName, _tlsCert, _tlsKey, _poolSize,
                      _idleTimeout, _pskFile, _noAuth, _tcpAllow, _udpAllow, _redact, _metrics,
                  })
             command.Options.Add(option);
@@ -47,6 +49,7 @@ internal sealed class SideOptions
         if (result.GetValue(_udpForward) is { } udpForward) overrides["tunnel.udp.forward"] = udpForward;
         if (result.GetValue(_tcpListen) is { } tcpListen) overrides["tunnel.tcp.listen"] = tcpListen;
         if (result.GetValue(_tcpConnect) is { } tcpConnect) overrides["tunnel.tcp.connect"] = tcpConnect;
+        if (result.GetValue(_httpProxy) is { } proxy) overrides["tunnel.http-proxy"] = proxy;
         if (result.GetValue(_tlsCa) is { } ca) overrides["tunnel.tls.ca-file"] = Path.GetFullPath(ca);
         if (result.GetValue(_tlsServerName) is { } serverName) overrides["tunnel.tls.server-name"] = serverName;
         if (result.GetValue(_tlsCert) is { } cert) overrides["tunnel.tls.cert-file"] = Path.GetFullPath(cert);

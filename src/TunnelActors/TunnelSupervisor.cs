@@ -107,10 +107,11 @@ public sealed class TunnelSupervisor : UntypedActor
         return Context.System.Udp();
     }
 
-    /// <summary>The side's TCP carrier: TLS (<c>tunnel.tls</c>), or Akka.IO's plain TCP.</summary>
+    /// <summary>The side's TCP carrier: TLS (<c>tunnel.tls</c>) or an HTTP proxy (<c>tunnel.http-proxy</c>), or Akka.IO's plain TCP.</summary>
     private IActorRef TcpCarrier(TunnelSettings settings) =>
-        settings.Tls is { } tls
-            ? _tcpIo = Start(Carriers.TlsCarrier.Props(tls, settings.Tcp.ConnectTimeout, settings.Auth.HandshakeTimeout), Carriers.TlsCarrier.Name)
+        settings.Tls is not null || settings.HttpProxy is not null
+            ? _tcpIo = Start(Carriers.StreamCarrier.Props(settings.Tls, settings.HttpProxy, settings.Tcp.ConnectTimeout, settings.Auth.HandshakeTimeout),
+                Carriers.StreamCarrier.Name)
             : Context.System.Tcp();
 
     /// <summary>Sockets the UDP-listen port is shared by: one per receive thread of the side's own sockets; Akka.IO's UDP has one.</summary>

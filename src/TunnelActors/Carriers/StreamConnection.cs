@@ -7,7 +7,7 @@ using Akka.IO;
 namespace TunnelActors.Carriers;
 
 /// <summary>
-/// One tunnel connection over a stream (TLS over a socket) that speaks Akka.IO's connection protocol, the part a
+/// One tunnel connection over a stream (TLS over a socket, or a socket through an HTTP proxy) that speaks Akka.IO's connection protocol, the part a
 /// <c>FramingStage</c> uses: <c>Register</c>, <c>ResumeReading</c> (pull mode: one read per request), <c>Write</c>
 /// with its acknowledgement, <c>Close</c>, <c>ConfirmedClose</c>, <c>Abort</c>; and back <c>Received</c>,
 /// <c>PeerClosed</c>, <c>Closed</c>, <c>ConfirmedClosed</c>, <c>Aborted</c>, <c>ErrorClosed</c>. So the stage does not
@@ -35,8 +35,8 @@ internal sealed class StreamConnection : UntypedActor, IWithTimers
     private sealed class HandshakeDeadline { public static readonly HandshakeDeadline Instance = new(); }
 
     private readonly Socket _socket;
-    private readonly SslStream _stream;
-    private readonly Func<SslStream, CancellationToken, Task>? _handshake;
+    private readonly Stream _stream;
+    private readonly Func<CancellationToken, Task>? _handshake;
     private readonly TimeSpan _handshakeTimeout;
     private readonly Queue<(Tcp.Write Write, IActorRef Sender)> _writes = new();
     private readonly CancellationTokenSource _cancel = new();
@@ -51,7 +51,7 @@ internal sealed class StreamConnection : UntypedActor, IWithTimers
     private bool _finSent;
 
     /// <param name="handshake">For an accepted connection: the server's TLS handshake, still to be done; null when it is done.</param>
-    public StreamConnection(Socket socket, SslStream stream, Func<SslStream, CancellationToken, Task>? handshake, TimeSpan handshakeTimeout)
+    public StreamConnection(Socket socket, Stream stream, Func<CancellationToken, Task>? handshake, TimeSpan handshakeTimeout)
     {
         _socket = socket;
         _stream = stream;
@@ -62,7 +62,7 @@ internal sealed class StreamConnection : UntypedActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(Socket socket, SslStream stream, Func<SslStream, CancellationToken, Task>? handshake, TimeSpan handshakeTimeout) =>
+    public static Props Props(Socket socket, Stream stream, Func<CancellationToken, Task>? handshake, TimeSpan handshakeTimeout) =>
         Akka.Actor.Props.Create(() => new StreamConnection(socket, stream, handshake, handshakeTimeout));
 
     protected override void PreStart()
@@ -78,7 +78,7 @@ internal sealed class StreamConnection : UntypedActor, IWithTimers
                 _handler = register.Handler;
                 Context.Watch(_handler);
                 if (!_open && _handshake is { } handshake)
-                    handshake(_stream, _cancel.Token).PipeTo(Self, Self, () => new HandshakeDone(null), e => new HandshakeDone(e));
+                    handshake(_cancel.Token).PipeTo(Self, Self, () => new HandshakeDone(null), e => new HandshakeDone(e));
                 break;
             case HandshakeDone { Error: null }:
                 Timers.Cancel(HandshakeDeadline.Instance);
@@ -180,10 +180,10 @@ internal sealed class StreamConnection : UntypedActor, IWithTimers
         }
     }
 
-    /// <summary>TLS's close_notify, then FIN.</summary>
+    /// <summary>TLS's close_notify (with TLS), then FIN.</summary>
     private async Task ShutdownAsync()
     {
-        await _stream.ShutdownAsync();
+        if (_stream is SslStream tls) await tls.ShutdownAsync();
         _socket.Shutdown(SocketShutdown.Send);
     }
 

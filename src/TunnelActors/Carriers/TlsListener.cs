@@ -59,7 +59,7 @@ internal sealed class TlsListener : UntypedActor
         switch (message)
         {
             case AcceptDone { Socket: { } accepted }:
-                _carrier.Tell(new TlsCarrier.Accepted(accepted, _bind.Handler, _options));
+                _carrier.Tell(new StreamCarrier.Accepted(accepted, _bind.Handler, _options));
                 AcceptNext();
                 break;
             case AcceptDone { Error: SocketException { SocketErrorCode: SocketError.ConnectionAborted or SocketError.ConnectionReset } }:

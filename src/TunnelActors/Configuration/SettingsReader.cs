@@ -67,7 +67,7 @@ public static class SettingsReader
             var other => throw new ConfigurationException("tunnel.executor", $"'{other}' is not inline or thread-pool"),
         };
 
-        return new TunnelSettings(udp, tcp, session, rebind, startup, queueMemory, auth, metrics, executor, ReadTls(config, tcp));
+        return new TunnelSettings(udp, tcp, session, rebind, startup, queueMemory, auth, metrics, executor, ReadTls(config, tcp), ReadProxy(config, tcp));
     }
 
     private static UdpTunnelSettings ReadUdp(Config config)
@@ -142,6 +142,28 @@ public static class SettingsReader
         if (scheme >= 0)
             throw new ConfigurationException("tunnel.tcp.connect", $"'{connect[..scheme]}://' is not a carrier this version has: HOST:PORT (plain TCP) or tls://HOST:PORT");
         return (false, connect);
+    }
+
+    /// <summary><c>http://[USER:PASSWORD@]HOST:PORT</c>; the password may be percent-encoded.</summary>
+    private static HttpProxySettings? ReadProxy(Config config, TcpTunnelSettings tcp)
+    {
+        const string key = "tunnel.http-proxy";
+        var text = String(config, key);
+        if (text.Length == 0) return null;
+        if (tcp.Role != TcpRole.Connect) throw new ConfigurationException(key, "only a side that dials (tcp.connect) goes through a proxy");
+        if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme != "http" || uri.Host.Length == 0 || uri.IsDefaultPort && !text.Contains(":80", StringComparison.Ordinal)
+            || uri.AbsolutePath is not ("/" or "") || uri.Query.Length > 0)
+            throw new ConfigurationException(key, "not http://[USER:PASSWORD@]HOST:PORT");
+        string? user = null, password = null;
+        if (uri.UserInfo.Length > 0)
+        {
+            var colon = uri.UserInfo.IndexOf(':');
+            if (colon < 0) throw new ConfigurationException(key, "a user without a password: write http://USER:PASSWORD@HOST:PORT");
+            user = Uri.UnescapeDataString(uri.UserInfo[..colon]);
+            password = Uri.UnescapeDataString(uri.UserInfo[(colon + 1)..]);
+        }
+        var host = uri.HostNameType == UriHostNameType.IPv6 ? $"[{uri.IdnHost}]" : uri.IdnHost;
+        return new HttpProxySettings(EndpointParser.ParseDialTarget(key, $"{host}:{uri.Port}"), user, password);
     }
 
     private static TlsSettings? ReadTls(Config config, TcpTunnelSettings tcp)

@@ -98,6 +98,17 @@ public sealed record TlsSettings(string? ServerName, X509Certificate2Collection?
     public bool Dials => ServerName is not null;
 }
 
+/// <summary>An HTTP proxy every tunnel connection is dialed through with <c>CONNECT</c> (<c>tunnel.http-proxy</c>).</summary>
+/// <param name="Proxy">Where the proxy listens.</param>
+/// <param name="User">With <paramref name="Password"/>: the proxy's basic authentication; null = none.</param>
+public sealed record HttpProxySettings(EndPoint Proxy, string? User, string? Password)
+{
+    /// <summary>The proxy as it may be logged: without its password.</summary>
+    public override string ToString() => User is null ? $"http://{Display(Proxy)}" : $"http://{User}@{Display(Proxy)}";
+
+    private static string Display(EndPoint endpoint) => endpoint is DnsEndPoint dns ? $"{dns.Host}:{dns.Port}" : endpoint.ToString() ?? "";
+}
+
 /// <summary>One side of the tunnel, read once from the <c>tunnel</c> block of the configuration.</summary>
 /// <param name="QueueMemory">Bytes of datagrams all queues of the side may hold together (<c>tunnel.queue-memory</c>).</param>
 /// <param name="MetricsListen">Where to serve <c>/metrics</c> and <c>/healthz</c>; null = not served.</param>
@@ -112,7 +123,8 @@ public sealed record TunnelSettings(
     AuthSettings Auth,
     IPEndPoint? MetricsListen,
     ExecutorKind Executor,
-    TlsSettings? Tls = null)
+    TlsSettings? Tls = null,
+    HttpProxySettings? HttpProxy = null)
 {
     /// <summary>What the tunnel connections run on, as the metrics' <c>carrier</c> tag: <c>tcp</c> or <c>tls</c>.</summary>
     public string Carrier => Tls is null ? "tcp" : "tls";

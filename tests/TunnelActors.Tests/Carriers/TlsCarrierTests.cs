@@ -15,14 +15,14 @@ using Xunit;
 namespace TunnelActors.Tests.Carriers;
 
 /// <summary>TLS as a carrier: tunnels through it in both orientations, refusals that name their cause, a certificate replaced under a running tunnel.</summary>
-public sealed class TlsCarrierTests : TestKit
+public sealed class StreamCarrierTests : TestKit
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
     private readonly TestPki _pki = new();
     private readonly UdpEcho _echo = new(new IPEndPoint(IPAddress.Loopback, 0));
     private readonly TempFile _key = new(TunnelActors.Auth.PreSharedKey.Generate());
 
-    public TlsCarrierTests() : base(TunnelConfiguration.Reference) { }
+    public StreamCarrierTests() : base(TunnelConfiguration.Reference) { }
 
     [Fact]
     public async Task Peers_cross_a_tls_tunnel_in_the_mullvad_orientation()
@@ -62,7 +62,7 @@ public sealed class TlsCarrierTests : TestKit
     {
         using var otherPki = new TestPki("Another CA");
         var (cert, key, _) = wrong == "expired" ? _pki.Issue(expiredAgo: TimeSpan.FromDays(2)) : _pki.Issue();
-        var server = Sys.ActorOf(TlsCarrier.Props(new TlsSettings(null, null, cert, key), Wait, Wait));
+        var server = Sys.ActorOf(StreamCarrier.Props(new TlsSettings(null, null, cert, key), null, Wait, Wait));
         IPEndPoint target;
         using var plain = new TcpListener(IPAddress.Loopback, 0);
         if (wrong == "no TLS")
@@ -89,7 +89,7 @@ public sealed class TlsCarrierTests : TestKit
             target = (IPEndPoint)accepted.ExpectMsg<Tcp.Bound>(Wait).LocalAddress;
         }
         var trust = TlsFiles.LoadTrust("tunnel.tls.ca-file", wrong == "another CA" ? otherPki.CaFile : _pki.CaFile);
-        var client = Sys.ActorOf(TlsCarrier.Props(new TlsSettings(wrong == "another name" ? "tunnel.example" : "localhost", trust, null, null), Wait, Wait));
+        var client = Sys.ActorOf(StreamCarrier.Props(new TlsSettings(wrong == "another name" ? "tunnel.example" : "localhost", trust, null, null), null, Wait, Wait));
 
         client.Tell(new Tcp.Connect(target));
 
@@ -104,12 +104,12 @@ public sealed class TlsCarrierTests : TestKit
     public void A_connection_the_acceptor_has_not_admitted_completes_no_handshake_so_the_dialer_writes_nothing_into_it()
     {
         var (cert, key, _) = _pki.Issue();
-        var server = Sys.ActorOf(TlsCarrier.Props(new TlsSettings(null, null, cert, key), Wait, Wait));
+        var server = Sys.ActorOf(StreamCarrier.Props(new TlsSettings(null, null, cert, key), null, Wait, Wait));
         // An acceptor still deciding: it neither registers the connection nor refuses it.
         var deciding = CreateTestProbe();
         server.Tell(new Tcp.Bind(deciding.Ref, new IPEndPoint(IPAddress.Loopback, 0), pullMode: true), deciding.Ref);
         var target = (IPEndPoint)deciding.ExpectMsg<Tcp.Bound>(Wait).LocalAddress;
-        var client = Sys.ActorOf(TlsCarrier.Props(new TlsSettings("localhost", TlsFiles.LoadTrust("tunnel.tls.ca-file", _pki.CaFile), null, null),
+        var client = Sys.ActorOf(StreamCarrier.Props(new TlsSettings("localhost", TlsFiles.LoadTrust("tunnel.tls.ca-file", _pki.CaFile), null, null), null,
             Wait, handshakeTimeout: TimeSpan.FromSeconds(2)));
 
         client.Tell(new Tcp.Connect(target));

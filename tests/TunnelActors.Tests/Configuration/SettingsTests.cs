@@ -123,6 +123,19 @@ public sealed class SettingsTests
     }
 
     [Fact]
+    public void The_http_proxy_is_read_with_its_user_and_a_percent_encoded_password_and_a_bad_one_names_its_key()
+    {
+        (string, string) forward = ("tunnel.udp.forward", "127.0.0.1:5073"), connect = ("tunnel.tcp.connect", "127.0.0.1:9999");
+        var proxy = Sides.Configure(forward, connect, ("tunnel.http-proxy", "http://tunnel:p%40ss%3Aword@127.0.0.1:3128")).Settings.HttpProxy!;
+        Assert.Equal(("tunnel", "p@ss:word"), (proxy.User, proxy.Password));
+        Assert.Equal("http://tunnel@127.0.0.1:3128", proxy.ToString());
+        Assert.Null(Sides.Configure(forward, connect, ("tunnel.http-proxy", "http://127.0.0.1:3128")).Settings.HttpProxy!.User);
+        foreach (var bad in new[] { "127.0.0.1:3128", "https://127.0.0.1:3128", "http://127.0.0.1", "http://user@127.0.0.1:3128", "http://127.0.0.1:3128/path" })
+            Assert.Equal("tunnel.http-proxy", Rejected(forward, connect, ("tunnel.http-proxy", bad)).Key);
+        Assert.Equal("tunnel.http-proxy", Rejected([.. Valid, ("tunnel.http-proxy", "http://127.0.0.1:3128")]).Key);
+    }
+
+    [Fact]
     public void An_ipv4_mapped_network_in_an_allow_list_matches_ipv4_peers()
     {
         var settings = Sides.Configure([.. Valid, ("tunnel.udp.allow", "::ffff:10.0.0.0/104")]).Settings;

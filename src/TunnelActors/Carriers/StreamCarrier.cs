@@ -9,38 +9,42 @@ using TunnelActors.Configuration;
 namespace TunnelActors.Carriers;
 
 /// <summary>
-/// TLS as a carrier: an actor that answers Akka.IO's TCP manager protocol, <c>Tcp.Connect</c> (<c>Connected</c> once
-/// the socket is connected and the far side's certificate checked, else <c>CommandFailed</c> with the cause) and
+/// The carrier of a side whose tunnel connections are not Akka.IO's plain sockets: TLS, an HTTP proxy, or both. An actor
+/// that answers Akka.IO's TCP manager protocol, <c>Tcp.Connect</c> (<c>Connected</c> once the socket is connected,
+/// through the proxy's <c>CONNECT</c> if there is one, and the far side's certificate checked with TLS; else
+/// <c>CommandFailed</c> with the cause) and
 /// <c>Tcp.Bind</c> (a <see cref="TlsListener"/>: <c>Bound</c>, then a <c>Connected</c> per accepted connection, whose
 /// TLS handshake follows within <c>auth.handshake-timeout</c>, once the acceptor has admitted it). Its connections
 /// (<see cref="StreamConnection"/>, its children) speak Akka.IO's connection protocol, so the dialer, the acceptor
 /// and the stage are handed this or Akka.IO's manager and do not know which. Socket options are Akka.IO's
 /// (<c>Inet.SocketOption</c>), applied at the same points.
 /// </summary>
-public sealed class TlsCarrier : UntypedActor
+public sealed class StreamCarrier : UntypedActor
 {
     public const string Name = "tcp-io";
 
     /// <summary>Listener → carrier: a connection it accepted, for <paramref name="Handler"/>.</summary>
     internal sealed record Accepted(Socket Socket, IActorRef Handler, IReadOnlyList<Inet.SocketOption> Options);
 
-    private sealed record Dialed(Tcp.Connect Command, IActorRef Commander, Socket? Socket, SslStream? Stream, Exception? Error);
+    private sealed record Dialed(Tcp.Connect Command, IActorRef Commander, Socket? Socket, Stream? Stream, Exception? Error);
 
-    private readonly TlsSettings _tls;
+    private readonly TlsSettings? _tls;
+    private readonly HttpProxySettings? _proxy;
     private readonly TimeSpan _handshakeTimeout;
     private readonly TimeSpan _connectTimeout;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private CertificateStore? _certificates;
 
-    public TlsCarrier(TlsSettings tls, TimeSpan connectTimeout, TimeSpan handshakeTimeout)
+    public StreamCarrier(TlsSettings? tls, HttpProxySettings? proxy, TimeSpan connectTimeout, TimeSpan handshakeTimeout)
     {
         _tls = tls;
+        _proxy = proxy;
         _connectTimeout = connectTimeout;
         _handshakeTimeout = handshakeTimeout;
     }
 
-    public static Props Props(TlsSettings tls, TimeSpan connectTimeout, TimeSpan handshakeTimeout) =>
-        Akka.Actor.Props.Create(() => new TlsCarrier(tls, connectTimeout, handshakeTimeout));
+    public static Props Props(TlsSettings? tls, HttpProxySettings? proxy, TimeSpan connectTimeout, TimeSpan handshakeTimeout) =>
+        Akka.Actor.Props.Create(() => new StreamCarrier(tls, proxy, connectTimeout, handshakeTimeout));
 
     // A connection that fails is its handler's business; the carrier goes on.
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
@@ -81,7 +85,7 @@ public sealed class TlsCarrier : UntypedActor
 
     private CertificateStore? Certificates()
     {
-        if (_certificates is not null || _tls.CertFile is null || _tls.KeyFile is null) return _certificates;
+        if (_certificates is not null || _tls?.CertFile is null || _tls.KeyFile is null) return _certificates;
         var log = _log;
         return _certificates = new CertificateStore(_tls.CertFile, _tls.KeyFile, line => log.Info("{0}", line), line => log.Warning("{0}", line));
     }
@@ -106,36 +110,55 @@ public sealed class TlsCarrier : UntypedActor
         var certificates = _certificates!;
         var stream = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
         var connection = Context.ActorOf(StreamConnection.Props(socket, stream,
-            (ssl, cancellation) => ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificateContext = certificates.Current }, cancellation),
+            cancellation => stream.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificateContext = certificates.Current }, cancellation),
             _handshakeTimeout));
         accepted.Handler.Tell(new Tcp.Connected(remote, local), connection);
     }
 
-    private async Task<(Socket Socket, SslStream Stream)> DialAsync(Tcp.Connect connect)
+    private async Task<(Socket Socket, Stream Stream)> DialAsync(Tcp.Connect connect)
     {
-        var socket = connect.RemoteAddress is IPEndPoint ip
-            ? new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp)
-            : new Socket(SocketType.Stream, ProtocolType.Tcp);
-        SslStream? stream = null;
+        var to = _proxy?.Proxy ?? connect.RemoteAddress;
+        var socket = to is IPEndPoint ip ? new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp) : new Socket(SocketType.Stream, ProtocolType.Tcp);
+        Stream? stream = null;
         try
         {
             foreach (var option in connect.Options) option.BeforeConnect(socket);
-            using var deadline = new CancellationTokenSource(connect.Timeout ?? _connectTimeout);
+            var timeout = connect.Timeout ?? _connectTimeout;
+            using var deadline = new CancellationTokenSource(timeout);
             try
             {
-                await socket.ConnectAsync(connect.RemoteAddress, deadline.Token);
+                await socket.ConnectAsync(to, deadline.Token);
             }
             catch (OperationCanceledException)
             {
-                throw new TimeoutException($"no connection within {(connect.Timeout ?? _connectTimeout).TotalSeconds:0.#} s");
+                throw new TimeoutException(_proxy is null ? $"no connection within {timeout.TotalSeconds:0.#} s" : $"no connection to the HTTP proxy {_proxy} within {timeout.TotalSeconds:0.#} s");
             }
+            catch (SocketException e) when (_proxy is not null)
+            {
+                throw new IOException($"cannot reach the HTTP proxy {_proxy} ({e.Message})");
+            }
+            // Frames are written as they come, as Akka.IO's connections do: no Nagle delay behind an unacknowledged one.
             socket.NoDelay = true;
             foreach (var option in connect.Options) option.AfterConnect(socket);
-            stream = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
+            stream = new NetworkStream(socket, ownsSocket: false);
+            if (_proxy is { } proxy)
+            {
+                try
+                {
+                    await HttpConnect.OpenAsync(stream, connect.RemoteAddress, proxy, deadline.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    throw new TimeoutException($"the HTTP proxy {proxy} did not answer CONNECT within {timeout.TotalSeconds:0.#} s");
+                }
+            }
+            if (_tls is not { Dials: true } tls) return (socket, stream);
+            var secured = new SslStream(stream, leaveInnerStreamOpen: false);
+            stream = secured;
             using var handshake = new CancellationTokenSource(_handshakeTimeout);
             try
             {
-                await TlsClient.AuthenticateAsync(stream, _tls, handshake.Token);
+                await TlsClient.AuthenticateAsync(secured, tls, handshake.Token);
             }
             catch (OperationCanceledException)
             {
