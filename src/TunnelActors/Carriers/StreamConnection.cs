@@ -65,10 +65,9 @@ internal sealed class StreamConnection : UntypedActor, IWithTimers
     public static Props Props(Socket socket, Stream stream, Func<CancellationToken, Task>? handshake, TimeSpan handshakeTimeout) =>
         Akka.Actor.Props.Create(() => new StreamConnection(socket, stream, handshake, handshakeTimeout));
 
-    protected override void PreStart()
-    {
-        if (_handshake is not null) Timers.StartSingleTimer(HandshakeDeadline.Instance, HandshakeDeadline.Instance, _handshakeTimeout);
-    }
+    // A connection nobody registers (its dialer stopped meanwhile, or an acceptor lost it) is not kept: Akka.IO's have a
+    // register timeout too.
+    protected override void PreStart() => Timers.StartSingleTimer(HandshakeDeadline.Instance, HandshakeDeadline.Instance, _handshakeTimeout);
 
     protected override void OnReceive(object message)
     {
@@ -79,6 +78,7 @@ internal sealed class StreamConnection : UntypedActor, IWithTimers
                 Context.Watch(_handler);
                 if (!_open && _handshake is { } handshake)
                     handshake(_cancel.Token).PipeTo(Self, Self, () => new HandshakeDone(null), e => new HandshakeDone(e));
+                else Timers.Cancel(HandshakeDeadline.Instance);
                 break;
             case HandshakeDone { Error: null }:
                 Timers.Cancel(HandshakeDeadline.Instance);
@@ -89,7 +89,9 @@ internal sealed class StreamConnection : UntypedActor, IWithTimers
                 End(new Tcp.ErrorClosed($"TLS handshake failed: {Reason(failed.Error)}"));
                 break;
             case HandshakeDeadline:
-                End(new Tcp.ErrorClosed($"no TLS handshake within {_handshakeTimeout.TotalSeconds:0.#} s (auth.handshake-timeout)"), abort: true);
+                End(new Tcp.ErrorClosed(_handler.IsNobody()
+                    ? $"nobody took the connection within {_handshakeTimeout.TotalSeconds:0.#} s"
+                    : $"no TLS handshake within {_handshakeTimeout.TotalSeconds:0.#} s (auth.handshake-timeout)"), abort: true);
                 break;
             case Tcp.ResumeReading:
                 _readWanted = true;

@@ -120,6 +120,31 @@ public sealed class StreamCarrierTests : TestKit
     }
 
     [Fact]
+    public void A_dialed_connection_nobody_registers_is_closed_after_the_handshake_timeout()
+    {
+        var (cert, key, _) = _pki.Issue();
+        var server = Sys.ActorOf(StreamCarrier.Props(new TlsSettings(null, null, cert, key), null, Wait, Wait));
+        var far = CreateTestProbe();
+        far.SetAutoPilot(new DelegateAutoPilot((sender, message) =>
+        {
+            if (message is not Tcp.Connected) return AutoPilot.KeepRunning;
+            sender.Tell(new Tcp.Register(far.Ref));
+            sender.Tell(Tcp.ResumeReading.Instance);
+            return AutoPilot.KeepRunning;
+        }));
+        server.Tell(new Tcp.Bind(far.Ref, new IPEndPoint(IPAddress.Loopback, 0), pullMode: true), far.Ref);
+        var target = (IPEndPoint)far.ExpectMsg<Tcp.Bound>(Wait).LocalAddress;
+        var client = Sys.ActorOf(StreamCarrier.Props(new TlsSettings("localhost", TlsFiles.LoadTrust("tunnel.tls.ca-file", _pki.CaFile), null, null), null,
+            Wait, handshakeTimeout: TimeSpan.FromSeconds(1)));
+
+        // The dialer hears Connected and never registers (as one that stopped meanwhile).
+        client.Tell(new Tcp.Connect(target));
+        ExpectMsg<Tcp.Connected>(Wait);
+
+        far.FishForMessage(message => message is Tcp.ConnectionClosed, Wait);
+    }
+
+    [Fact]
     public async Task A_certificate_replaced_under_a_running_tunnel_serves_new_connections_and_the_tunnel_keeps_its_flows()
     {
         var (cert, key, first) = _pki.Issue();
