@@ -10,6 +10,9 @@ namespace TunnelActors.Tests.Carriers;
 public sealed class HttpProxyTests : IDisposable
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+    // These tests are about what crosses the carrier: a frame that waits longer than 200 ms (the default) for its write
+    // is dropped by design, and a machine running the whole suite at once can stall a thread-pool completion that long.
+    private static readonly (string, string) Patient = ("tunnel.tcp.max-queue-delay", "5s");
     private const string User = "tunnel";
     private const string Password = "s3cret:with@signs";
     private readonly UdpEcho _echo = new(new IPEndPoint(IPAddress.Loopback, 0));
@@ -18,17 +21,17 @@ public sealed class HttpProxyTests : IDisposable
     public async Task Plain_and_tls_tunnels_cross_an_authenticating_proxy()
     {
         using var squid = await Squid.StartAsync(User, Password);
-        await using var server = await Sides.StartAsync("proxied-server", ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()));
-        await using var client = await Sides.StartAsync("proxied-client", ("tunnel.udp.listen", "127.0.0.1:0"),
+        await using var server = await Sides.StartAsync("proxied-server", Patient, ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()));
+        await using var client = await Sides.StartAsync("proxied-client", Patient, ("tunnel.udp.listen", "127.0.0.1:0"),
             ("tunnel.tcp.connect", server.TcpEndpoint.ToString()), ("tunnel.http-proxy", squid.Url(User, Password)));
         Assert.Empty(await Peers.EchoAsync(client.UdpEndpoint, 10, [1, 1200], rounds: 2));
         Assert.Equal(10, SideMetrics.Read("proxied-client", "connections.opened", ("origin", "dialed")));
 
         using var pki = new TestPki();
         var (cert, key, _) = pki.Issue();
-        await using var tlsServer = await Sides.StartAsync("proxied-tls-server", ("tunnel.tcp.listen", "127.0.0.1:0"),
+        await using var tlsServer = await Sides.StartAsync("proxied-tls-server", Patient, ("tunnel.tcp.listen", "127.0.0.1:0"),
             ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()), ("tunnel.tls.cert-file", cert), ("tunnel.tls.key-file", key));
-        await using var tlsClient = await Sides.StartAsync("proxied-tls-client", ("tunnel.udp.listen", "127.0.0.1:0"),
+        await using var tlsClient = await Sides.StartAsync("proxied-tls-client", Patient, ("tunnel.udp.listen", "127.0.0.1:0"),
             ("tunnel.tcp.connect", $"tls://{tlsServer.TcpEndpoint}"), ("tunnel.tls.ca-file", pki.CaFile), ("tunnel.tls.server-name", "localhost"),
             ("tunnel.http-proxy", squid.Url(User, Password)));
         Assert.Empty(await Peers.EchoAsync(tlsClient.UdpEndpoint, 10, [1, 1200], rounds: 2));

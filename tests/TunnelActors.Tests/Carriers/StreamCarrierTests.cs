@@ -7,6 +7,7 @@ using Akka.TestKit;
 using Akka.TestKit.Xunit2;
 using TunnelActors.Carriers;
 using TunnelActors.Configuration;
+using TunnelActors.Flow;
 using TunnelActors.Observability;
 using TunnelActors.Tests.Support;
 using TunnelActors.Tools.Demo;
@@ -18,6 +19,9 @@ namespace TunnelActors.Tests.Carriers;
 public sealed class StreamCarrierTests : TestKit
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
+    // These tests are about what crosses the carrier: a frame that waits longer than 200 ms (the default) for its write
+    // is dropped by design, and a machine running the whole suite at once can stall a thread-pool completion that long.
+    private static readonly (string, string) Patient = ("tunnel.tcp.max-queue-delay", "5s");
     private readonly TestPki _pki = new();
     private readonly UdpEcho _echo = new(new IPEndPoint(IPAddress.Loopback, 0));
     private readonly TempFile _key = new(TunnelActors.Auth.PreSharedKey.Generate());
@@ -28,12 +32,14 @@ public sealed class StreamCarrierTests : TestKit
     public async Task Peers_cross_a_tls_tunnel_in_the_mullvad_orientation()
     {
         var (cert, key, _) = _pki.Issue();
-        await using var server = await Sides.StartAsync("tls-server", ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()),
+        await using var server = await Sides.StartAsync("tls-server", Patient, ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()),
             ("tunnel.tls.cert-file", cert), ("tunnel.tls.key-file", key));
-        await using var client = await Sides.StartAsync("tls-client", ("tunnel.udp.listen", "127.0.0.1:0"),
+        await using var client = await Sides.StartAsync("tls-client", Patient, ("tunnel.udp.listen", "127.0.0.1:0"),
             ("tunnel.tcp.connect", $"tls://{server.TcpEndpoint}"), ("tunnel.tls.ca-file", _pki.CaFile), ("tunnel.tls.server-name", "localhost"));
 
-        Assert.Empty(await Peers.EchoAsync(client.UdpEndpoint, 20, [0, 1, 1200, 8000], rounds: 3));
+        var failures = await Peers.EchoAsync(client.UdpEndpoint, 20, [0, 1, 1200, 8000], rounds: 3);
+        Assert.True(failures.Count == 0, $"{string.Join("; ", failures)}; client: {SideResources.For(client.System).Counters}; " +
+                                         $"server: {SideResources.For(server.System).Counters}");
         Assert.Equal(20, SideMetrics.Read("tls-client", "connections.opened", ("origin", "dialed"), ("carrier", "tls")));
         Assert.Equal(20, SideMetrics.Read("tls-server", "connections.opened", ("origin", "accepted"), ("carrier", "tls")));
         Assert.Equal(0, SideMetrics.Read("tls-client", "drops") + SideMetrics.Read("tls-server", "drops"));
@@ -43,10 +49,10 @@ public sealed class StreamCarrierTests : TestKit
     public async Task Peers_cross_a_keyed_tls_tunnel_in_the_seed_orientation()
     {
         var (cert, key, _) = _pki.Issue();
-        await using var nat = await Sides.StartAsync("tls-nat", ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.listen", "127.0.0.1:0"),
+        await using var nat = await Sides.StartAsync("tls-nat", Patient, ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.listen", "127.0.0.1:0"),
             ("tunnel.tls.cert-file", cert), ("tunnel.tls.key-file", key), ("tunnel.auth.psk-file", _key.Path));
         // By address: the name checked is 127.0.0.1, which the certificate also names.
-        await using var relay = await Sides.StartAsync("tls-relay", ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()),
+        await using var relay = await Sides.StartAsync("tls-relay", Patient, ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()),
             ("tunnel.tcp.connect", $"tls://{nat.TcpEndpoint}"), ("tunnel.tls.ca-file", _pki.CaFile), ("tunnel.auth.psk-file", _key.Path));
 
         Assert.Empty(await Peers.EchoAsync(nat.UdpEndpoint, 20, [1, 1200], rounds: 3));
@@ -148,9 +154,9 @@ public sealed class StreamCarrierTests : TestKit
     public async Task A_certificate_replaced_under_a_running_tunnel_serves_new_connections_and_the_tunnel_keeps_its_flows()
     {
         var (cert, key, first) = _pki.Issue();
-        await using var server = await Sides.StartAsync("tls-renew-server", ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()),
+        await using var server = await Sides.StartAsync("tls-renew-server", Patient, ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()),
             ("tunnel.tls.cert-file", cert), ("tunnel.tls.key-file", key));
-        await using var client = await Sides.StartAsync("tls-renew-client", ("tunnel.udp.listen", "127.0.0.1:0"),
+        await using var client = await Sides.StartAsync("tls-renew-client", Patient, ("tunnel.udp.listen", "127.0.0.1:0"),
             ("tunnel.tcp.connect", $"tls://{server.TcpEndpoint}"), ("tunnel.tls.ca-file", _pki.CaFile), ("tunnel.tls.server-name", "localhost"));
         using var peer = Peers.Bind(AddressFamily.InterNetwork);
         await RoundTripAsync(peer, client.UdpEndpoint, 1);
