@@ -34,6 +34,8 @@ public sealed class StreamCarrier : UntypedActor
     private readonly TimeSpan _connectTimeout;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private CertificateStore? _certificates;
+    // Cancels the dials still out when the carrier stops: their answers would reach nobody, and their sockets close now.
+    private readonly CancellationTokenSource _stopped = new();
 
     public StreamCarrier(TlsSettings? tls, HttpProxySettings? proxy, TimeSpan connectTimeout, TimeSpan handshakeTimeout)
     {
@@ -115,6 +117,8 @@ public sealed class StreamCarrier : UntypedActor
         accepted.Handler.Tell(new Tcp.Connected(remote, local), connection);
     }
 
+    protected override void PostStop() => _stopped.Cancel();
+
     private async Task<(Socket Socket, Stream Stream)> DialAsync(Tcp.Connect connect)
     {
         var to = _proxy?.Proxy ?? connect.RemoteAddress;
@@ -124,7 +128,8 @@ public sealed class StreamCarrier : UntypedActor
         {
             foreach (var option in connect.Options) option.BeforeConnect(socket);
             var timeout = connect.Timeout ?? _connectTimeout;
-            using var deadline = new CancellationTokenSource(timeout);
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stopped.Token);
+            deadline.CancelAfter(timeout);
             try
             {
                 await socket.ConnectAsync(to, deadline.Token);
@@ -152,10 +157,12 @@ public sealed class StreamCarrier : UntypedActor
                     throw new TimeoutException($"the HTTP proxy {proxy} did not answer CONNECT within {timeout.TotalSeconds:0.#} s");
                 }
             }
+            _stopped.Token.ThrowIfCancellationRequested();
             if (_tls is not { Dials: true } tls) return (socket, stream);
             var secured = new SslStream(stream, leaveInnerStreamOpen: false);
             stream = secured;
-            using var handshake = new CancellationTokenSource(_handshakeTimeout);
+            using var handshake = CancellationTokenSource.CreateLinkedTokenSource(_stopped.Token);
+            handshake.CancelAfter(_handshakeTimeout);
             try
             {
                 await TlsClient.AuthenticateAsync(secured, tls, handshake.Token);
@@ -172,6 +179,7 @@ public sealed class StreamCarrier : UntypedActor
             {
                 throw new IOException($"TLS: the far side closed the connection during the handshake ({e.Message}); does it serve TLS?");
             }
+            _stopped.Token.ThrowIfCancellationRequested();
             return (socket, stream);
         }
         catch

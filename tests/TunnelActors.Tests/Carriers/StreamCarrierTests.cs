@@ -155,6 +155,25 @@ public sealed class StreamCarrierTests : TestKit
     }
 
     [Fact]
+    public async Task A_dial_still_out_when_the_carrier_stops_closes_its_socket_at_once()
+    {
+        // A proxy that takes the connection and never answers CONNECT: the dial waits on it for the whole connect timeout.
+        using var silentProxy = new TcpListener(IPAddress.Loopback, 0);
+        silentProxy.Start();
+        var proxy = new HttpProxySettings((IPEndPoint)silentProxy.LocalEndpoint, null, null);
+        var carrier = Sys.ActorOf(StreamCarrier.Props(null, proxy, TimeSpan.FromMinutes(5), Wait));
+        carrier.Tell(new Tcp.Connect(new IPEndPoint(IPAddress.Loopback, 9)));
+        using var held = await Connections.AcceptAsync(silentProxy, Wait);
+
+        Watch(carrier);
+        Sys.Stop(carrier);
+        ExpectTerminated(carrier, Wait);
+
+        var closed = await Connections.ReadUntilClosedAsync(held, Wait);
+        Assert.StartsWith("CONNECT 127.0.0.1:9 ", System.Text.Encoding.ASCII.GetString(closed.Received));
+    }
+
+    [Fact]
     public async Task A_certificate_replaced_under_a_running_tunnel_serves_new_connections_and_the_tunnel_keeps_its_flows()
     {
         var (cert, key, first) = _pki.Issue();
