@@ -20,13 +20,14 @@ public enum HandshakeRole : byte
 /// learns nothing, not even that the port is a tunnel. Then the listener answers: magic, version, role, its own 32
 /// random bytes and HMAC-SHA256(key, label, version, its role, the dialer's nonce, its nonce), which the dialer
 /// checks. Nothing about the key crosses the wire. After the two proofs the side that listens for UDP names the flow
-/// the connection carries (<see cref="FlowId"/>, 16 bytes), then both ways carry RFC 4571 frames. A pure state
+/// the connection carries (<see cref="FlowId"/>, 16 bytes, sent as a frame of its own), then both ways carry RFC 4571 frames. A pure state
 /// machine over bytes, testable without sockets.
 /// </summary>
 public sealed class Handshake
 {
-    /// <summary>3: the dialer proves first (2: both greeted at once, the listener first; 1: no flow names).</summary>
-    public const byte Version = 3;
+    /// <summary>4: the flow's name is an RFC 4571 frame, so everything after the proofs is frames (3: a bare name; 2: both
+    /// greeted at once, the listener first; 1: no flow names).</summary>
+    public const byte Version = 4;
     public const int NonceLength = 32;
     public const int ProofLength = 32;
     public const int HelloLength = 4 + 8 + NonceLength + ProofLength;

@@ -175,8 +175,13 @@ public sealed class FramingStage : UntypedActor, IWithTimers
         {
             case Tcp.Received received:
                 _decoder.Hold(received.Data.ToReadOnlySpan());
-                if (!_admission.StartsFlow(_decoder, out var flow))
+                if (!_admission.StartsFlow(_decoder, out var flow, out var malformed))
                 {
+                    if (malformed is not null)
+                    {
+                        Refuse(Refusal.HandshakeFailed, malformed);
+                        break;
+                    }
                     RequestRead();
                     break;
                 }
@@ -227,7 +232,7 @@ public sealed class FramingStage : UntypedActor, IWithTimers
         Become(Relaying);
         // With a key, this side's peers' connections start by naming their flow: the one they had before, or this connection's own.
         if (_admission.Keyed && !_role.AwaitsFlow && (_binding!.Flow ?? _ownFlow) is { } flow)
-            _connection.Tell(Tcp.Write.Create(ByteString.FromBytes(flow.ToBytes())));
+            _connection.Tell(Tcp.Write.Create(LinkAdmission.NameFrame(flow)));
         if (resumeReading) RequestRead();
         _decoder.DecodeHeld(_delivery!);
         _delivery!.Flush();

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Akka.Actor;
 using Akka.IO;
 using TunnelActors.Auth;
@@ -67,15 +68,33 @@ internal sealed class LinkAdmission(IActorRef connection, IActorRef self, AuthSe
 
     /// <summary>
     /// Forward side: whether what the decoder holds starts a flow. Without a key a whole frame does; with one, the
-    /// flow's name comes first and is taken from the held bytes.
+    /// flow's name comes first, as a frame of its own, and is taken from the held bytes.
     /// </summary>
-    public bool StartsFlow(FrameDecoder held, out FlowId? flow)
+    /// <param name="malformed">Set when the first frame of a keyed connection is not a flow's name.</param>
+    public bool StartsFlow(FrameDecoder held, out FlowId? flow, out string? malformed)
     {
         flow = null;
+        malformed = null;
         if (!Keyed) return held.HoldsWholeFrame;
-        Span<byte> name = stackalloc byte[FlowId.Length];
+        Span<byte> name = stackalloc byte[NamedFlowLength];
         if (!held.TryTakeHeld(name)) return false;
-        flow = FlowId.Read(name);
+        if (BinaryPrimitives.ReadUInt16BigEndian(name) != FlowId.Length)
+        {
+            malformed = $"its first frame is {BinaryPrimitives.ReadUInt16BigEndian(name)} bytes, not a flow's {FlowId.Length}-byte name";
+            return false;
+        }
+        flow = FlowId.Read(name[2..]);
         return true;
     }
+
+    /// <summary>The frame that names a flow: its length, then the name.</summary>
+    public static ByteString NameFrame(FlowId flow)
+    {
+        var frame = new byte[NamedFlowLength];
+        BinaryPrimitives.WriteUInt16BigEndian(frame, FlowId.Length);
+        flow.ToBytes().CopyTo(frame, 2);
+        return ByteString.FromBytes(frame);
+    }
+
+    private const int NamedFlowLength = 2 + FlowId.Length;
 }

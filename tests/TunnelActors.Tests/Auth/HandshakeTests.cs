@@ -194,17 +194,22 @@ public sealed class HandshakeTests
         var atListener = Listener().Receive(olderDialer);
         Assert.Equal(Handshake.State.Failed, atListener.State);
         Assert.Null(atListener.ProofToSend);
-        Assert.Contains("version 2, this side 3: it is an older TunnelActors", atListener.Failure);
+        Assert.Contains("version 2, this side 4: it is an older TunnelActors", atListener.Failure);
 
         // A version 2 listener greets at once, whatever the dialer sent.
         byte[] olderListener = [(byte)'T', (byte)'A', 2, (byte)'L', .. RandomNumberGenerator.GetBytes(32)];
         var atDialer = Dialer().Receive(olderListener);
         Assert.Equal(Handshake.State.Failed, atDialer.State);
-        Assert.Contains("version 2, this side 3: it is an older TunnelActors", atDialer.Failure);
+        Assert.Contains("version 2, this side 4: it is an older TunnelActors", atDialer.Failure);
+
+        // A version 3 dialer's hello has this version's layout; only the version byte tells it apart.
+        var version3 = Dialer().Greeting;
+        version3[2] = 3;
+        Assert.Contains("version 3, this side 4: it is an older TunnelActors", Listener().Receive(version3).Failure);
 
         var newer = Dialer().Greeting;
         newer[2] = 9;
-        Assert.Contains("version 9, this side 3: this side is the older", Listener().Receive(newer).Failure);
+        Assert.Contains("version 9, this side 4: this side is the older", Listener().Receive(newer).Failure);
     }
 
     [Fact]
