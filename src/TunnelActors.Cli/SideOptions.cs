@@ -10,13 +10,14 @@ internal sealed class SideOptions
     private readonly Option<string?> _udpListen = new("--udp-listen") { Description = "accept datagrams from any peer on ADDR:PORT", HelpName = "ADDR:PORT" };
     private readonly Option<string?> _udpForward = new("--udp-forward") { Description = "send datagrams to the fixed target HOST:PORT", HelpName = "HOST:PORT" };
     private readonly Option<string?> _tcpListen = new("--tcp-listen") { Description = "accept tunnel connections on ADDR:PORT", HelpName = "ADDR:PORT" };
-    private readonly Option<string?> _tcpConnect = new("--tcp-connect") { Description = "dial the far side at HOST:PORT, or over TLS at tls://HOST:PORT", HelpName = "HOST:PORT" };
+    private readonly Option<string?> _tcpConnect = new("--tcp-connect") { Description = "dial the far side at HOST:PORT, over TLS at tls://HOST:PORT, or as a WebSocket at ws://HOST:PORT/PATH or wss://HOST:PORT/PATH", HelpName = "HOST:PORT" };
     private readonly Option<string?> _httpProxy = new("--http-proxy") { Description = "dial --tcp-connect through this HTTP proxy (CONNECT); http://USER:PASSWORD@HOST:PORT for basic authentication: " +
         "better in TUNNELACTORS_HTTP_PROXY or the configuration file, where other users cannot read it", HelpName = "URL" };
-    private readonly Option<string?> _tlsCa = new("--tls-ca") { Description = "with tls://: trust the certificates in FILE (PEM: a private CA, or the far side's own certificate to pin it) instead of the system's store", HelpName = "FILE" };
-    private readonly Option<string?> _tlsServerName = new("--tls-server-name") { Description = "with tls://: the name sent (SNI) and checked in the far side's certificate; default the host of --tcp-connect", HelpName = "NAME" };
+    private readonly Option<string?> _tlsCa = new("--tls-ca") { Description = "with tls:// or wss://: trust the certificates in FILE (PEM: a private CA, or the far side's own certificate to pin it) instead of the system's store", HelpName = "FILE" };
+    private readonly Option<string?> _tlsServerName = new("--tls-server-name") { Description = "with tls:// or wss://: the name sent (SNI) and checked in the far side's certificate; default the host of --tcp-connect", HelpName = "NAME" };
     private readonly Option<string?> _tlsCert = new("--tls-cert") { Description = "with --tcp-listen: serve TLS with the certificate in FILE (PEM, its chain after it: certbot's fullchain.pem); re-read when it changes", HelpName = "FILE" };
     private readonly Option<string?> _tlsKey = new("--tls-key") { Description = "the private key of --tls-cert (PEM: certbot's privkey.pem)", HelpName = "FILE" };
+    private readonly Option<string?> _webSocket = new("--websocket") { Description = "with --tcp-listen: take tunnel connections as WebSocket upgrades at PATH (inside TLS with --tls-cert, or plain behind nginx); answer any other request 404", HelpName = "PATH" };
     private readonly Option<string?> _poolSize = new("--pool-size") { Description = "idle pre-dialed connections (TCP connect + UDP forward); 0 = one, redialled", HelpName = "N" };
     private readonly Option<string?> _idleTimeout = new("--idle-timeout") { Description = "end a session idle this long, e.g. 180s, 5m; 0 = never", HelpName = "DURATION" };
     private readonly Option<string?> _pskFile = new("--psk-file") { Description = "authenticate every tunnel connection with the key in FILE (tunnelactors keygen); both sides need it. " +
@@ -31,7 +32,7 @@ internal sealed class SideOptions
     {
         foreach (Option option in new Option[]
                  {
-                     _config, _udpListen, _udpForward, _tcpListen, _tcpConnect, _httpProxy, _tlsCa, _tlsServerName, _tlsCert, _tlsKey, _poolSize,
+                     _config, _udpListen, _udpForward, _tcpListen, _tcpConnect, _httpProxy, _tlsCa, _tlsServerName, _tlsCert, _tlsKey, _webSocket, _poolSize,
                      _idleTimeout, _pskFile, _noAuth, _tcpAllow, _udpAllow, _redact, _metrics,
                  })
             command.Options.Add(option);
@@ -54,6 +55,7 @@ internal sealed class SideOptions
         if (result.GetValue(_tlsServerName) is { } serverName) overrides["tunnel.tls.server-name"] = serverName;
         if (result.GetValue(_tlsCert) is { } cert) overrides["tunnel.tls.cert-file"] = Path.GetFullPath(cert);
         if (result.GetValue(_tlsKey) is { } tlsKey) overrides["tunnel.tls.key-file"] = Path.GetFullPath(tlsKey);
+        if (result.GetValue(_webSocket) is { } webSocket) overrides["tunnel.websocket.path"] = webSocket;
         if (result.GetValue(_poolSize) is { } pool) overrides["tunnel.tcp.pool-size"] = pool;
         if (result.GetValue(_idleTimeout) is { } idle) overrides["tunnel.session.idle-timeout"] = idle;
         if (result.GetValue(_pskFile) is { } key) overrides["tunnel.auth.psk-file"] = Path.GetFullPath(key);

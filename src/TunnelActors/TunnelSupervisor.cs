@@ -107,10 +107,10 @@ public sealed class TunnelSupervisor : UntypedActor
         return Context.System.Udp();
     }
 
-    /// <summary>The side's TCP carrier: TLS (<c>tunnel.tls</c>) or an HTTP proxy (<c>tunnel.http-proxy</c>), or Akka.IO's plain TCP.</summary>
+    /// <summary>The side's TCP carrier: TLS (<c>tunnel.tls</c>), a WebSocket (<c>ws://</c>, <c>tunnel.websocket</c>) or an HTTP proxy (<c>tunnel.http-proxy</c>), or Akka.IO's plain TCP.</summary>
     private IActorRef TcpCarrier(TunnelSettings settings) =>
-        settings.Tls is not null || settings.HttpProxy is not null
-            ? _tcpIo = Start(Carriers.StreamCarrier.Props(settings.Tls, settings.HttpProxy, settings.Tcp.ConnectTimeout, settings.Auth.HandshakeTimeout),
+        settings.Tls is not null || settings.HttpProxy is not null || settings.WebSocket is not null
+            ? _tcpIo = Start(Carriers.StreamCarrier.Props(settings.Tls, settings.HttpProxy, settings.WebSocket, settings.Tcp.ConnectTimeout, settings.Auth.HandshakeTimeout),
                 Carriers.StreamCarrier.Name)
             : Context.System.Tcp();
 

@@ -9,12 +9,13 @@ using TunnelActors.Configuration;
 namespace TunnelActors.Carriers;
 
 /// <summary>
-/// The carrier of a side whose tunnel connections are not Akka.IO's plain sockets: TLS, an HTTP proxy, or both. An actor
-/// that answers Akka.IO's TCP manager protocol, <c>Tcp.Connect</c> (<c>Connected</c> once the socket is connected,
-/// through the proxy's <c>CONNECT</c> if there is one, and the far side's certificate checked with TLS; else
+/// The carrier of a side whose tunnel connections are not Akka.IO's plain sockets: TLS, a WebSocket, an HTTP proxy, or
+/// some of them. An actor that answers Akka.IO's TCP manager protocol, <c>Tcp.Connect</c> (<c>Connected</c> once the
+/// socket is connected, through the proxy's <c>CONNECT</c> if there is one, the far side's certificate checked with
+/// TLS, and the WebSocket upgraded (with a key, on the stage's first write, which the upgrade request carries); else
 /// <c>CommandFailed</c> with the cause) and
-/// <c>Tcp.Bind</c> (a <see cref="TlsListener"/>: <c>Bound</c>, then a <c>Connected</c> per accepted connection, whose
-/// TLS handshake follows within <c>auth.handshake-timeout</c>, once the acceptor has admitted it). Its connections
+/// <c>Tcp.Bind</c> (a <see cref="StreamListener"/>: <c>Bound</c>, then a <c>Connected</c> per accepted connection, whose
+/// TLS handshake and WebSocket upgrade follow within <c>auth.handshake-timeout</c>, once the acceptor has admitted it). Its connections
 /// (<see cref="StreamConnection"/>, its children) speak Akka.IO's connection protocol, so the dialer, the acceptor
 /// and the stage are handed this or Akka.IO's manager and do not know which. Socket options are Akka.IO's
 /// (<c>Inet.SocketOption</c>), applied at the same points.
@@ -30,6 +31,7 @@ public sealed class StreamCarrier : UntypedActor
 
     private readonly TlsSettings? _tls;
     private readonly HttpProxySettings? _proxy;
+    private readonly WebSocketSettings? _webSocket;
     private readonly TimeSpan _handshakeTimeout;
     private readonly TimeSpan _connectTimeout;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -37,16 +39,17 @@ public sealed class StreamCarrier : UntypedActor
     // Cancels the dials still out when the carrier stops: their answers would reach nobody, and their sockets close now.
     private readonly CancellationTokenSource _stopped = new();
 
-    public StreamCarrier(TlsSettings? tls, HttpProxySettings? proxy, TimeSpan connectTimeout, TimeSpan handshakeTimeout)
+    public StreamCarrier(TlsSettings? tls, HttpProxySettings? proxy, WebSocketSettings? webSocket, TimeSpan connectTimeout, TimeSpan handshakeTimeout)
     {
         _tls = tls;
         _proxy = proxy;
+        _webSocket = webSocket;
         _connectTimeout = connectTimeout;
         _handshakeTimeout = handshakeTimeout;
     }
 
-    public static Props Props(TlsSettings? tls, HttpProxySettings? proxy, TimeSpan connectTimeout, TimeSpan handshakeTimeout) =>
-        Akka.Actor.Props.Create(() => new StreamCarrier(tls, proxy, connectTimeout, handshakeTimeout));
+    public static Props Props(TlsSettings? tls, HttpProxySettings? proxy, WebSocketSettings? webSocket, TimeSpan connectTimeout, TimeSpan handshakeTimeout) =>
+        Akka.Actor.Props.Create(() => new StreamCarrier(tls, proxy, webSocket, connectTimeout, handshakeTimeout));
 
     // A connection that fails is its handler's business; the carrier goes on.
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
@@ -69,12 +72,12 @@ public sealed class StreamCarrier : UntypedActor
                 failed.Commander.Tell(new Tcp.CommandFailed(failed.Command).WithCause(failed.Error!));
                 break;
             case Tcp.Bind bind:
-                if (Certificates() is null)
+                if (Certificates() is null && _webSocket is null)
                 {
-                    Sender.Tell(new Tcp.CommandFailed(bind).WithCause(new InvalidOperationException("this side has no tls.cert-file to serve")));
+                    Sender.Tell(new Tcp.CommandFailed(bind).WithCause(new InvalidOperationException("this side has no tls.cert-file to serve and no websocket.path")));
                     break;
                 }
-                Context.ActorOf(TlsListener.Props(bind, Self));
+                Context.ActorOf(StreamListener.Props(bind, Self));
                 break;
             case Accepted accepted:
                 Accept(accepted);
@@ -109,11 +112,26 @@ public sealed class StreamCarrier : UntypedActor
             socket.Dispose();
             return;
         }
-        var certificates = _certificates!;
-        var stream = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
-        var connection = Context.ActorOf(StreamConnection.Props(socket, stream,
-            cancellation => stream.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificateContext = certificates.Current }, cancellation),
-            _handshakeTimeout));
+        var (certificates, webSocket, timeout) = (_certificates, _webSocket, _handshakeTimeout);
+        var connection = Context.ActorOf(StreamConnection.Props(socket, null, async cancellation =>
+        {
+            Stream stream = new NetworkStream(socket, ownsSocket: false);
+            try
+            {
+                if (certificates is not null)
+                {
+                    var tls = new SslStream(stream, leaveInnerStreamOpen: false);
+                    stream = tls;
+                    await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificateContext = certificates.Current }, cancellation);
+                }
+                return webSocket is null ? stream : await WebSocketAccept.OpenAsync(stream, socket, webSocket, timeout, cancellation);
+            }
+            catch
+            {
+                await stream.DisposeAsync();
+                throw;
+            }
+        }, _handshakeTimeout));
         accepted.Handler.Tell(new Tcp.Connected(remote, local), connection);
     }
 
@@ -158,28 +176,8 @@ public sealed class StreamCarrier : UntypedActor
                 }
             }
             _stopped.Token.ThrowIfCancellationRequested();
-            if (_tls is not { Dials: true } tls) return (socket, stream);
-            var secured = new SslStream(stream, leaveInnerStreamOpen: false);
-            stream = secured;
-            using var handshake = CancellationTokenSource.CreateLinkedTokenSource(_stopped.Token);
-            handshake.CancelAfter(_handshakeTimeout);
-            try
-            {
-                await TlsClient.AuthenticateAsync(secured, tls, handshake.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                throw new TimeoutException($"TLS: no handshake within {_handshakeTimeout.TotalSeconds:0.#} s (auth.handshake-timeout)");
-            }
-            catch (System.Security.Authentication.AuthenticationException e)
-            {
-                throw new System.Security.Authentication.AuthenticationException($"TLS: {e.Message}");
-            }
-            catch (IOException e)
-            {
-                throw new IOException($"TLS: the far side closed the connection during the handshake ({e.Message}); does it serve TLS?");
-            }
-            _stopped.Token.ThrowIfCancellationRequested();
+            if (_tls is { Dials: true } tls) stream = await SecureAsync(stream, tls);
+            if (_webSocket is { } webSocket) stream = await UpgradeAsync(stream, webSocket);
             return (socket, stream);
         }
         catch
@@ -187,6 +185,55 @@ public sealed class StreamCarrier : UntypedActor
             stream?.Dispose();
             socket.Dispose();
             throw;
+        }
+    }
+
+    private async Task<Stream> SecureAsync(Stream stream, TlsSettings tls)
+    {
+        var secured = new SslStream(stream, leaveInnerStreamOpen: false);
+        using var handshake = CancellationTokenSource.CreateLinkedTokenSource(_stopped.Token);
+        handshake.CancelAfter(_handshakeTimeout);
+        try
+        {
+            await TlsClient.AuthenticateAsync(secured, tls, handshake.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"TLS: no handshake within {_handshakeTimeout.TotalSeconds:0.#} s (auth.handshake-timeout)");
+        }
+        catch (System.Security.Authentication.AuthenticationException e)
+        {
+            throw new System.Security.Authentication.AuthenticationException($"TLS: {e.Message}");
+        }
+        catch (IOException e)
+        {
+            throw new IOException($"TLS: the far side closed the connection during the handshake ({e.Message}); does it serve TLS?");
+        }
+        _stopped.Token.ThrowIfCancellationRequested();
+        return secured;
+    }
+
+    /// <summary>
+    /// The WebSocket upgrade: at once without a key; with one, on the stage's first write, its proof, which the
+    /// request carries (the stage's handshake deadline bounds it).
+    /// </summary>
+    private async Task<Stream> UpgradeAsync(Stream stream, WebSocketSettings webSocket)
+    {
+        if (webSocket.ProofInUpgrade)
+            return new DeferredStream([], async (proof, cancellation) =>
+            {
+                using var stopped = CancellationTokenSource.CreateLinkedTokenSource(cancellation, _stopped.Token);
+                return await WebSocketClient.UpgradeAsync(stream, webSocket, proof.ToArray(), stopped.Token);
+            }, refuse: null);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stopped.Token);
+        deadline.CancelAfter(_handshakeTimeout);
+        try
+        {
+            return (await WebSocketClient.UpgradeAsync(stream, webSocket, null, deadline.Token)).Opened;
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"WebSocket: no upgrade within {_handshakeTimeout.TotalSeconds:0.#} s (auth.handshake-timeout)");
         }
     }
 }

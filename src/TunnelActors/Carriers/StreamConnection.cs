@@ -7,14 +7,15 @@ using Akka.IO;
 namespace TunnelActors.Carriers;
 
 /// <summary>
-/// One tunnel connection over a stream (TLS over a socket, or a socket through an HTTP proxy) that speaks Akka.IO's connection protocol, the part a
+/// One tunnel connection over a stream (TLS, a WebSocket, a socket through an HTTP proxy) that speaks Akka.IO's connection protocol, the part a
 /// <c>FramingStage</c> uses: <c>Register</c>, <c>ResumeReading</c> (pull mode: one read per request), <c>Write</c>
 /// with its acknowledgement, <c>Close</c>, <c>ConfirmedClose</c>, <c>Abort</c>; and back <c>Received</c>,
 /// <c>PeerClosed</c>, <c>Closed</c>, <c>ConfirmedClosed</c>, <c>Aborted</c>, <c>ErrorClosed</c>. So the stage does not
-/// know which carrier it runs on. An accepted connection does the server's TLS handshake once its handler has
-/// registered, that is once the acceptor has admitted it (a refused one is aborted before the far side could send
-/// anything through it), within <c>auth.handshake-timeout</c> of being accepted; what is asked of it meanwhile waits.
-/// It ends one way, <see cref="End"/>.
+/// know which carrier it runs on. An accepted connection opens its carrier (the server's TLS handshake, the WebSocket
+/// upgrade) once its handler has registered, that is once the acceptor has admitted it (a refused one is aborted
+/// before the far side could send anything through it), within <c>auth.handshake-timeout</c> of being accepted; what
+/// is asked of it meanwhile waits. It ends one way, <see cref="End"/>; one that ends before its carrier opened and
+/// can be refused the carrier's way (a web server's 404) is handed to that refusal.
 /// </summary>
 internal sealed class StreamConnection : UntypedActor, IWithTimers
 {
@@ -28,15 +29,15 @@ internal sealed class StreamConnection : UntypedActor, IWithTimers
 
     private sealed record WriteDone(Exception? Error);
 
-    private sealed record HandshakeDone(Exception? Error);
+    private sealed record HandshakeDone(Stream? Stream, Exception? Error);
 
     private sealed record ShutdownDone(Exception? Error);
 
     private sealed class HandshakeDeadline { public static readonly HandshakeDeadline Instance = new(); }
 
     private readonly Socket _socket;
-    private readonly Stream _stream;
-    private readonly Func<CancellationToken, Task>? _handshake;
+    private Stream? _stream;
+    private readonly Func<CancellationToken, Task<Stream>>? _open;
     private readonly TimeSpan _handshakeTimeout;
     private readonly Queue<(Tcp.Write Write, IActorRef Sender)> _writes = new();
     private readonly CancellationTokenSource _cancel = new();
@@ -44,26 +45,27 @@ internal sealed class StreamConnection : UntypedActor, IWithTimers
     private bool _reading;
     private bool _readWanted;
     private bool _writing;
-    private bool _open;
     // What the handler asked to end it with, once the writes before it are out.
     private Tcp.CloseCommand? _closing;
     private IActorRef _closeCommander = ActorRefs.Nobody;
     private bool _finSent;
+    // The socket went to the carrier's refusal (DeferredStream.TryRefuse), which closes it.
+    private bool _handedOff;
 
-    /// <param name="handshake">For an accepted connection: the server's TLS handshake, still to be done; null when it is done.</param>
-    public StreamConnection(Socket socket, Stream stream, Func<CancellationToken, Task>? handshake, TimeSpan handshakeTimeout)
+    /// <param name="stream">The connection's stream, open; null when <paramref name="open"/> makes it.</param>
+    /// <param name="open">For an accepted connection: opens its carrier (TLS's handshake, the WebSocket upgrade) on the socket.</param>
+    public StreamConnection(Socket socket, Stream? stream, Func<CancellationToken, Task<Stream>>? open, TimeSpan handshakeTimeout)
     {
         _socket = socket;
         _stream = stream;
-        _handshake = handshake;
+        _open = open;
         _handshakeTimeout = handshakeTimeout;
-        _open = handshake is null;
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(Socket socket, Stream stream, Func<CancellationToken, Task>? handshake, TimeSpan handshakeTimeout) =>
-        Akka.Actor.Props.Create(() => new StreamConnection(socket, stream, handshake, handshakeTimeout));
+    public static Props Props(Socket socket, Stream? stream, Func<CancellationToken, Task<Stream>>? open, TimeSpan handshakeTimeout) =>
+        Akka.Actor.Props.Create(() => new StreamConnection(socket, stream, open, handshakeTimeout));
 
     // A connection nobody registers (its dialer stopped meanwhile, or an acceptor lost it) is not kept: Akka.IO's have a
     // register timeout too.
@@ -76,22 +78,22 @@ internal sealed class StreamConnection : UntypedActor, IWithTimers
             case Tcp.Register register:
                 _handler = register.Handler;
                 Context.Watch(_handler);
-                if (!_open && _handshake is { } handshake)
-                    handshake(_cancel.Token).PipeTo(Self, Self, () => new HandshakeDone(null), e => new HandshakeDone(e));
+                if (_stream is null && _open is { } open)
+                    open(_cancel.Token).PipeTo(Self, Self, stream => new HandshakeDone(stream, null), e => new HandshakeDone(null, e));
                 else Timers.Cancel(HandshakeDeadline.Instance);
                 break;
-            case HandshakeDone { Error: null }:
+            case HandshakeDone { Stream: { } opened }:
                 Timers.Cancel(HandshakeDeadline.Instance);
-                _open = true;
+                _stream = opened;
                 Pump();
                 break;
             case HandshakeDone failed:
-                End(new Tcp.ErrorClosed($"TLS handshake failed: {Reason(failed.Error)}"));
+                End(new Tcp.ErrorClosed($"the carrier did not open: {Reason(failed.Error)}"));
                 break;
             case HandshakeDeadline:
                 End(new Tcp.ErrorClosed(_handler.IsNobody()
                     ? $"nobody took the connection within {_handshakeTimeout.TotalSeconds:0.#} s"
-                    : $"no TLS handshake within {_handshakeTimeout.TotalSeconds:0.#} s (auth.handshake-timeout)"), abort: true);
+                    : $"the carrier (TLS, WebSocket) did not open within {_handshakeTimeout.TotalSeconds:0.#} s (auth.handshake-timeout)"), abort: true);
                 break;
             case Tcp.ResumeReading:
                 _readWanted = true;
@@ -145,7 +147,7 @@ internal sealed class StreamConnection : UntypedActor, IWithTimers
     /// <summary>Starts what can start: the next write, a read the handler asked for, and the close once the writes are out.</summary>
     private void Pump()
     {
-        if (!_open) return;
+        if (_stream is null) return;
         if (!_writing && _writes.TryPeek(out var next))
         {
             _writing = true;
@@ -174,7 +176,7 @@ internal sealed class StreamConnection : UntypedActor, IWithTimers
     {
         try
         {
-            await _stream.WriteAsync(buffer.AsMemory(0, count), _cancel.Token);
+            await _stream!.WriteAsync(buffer.AsMemory(0, count), _cancel.Token);
         }
         finally
         {
@@ -182,10 +184,11 @@ internal sealed class StreamConnection : UntypedActor, IWithTimers
         }
     }
 
-    /// <summary>TLS's close_notify (with TLS), then FIN.</summary>
+    /// <summary>The carrier's own end (a WebSocket's close, TLS's close_notify), then FIN.</summary>
     private async Task ShutdownAsync()
     {
-        if (_stream is SslStream tls) await tls.ShutdownAsync();
+        if (_stream is IOutputShutdown carrier) await carrier.ShutdownOutputAsync();
+        else if (_stream is SslStream tls) await tls.ShutdownAsync();
         _socket.Shutdown(SocketShutdown.Send);
     }
 
@@ -224,7 +227,8 @@ internal sealed class StreamConnection : UntypedActor, IWithTimers
     /// <summary>The one way a connection ends: the handler (and whoever asked to close it) hears why, the socket goes, the actor stops.</summary>
     private void End(Tcp.ConnectionClosed how, bool abort = false)
     {
-        if (abort) _socket.LingerState = new LingerOption(true, 0);
+        _handedOff = _stream is DeferredStream deferred && deferred.TryRefuse();
+        if (abort && !_handedOff) _socket.LingerState = new LingerOption(true, 0);
         _handler.Tell(how);
         if (!_closeCommander.Equals(_handler) && !_closeCommander.IsNobody()) _closeCommander.Tell(how);
         Context.Stop(Self);
@@ -234,6 +238,7 @@ internal sealed class StreamConnection : UntypedActor, IWithTimers
     {
         null => "no reason given",
         AggregateException { InnerException: { } inner } => Reason(inner),
+        WebSocketAccept.Refused => e.Message,
         { InnerException: { } inner } when e is IOException or System.Security.Authentication.AuthenticationException => $"{e.Message} ({Reason(inner)})",
         _ => e.Message,
     };
@@ -241,8 +246,8 @@ internal sealed class StreamConnection : UntypedActor, IWithTimers
     protected override void PostStop()
     {
         _cancel.Cancel();
-        _stream.Dispose();
-        _socket.Dispose();
+        _stream?.Dispose();
+        if (!_handedOff) _socket.Dispose();
         _cancel.Dispose();
     }
 }

@@ -67,7 +67,8 @@ public static class SettingsReader
             var other => throw new ConfigurationException("tunnel.executor", $"'{other}' is not inline or thread-pool"),
         };
 
-        return new TunnelSettings(udp, tcp, session, rebind, startup, queueMemory, auth, metrics, executor, ReadTls(config, tcp), ReadProxy(config, tcp));
+        return new TunnelSettings(udp, tcp, session, rebind, startup, queueMemory, auth, metrics, executor, ReadTls(config, tcp), ReadProxy(config, tcp),
+            ReadWebSocket(config, tcp, auth));
     }
 
     private static UdpTunnelSettings ReadUdp(Config config)
@@ -133,15 +134,45 @@ public static class SettingsReader
             Int(config, "tunnel.tcp.max-handshakes-per-source", min: 1));
     }
 
-    /// <summary><c>tcp.connect</c> as its carrier and address: <c>HOST:PORT</c> is plain TCP, <c>tls://HOST:PORT</c> TLS.</summary>
-    internal static (bool Tls, string Address) Carrier(string connect)
+    /// <summary>What <c>tcp.connect</c> names: the address dialed, whether TLS wraps it, and the WebSocket path, if any.</summary>
+    internal sealed record DialCarrier(bool Tls, string Address, string? WebSocketPath);
+
+    /// <summary>
+    /// <c>tcp.connect</c> as its carrier and address: <c>HOST:PORT</c> is plain TCP, <c>tls://HOST:PORT</c> TLS,
+    /// <c>ws://HOST[:PORT]/PATH</c> and <c>wss://HOST[:PORT]/PATH</c> a WebSocket (ports 80 and 443 unless given).
+    /// </summary>
+    internal static DialCarrier Carrier(string connect)
     {
+        const string key = "tunnel.tcp.connect";
         const string tls = "tls://";
-        if (connect.StartsWith(tls, StringComparison.OrdinalIgnoreCase)) return (true, connect[tls.Length..].TrimEnd('/'));
+        if (connect.StartsWith(tls, StringComparison.OrdinalIgnoreCase)) return new DialCarrier(true, connect[tls.Length..].TrimEnd('/'), null);
         var scheme = connect.IndexOf("://", StringComparison.Ordinal);
-        if (scheme >= 0)
-            throw new ConfigurationException("tunnel.tcp.connect", $"'{connect[..scheme]}://' is not a carrier this version has: HOST:PORT (plain TCP) or tls://HOST:PORT");
-        return (false, connect);
+        if (scheme < 0) return new DialCarrier(false, connect, null);
+        var name = connect[..scheme].ToLowerInvariant();
+        if (name is not ("ws" or "wss"))
+            throw new ConfigurationException(key, $"'{connect[..scheme]}://' is not a carrier this version has: HOST:PORT (plain TCP), tls://HOST:PORT, ws://HOST:PORT/PATH or wss://HOST:PORT/PATH");
+        if (!Uri.TryCreate(connect, UriKind.Absolute, out var uri) || uri.Host.Length == 0 || uri.UserInfo.Length > 0 || uri.Fragment.Length > 0)
+            throw new ConfigurationException(key, $"'{connect}' is not {name}://HOST:PORT/PATH");
+        var host = uri.HostNameType == UriHostNameType.IPv6 ? $"[{uri.IdnHost}]" : uri.IdnHost;
+        return new DialCarrier(name == "wss", $"{host}:{uri.Port}", uri.PathAndQuery);
+    }
+
+    private static WebSocketSettings? ReadWebSocket(Config config, TcpTunnelSettings tcp, AuthSettings auth)
+    {
+        const string pathKey = "tunnel.websocket.path";
+        var path = String(config, pathKey);
+        var maxRequest = Size(config, "tunnel.websocket.max-request-bytes", min: 1024);
+        var ping = Duration(config, "tunnel.websocket.ping-interval", allowZero: true);
+        if (tcp.Role == TcpRole.Connect)
+        {
+            if (path.Length > 0) throw new ConfigurationException(pathKey, "a side that dials names the path in tcp.connect = ws://HOST:PORT/PATH");
+            var carrier = Carrier(String(config, "tunnel.tcp.connect"));
+            return carrier.WebSocketPath is { } dialPath ? new WebSocketSettings(dialPath, carrier.Address, maxRequest, ping, auth.Key is not null) : null;
+        }
+        if (path.Length == 0) return null;
+        if (path[0] != '/' || path.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)) || path.Contains('#'))
+            throw new ConfigurationException(pathKey, $"'{path}' is not a path such as /tunnel");
+        return new WebSocketSettings(path, null, maxRequest, ping, auth.Key is not null);
     }
 
     /// <summary><c>http://[USER:PASSWORD@]HOST:PORT</c>; the password may be percent-encoded.</summary>
@@ -176,11 +207,11 @@ public static class SettingsReader
         {
             if (cert.Length > 0) throw new ConfigurationException("tunnel.tls.cert-file", "only a side that listens (tcp.listen) serves a certificate");
             if (key.Length > 0) throw new ConfigurationException("tunnel.tls.key-file", "only a side that listens (tcp.listen) serves a certificate");
-            var (tls, address) = Carrier(String(config, "tunnel.tcp.connect"));
+            var (tls, address, _) = Carrier(String(config, "tunnel.tcp.connect"));
             if (!tls)
             {
-                if (ca.Length > 0) throw new ConfigurationException("tunnel.tls.ca-file", "tcp.connect is not tls://HOST:PORT: there is no certificate to check");
-                if (name.Length > 0) throw new ConfigurationException("tunnel.tls.server-name", "tcp.connect is not tls://HOST:PORT: there is no certificate to check");
+                if (ca.Length > 0) throw new ConfigurationException("tunnel.tls.ca-file", "tcp.connect is not tls:// or wss://: there is no certificate to check");
+                if (name.Length > 0) throw new ConfigurationException("tunnel.tls.server-name", "tcp.connect is not tls:// or wss://: there is no certificate to check");
                 return null;
             }
             var host = tcp.DialTarget switch

@@ -109,6 +109,15 @@ public sealed record HttpProxySettings(EndPoint Proxy, string? User, string? Pas
     private static string Display(EndPoint endpoint) => endpoint is DnsEndPoint dns ? $"{dns.Host}:{dns.Port}" : endpoint.ToString() ?? "";
 }
 
+/// <summary>Tunnel connections as WebSocket upgrades (<c>tcp.connect = ws://…/PATH</c>, <c>wss://</c>; <c>tunnel.websocket.path</c>), one datagram per binary message.</summary>
+/// <param name="Path">The path of the upgrade request: dialed, or the one accepted.</param>
+/// <param name="Authority">Dialing: the <c>Host</c> of the request (<c>HOST:PORT</c>); null when listening.</param>
+/// <param name="MaxRequestBytes">Listening: the longest request head read before it is answered 400.</param>
+/// <param name="PingInterval">How often an idle WebSocket is pinged, so proxies in between keep it; zero = never.</param>
+/// <param name="ProofInUpgrade">With a key: the dialer's proof rides in the upgrade request and the listener's answer in
+/// its response, so the listener says nothing a web server would not before the key is proven.</param>
+public sealed record WebSocketSettings(string Path, string? Authority, int MaxRequestBytes, TimeSpan PingInterval, bool ProofInUpgrade);
+
 /// <summary>One side of the tunnel, read once from the <c>tunnel</c> block of the configuration.</summary>
 /// <param name="QueueMemory">Bytes of datagrams all queues of the side may hold together (<c>tunnel.queue-memory</c>).</param>
 /// <param name="MetricsListen">Where to serve <c>/metrics</c> and <c>/healthz</c>; null = not served.</param>
@@ -124,10 +133,17 @@ public sealed record TunnelSettings(
     IPEndPoint? MetricsListen,
     ExecutorKind Executor,
     TlsSettings? Tls = null,
-    HttpProxySettings? HttpProxy = null)
+    HttpProxySettings? HttpProxy = null,
+    WebSocketSettings? WebSocket = null)
 {
-    /// <summary>What the tunnel connections run on, as the metrics' <c>carrier</c> tag: <c>tcp</c> or <c>tls</c>.</summary>
-    public string Carrier => Tls is null ? "tcp" : "tls";
+    /// <summary>What the tunnel connections run on, as the metrics' <c>carrier</c> tag: <c>tcp</c>, <c>tls</c>, <c>ws</c> or <c>wss</c>.</summary>
+    public string Carrier => (Tls, WebSocket) switch
+    {
+        (null, null) => "tcp",
+        (_, null) => "tls",
+        (null, _) => "ws",
+        _ => "wss",
+    };
 
     /// <summary>The roles, as the metrics' <c>orientation</c> tag: <c>udp-listen/tcp-connect</c>.</summary>
     public string Orientation => $"udp-{Udp.Role.ToString().ToLowerInvariant()}/tcp-{Tcp.Role.ToString().ToLowerInvariant()}";

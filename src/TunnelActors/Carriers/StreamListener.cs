@@ -6,11 +6,11 @@ using Akka.IO;
 namespace TunnelActors.Carriers;
 
 /// <summary>
-/// A TLS carrier's listening socket, for one <c>Tcp.Bind</c>: answers <c>Bound</c> (or <c>CommandFailed</c>) to the
+/// The listening socket of a <see cref="StreamCarrier"/> (TLS, WebSocket or both), for one <c>Tcp.Bind</c>: answers <c>Bound</c> (or <c>CommandFailed</c>) to the
 /// bind's handler, accepts one connection at a time and hands each to the carrier, which makes its connection;
 /// <c>Unbind</c> closes the socket, answers <c>Unbound</c> and stops. Connections outlive it, as with Akka.IO.
 /// </summary>
-internal sealed class TlsListener : UntypedActor
+internal sealed class StreamListener : UntypedActor
 {
     private sealed record AcceptDone(Socket? Socket, Exception? Error);
 
@@ -19,14 +19,14 @@ internal sealed class TlsListener : UntypedActor
     private readonly IReadOnlyList<Inet.SocketOption> _options;
     private Socket? _socket;
 
-    public TlsListener(Tcp.Bind bind, IActorRef carrier)
+    public StreamListener(Tcp.Bind bind, IActorRef carrier)
     {
         _bind = bind;
         _carrier = carrier;
         _options = bind.Options.ToList();
     }
 
-    public static Props Props(Tcp.Bind bind, IActorRef carrier) => Akka.Actor.Props.Create(() => new TlsListener(bind, carrier));
+    public static Props Props(Tcp.Bind bind, IActorRef carrier) => Akka.Actor.Props.Create(() => new StreamListener(bind, carrier));
 
     protected override void PreStart()
     {

@@ -1,0 +1,190 @@
+using System.Net.Sockets;
+using System.Net.WebSockets;
+using System.Security.Cryptography;
+using System.Text;
+using TunnelActors.Configuration;
+
+namespace TunnelActors.Carriers;
+
+/// <summary>
+/// The listening end of the WebSocket carrier: reads an accepted connection's HTTP request head and answers it as a
+/// web server would, unless it is a WebSocket upgrade at <c>websocket.path</c> (with a key: carrying a proof). The
+/// request head is the only HTTP this side reads; what follows a 101 is .NET's WebSocket
+/// (<see cref="WebSocket.CreateFromStream(Stream, WebSocketCreationOptions)"/>).
+/// </summary>
+internal static class WebSocketAccept
+{
+    /// <summary>The dialer's proof of the key (base64), in the upgrade request.</summary>
+    public const string ProofHeader = "Sec-TunnelActors-Proof";
+
+    /// <summary>The listener's answer to it (base64), in the 101 response.</summary>
+    public const string AnswerHeader = "Sec-TunnelActors-Answer";
+
+    private const string AcceptGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+    /// <summary>A request this side answered as a web server and closed: not a tunnel connection.</summary>
+    public sealed class Refused(string message) : IOException(message);
+
+    /// <summary>What a request head is to this side.</summary>
+    public abstract record Verdict
+    {
+        public sealed record Tunnel(string Key, byte[]? Proof) : Verdict;
+
+        public sealed record NotFound(string Why) : Verdict;
+
+        public sealed record BadRequest(string Why) : Verdict;
+    }
+
+    /// <summary>
+    /// Reads the request and opens the tunnel's stream on <paramref name="transport"/>: at once without a key; with one,
+    /// a <see cref="DeferredStream"/> whose first read is the request's proof and whose first write (the stage's answer)
+    /// sends the 101. Anything else is answered (404, 400), closed, and thrown as <see cref="Refused"/>.
+    /// </summary>
+    public static async Task<Stream> OpenAsync(Stream transport, Socket socket, WebSocketSettings settings, TimeSpan refusalTimeout, CancellationToken cancellation)
+    {
+        var (head, surplus) = await ReadHeadAsync(transport, settings.MaxRequestBytes, cancellation);
+        var verdict = head is null ? new Verdict.BadRequest($"no request head within {settings.MaxRequestBytes} bytes (websocket.max-request-bytes)")
+            : surplus > 0 ? new Verdict.BadRequest("bytes after the request head before it was answered")
+            : Judge(head, settings);
+        switch (verdict)
+        {
+            case Verdict.NotFound notFound:
+                await AnswerAsync(transport, NotFound, cancellation);
+                throw new Refused($"WebSocket: {notFound.Why}; answered 404");
+            case Verdict.BadRequest bad:
+                await AnswerAsync(transport, BadRequest, cancellation);
+                throw new Refused($"WebSocket: {bad.Why}; answered 400");
+        }
+        var tunnel = (Verdict.Tunnel)verdict;
+        if (tunnel.Proof is null)
+        {
+            await transport.WriteAsync(Switching(tunnel.Key, null), cancellation);
+            return Open(transport, settings);
+        }
+        return new DeferredStream(tunnel.Proof,
+            async (answer, ct) =>
+            {
+                await transport.WriteAsync(Switching(tunnel.Key, answer.ToArray()), ct);
+                return (Open(transport, settings), []);
+            },
+            async () =>
+            {
+                try
+                {
+                    using var deadline = new CancellationTokenSource(refusalTimeout);
+                    await AnswerAsync(transport, NotFound, deadline.Token);
+                }
+                catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or SocketException)
+                {
+                }
+                finally
+                {
+                    await transport.DisposeAsync();
+                    socket.Dispose();
+                }
+            });
+    }
+
+    private static MessageStream Open(Stream transport, WebSocketSettings settings)
+    {
+        var gathering = MessageStream.Gather(transport);
+        var socket = WebSocket.CreateFromStream(gathering, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = settings.PingInterval });
+        return MessageStream.Over(socket, gathering);
+    }
+
+    /// <summary>The request head (through its empty line) and how many bytes followed it; null head when none came whole within <paramref name="max"/> bytes.</summary>
+    private static async Task<(byte[]? Head, int Surplus)> ReadHeadAsync(Stream stream, int max, CancellationToken cancellation)
+    {
+        var buffer = new byte[max];
+        var count = 0;
+        while (count < max)
+        {
+            var read = await stream.ReadAsync(buffer.AsMemory(count), cancellation);
+            if (read == 0) return (null, 0);
+            var from = Math.Max(0, count - 3);
+            count += read;
+            var end = buffer.AsSpan(from, count - from).IndexOf("\r\n\r\n"u8);
+            if (end >= 0) return (buffer[..(from + end + 4)], count - (from + end + 4));
+        }
+        return (null, 0);
+    }
+
+    /// <summary>What the request head asks, for a side that serves the tunnel at <c>settings.Path</c>.</summary>
+    public static Verdict Judge(ReadOnlySpan<byte> head, WebSocketSettings settings)
+    {
+        string text;
+        try
+        {
+            text = Encoding.Latin1.GetString(head);
+        }
+        catch (ArgumentException)
+        {
+            return new Verdict.BadRequest("a request head that is not text");
+        }
+        var lines = text.Split("\r\n");
+        var request = lines[0].Split(' ');
+        if (request.Length != 3 || !request[2].StartsWith("HTTP/1.", StringComparison.Ordinal) || request[1].Length == 0)
+            return new Verdict.BadRequest("not an HTTP/1.x request");
+        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var line in lines.Skip(1).TakeWhile(l => l.Length > 0))
+        {
+            var colon = line.IndexOf(':');
+            if (colon <= 0 || line[..colon].Any(c => c is ' ' or '\t')) return new Verdict.BadRequest("a malformed header line");
+            var (name, value) = (line[..colon], line[(colon + 1)..].Trim());
+            headers[name] = headers.TryGetValue(name, out var earlier) ? $"{earlier}, {value}" : value;
+        }
+        var (method, target) = (request[0], request[1]);
+        var query = target.IndexOf('?');
+        var path = query >= 0 ? target[..query] : target;
+        var asked = $"{method} {(path.Length > 64 ? path[..64] + "…" : path)}";
+        if (method != "GET" || path != settings.Path) return new Verdict.NotFound($"{asked} is not the tunnel's path");
+        if (!HasToken(headers, "Upgrade", "websocket") || !HasToken(headers, "Connection", "upgrade"))
+            return new Verdict.NotFound($"{asked} without a WebSocket upgrade");
+        if (!headers.TryGetValue("Sec-WebSocket-Version", out var version) || version != "13")
+            return new Verdict.BadRequest($"WebSocket version '{version}', not 13");
+        if (!headers.TryGetValue("Sec-WebSocket-Key", out var key) || !IsBase64Of(key, 16))
+            return new Verdict.BadRequest("no valid Sec-WebSocket-Key");
+        if (!settings.ProofInUpgrade) return new Verdict.Tunnel(key, null);
+        if (!headers.TryGetValue(ProofHeader, out var proofText)) return new Verdict.NotFound($"{asked}: an upgrade without a proof of the key");
+        try
+        {
+            return new Verdict.Tunnel(key, Convert.FromBase64String(proofText));
+        }
+        catch (FormatException)
+        {
+            return new Verdict.NotFound($"{asked}: a proof of the key that is not base64");
+        }
+    }
+
+    private static bool HasToken(Dictionary<string, string> headers, string name, string token) =>
+        headers.TryGetValue(name, out var value) && value.Split(',').Any(t => t.Trim().Equals(token, StringComparison.OrdinalIgnoreCase));
+
+    private static bool IsBase64Of(string text, int length)
+    {
+        Span<byte> decoded = stackalloc byte[length + 3];
+        return Convert.TryFromBase64String(text, decoded, out var written) && written == length;
+    }
+
+    private static byte[] Switching(string key, byte[]? answer)
+    {
+        var accept = Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(key + AcceptGuid)));
+        var extra = answer is null ? "" : $"{AnswerHeader}: {Convert.ToBase64String(answer)}\r\n";
+        return Encoding.ASCII.GetBytes($"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n{extra}\r\n");
+    }
+
+    private static readonly byte[] NotFound = Page("404 Not Found");
+    private static readonly byte[] BadRequest = Page("400 Bad Request");
+
+    private static byte[] Page(string status)
+    {
+        var body = $"<html>\r\n<head><title>{status}</title></head>\r\n<body>\r\n<center><h1>{status}</h1></center>\r\n</body>\r\n</html>\r\n";
+        return Encoding.ASCII.GetBytes($"HTTP/1.1 {status}\r\nContent-Type: text/html\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n{body}");
+    }
+
+    /// <summary>Answers as a web server and ends this direction (the caller closes the socket).</summary>
+    private static async Task AnswerAsync(Stream transport, byte[] response, CancellationToken cancellation)
+    {
+        await transport.WriteAsync(response, cancellation);
+        await transport.FlushAsync(cancellation);
+    }
+}
