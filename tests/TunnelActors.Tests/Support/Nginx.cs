@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace TunnelActors.Tests.Support;
+
+/// <summary>
+/// Debian's nginx, started for one test on a loopback port (one process, no daemon): it terminates TLS with the given
+/// certificate, serves a static page at <c>/</c> and proxies <c>location</c> to a tunnel side's WebSocket listener, with
+/// the site block <c>docs/operations.md</c> gives. Stopped by its PID when disposed.
+/// </summary>
+public sealed class Nginx : IDisposable
+{
+    public const string Program = "/usr/sbin/nginx";
+    public const string Page = "<!doctype html><title>a website</title><p>Nothing to see here.</p>\n";
+    private readonly Process _process;
+    private readonly string _directory;
+
+    private Nginx(string cert, string key, string location, IPEndPoint upstream)
+    {
+        _directory = Directory.CreateTempSubdirectory("tunnelactors-nginx-").FullName;
+        var www = Directory.CreateDirectory(Path.Combine(_directory, "www")).FullName;
+        File.WriteAllText(Path.Combine(www, "index.html"), Page);
+        Port = FreePort();
+        var config = Path.Combine(_directory, "nginx.conf");
+        File.WriteAllText(config, $$"""
+            daemon off;
+            master_process off;
+            error_log {{_directory}}/error.log warn;
+            pid {{_directory}}/nginx.pid;
+            events { worker_connections 1024; }
+            http {
+                access_log off;
+                client_body_temp_path {{_directory}}/client-body;
+                proxy_temp_path {{_directory}}/proxy;
+                fastcgi_temp_path {{_directory}}/fastcgi;
+                uwsgi_temp_path {{_directory}}/uwsgi;
+                scgi_temp_path {{_directory}}/scgi;
+
+                map $http_upgrade $connection_upgrade {
+                    default upgrade;
+                    ''      close;
+                }
+
+                server {
+                    listen 127.0.0.1:{{Port}} ssl;
+                    server_name localhost;
+                    ssl_certificate     {{cert}};
+                    ssl_certificate_key {{key}};
+                    root {{www}};
+
+                    location {{location}} {
+                        proxy_pass http://{{upstream}};
+                        proxy_http_version 1.1;
+                        proxy_set_header Upgrade $http_upgrade;
+                        proxy_set_header Connection $connection_upgrade;
+                        proxy_set_header Host $host;
+                        proxy_read_timeout 1h;
+                        proxy_send_timeout 1h;
+                        proxy_buffering off;
+                    }
+                }
+            }
+            """);
+        _process = Process.Start(new ProcessStartInfo(Program, ["-p", _directory, "-c", config]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.OutputDataReceived += (_, _) => { };
+        _process.BeginErrorReadLine();
+        _process.BeginOutputReadLine();
+    }
+
+    public int Port { get; }
+
+    /// <summary>Whether this machine has nginx; under CI it must.</summary>
+    public static bool Available => File.Exists(Program);
+
+    public static async Task<Nginx> StartAsync(string cert, string key, string location, IPEndPoint upstream)
+    {
+        var nginx = new Nginx(cert, key, location, upstream);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            try
+            {
+                using var probe = new TcpClient();
+                await probe.ConnectAsync(IPAddress.Loopback, nginx.Port);
+                return nginx;
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline && !nginx._process.HasExited)
+            {
+                await Task.Delay(50);
+            }
+            catch
+            {
+                nginx.Dispose();
+                throw new InvalidOperationException($"nginx did not start: {nginx.Log}");
+            }
+        }
+    }
+
+    public string Log => File.Exists(Path.Combine(_directory, "error.log")) ? File.ReadAllText(Path.Combine(_directory, "error.log")) : "(no error.log)";
+
+    private static int FreePort()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            _process.WaitForExit();
+        }
+        _process.Dispose();
+        Directory.Delete(_directory, recursive: true);
+    }
+}
+
+/// <summary>A fact that needs Debian's nginx: skipped without it, except under CI, where it must run.</summary>
+public sealed class NginxFactAttribute : Xunit.FactAttribute
+{
+    public NginxFactAttribute()
+    {
+        if (!Nginx.Available && Environment.GetEnvironmentVariable("CI") != "true")
+            Skip = "needs Debian's nginx (apt-get install nginx-light); CI installs it";
+    }
+}
