@@ -107,10 +107,11 @@ public sealed class TunnelSupervisor : UntypedActor
         return Context.System.Udp();
     }
 
-    /// <summary>The side's TCP carrier: TLS (<c>tunnel.tls</c>), a WebSocket (<c>ws://</c>, <c>tunnel.websocket</c>) or an HTTP proxy (<c>tunnel.http-proxy</c>), or Akka.IO's plain TCP.</summary>
+    /// <summary>The side's TCP carrier: TLS (<c>tunnel.tls</c>), a WebSocket (<c>ws://</c>, <c>tunnel.websocket</c>), an HTTP proxy (<c>tunnel.http-proxy</c>) or a website behind (<c>tunnel.http-fallback</c>); else Akka.IO's plain TCP.</summary>
     private IActorRef TcpCarrier(TunnelSettings settings) =>
-        settings.Tls is not null || settings.HttpProxy is not null || settings.WebSocket is not null
-            ? _tcpIo = Start(Carriers.StreamCarrier.Props(settings.Tls, settings.HttpProxy, settings.WebSocket, settings.Tcp.ConnectTimeout, settings.Auth.HandshakeTimeout),
+        settings.Tls is not null || settings.HttpProxy is not null || settings.WebSocket is not null || settings.HttpFallback is not null
+            ? _tcpIo = Start(Carriers.StreamCarrier.Props(settings.Tls, settings.HttpProxy, settings.WebSocket, settings.HttpFallback,
+                    settings.Tcp.ConnectTimeout, settings.Auth.HandshakeTimeout),
                 Carriers.StreamCarrier.Name)
             : Context.System.Tcp();
 

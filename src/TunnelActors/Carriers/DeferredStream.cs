@@ -10,7 +10,7 @@ namespace TunnelActors.Carriers;
 internal sealed class DeferredStream(
     byte[] readFirst,
     Func<ReadOnlyMemory<byte>, CancellationToken, Task<(Stream Opened, byte[] ReadNext)>> open,
-    Func<Task>? refuse) : Stream, IOutputShutdown
+    Func<Task>? refuse) : Stream, IOutputShutdown, IRefusable
 {
     private readonly TaskCompletionSource<Stream> _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private byte[] _pending = readFirst;
@@ -54,7 +54,6 @@ internal sealed class DeferredStream(
         return count;
     }
 
-    /// <summary>Whether the connection ends unopened and is refused the carrier's way (a web server's 404); the refusal then owns the socket.</summary>
     public bool TryRefuse()
     {
         if (_opening || refuse is null) return false;

@@ -32,6 +32,7 @@ public sealed class StreamCarrier : UntypedActor
     private readonly TlsSettings? _tls;
     private readonly HttpProxySettings? _proxy;
     private readonly WebSocketSettings? _webSocket;
+    private readonly FallbackSite? _site;
     private readonly TimeSpan _handshakeTimeout;
     private readonly TimeSpan _connectTimeout;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -39,17 +40,20 @@ public sealed class StreamCarrier : UntypedActor
     // Cancels the dials still out when the carrier stops: their answers would reach nobody, and their sockets close now.
     private readonly CancellationTokenSource _stopped = new();
 
-    public StreamCarrier(TlsSettings? tls, HttpProxySettings? proxy, WebSocketSettings? webSocket, TimeSpan connectTimeout, TimeSpan handshakeTimeout)
+    public StreamCarrier(TlsSettings? tls, HttpProxySettings? proxy, WebSocketSettings? webSocket, HttpFallbackSettings? fallback,
+        TimeSpan connectTimeout, TimeSpan handshakeTimeout)
     {
         _tls = tls;
         _proxy = proxy;
         _webSocket = webSocket;
+        _site = fallback is null ? null : new FallbackSite(fallback, _stopped.Token);
         _connectTimeout = connectTimeout;
         _handshakeTimeout = handshakeTimeout;
     }
 
-    public static Props Props(TlsSettings? tls, HttpProxySettings? proxy, WebSocketSettings? webSocket, TimeSpan connectTimeout, TimeSpan handshakeTimeout) =>
-        Akka.Actor.Props.Create(() => new StreamCarrier(tls, proxy, webSocket, connectTimeout, handshakeTimeout));
+    public static Props Props(TlsSettings? tls, HttpProxySettings? proxy, WebSocketSettings? webSocket, HttpFallbackSettings? fallback,
+        TimeSpan connectTimeout, TimeSpan handshakeTimeout) =>
+        Akka.Actor.Props.Create(() => new StreamCarrier(tls, proxy, webSocket, fallback, connectTimeout, handshakeTimeout));
 
     // A connection that fails is its handler's business; the carrier goes on.
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
@@ -72,9 +76,9 @@ public sealed class StreamCarrier : UntypedActor
                 failed.Commander.Tell(new Tcp.CommandFailed(failed.Command).WithCause(failed.Error!));
                 break;
             case Tcp.Bind bind:
-                if (Certificates() is null && _webSocket is null)
+                if (Certificates() is null && _webSocket is null && _site is null)
                 {
-                    Sender.Tell(new Tcp.CommandFailed(bind).WithCause(new InvalidOperationException("this side has no tls.cert-file to serve and no websocket.path")));
+                    Sender.Tell(new Tcp.CommandFailed(bind).WithCause(new InvalidOperationException("this side has no tls.cert-file to serve, no websocket.path and no http-fallback")));
                     break;
                 }
                 Context.ActorOf(StreamListener.Props(bind, Self));
@@ -112,7 +116,7 @@ public sealed class StreamCarrier : UntypedActor
             socket.Dispose();
             return;
         }
-        var (certificates, webSocket, timeout) = (_certificates, _webSocket, _handshakeTimeout);
+        var (certificates, webSocket, site, timeout) = (_certificates, _webSocket, _site, _handshakeTimeout);
         var connection = Context.ActorOf(StreamConnection.Props(socket, null, async cancellation =>
         {
             Stream stream = new NetworkStream(socket, ownsSocket: false);
@@ -124,9 +128,10 @@ public sealed class StreamCarrier : UntypedActor
                     stream = tls;
                     await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificateContext = certificates.Current }, cancellation);
                 }
-                return webSocket is null ? stream : await WebSocketAccept.OpenAsync(stream, socket, webSocket, timeout, cancellation);
+                if (webSocket is not null) return await WebSocketAccept.OpenAsync(stream, socket, webSocket, site, timeout, cancellation);
+                return site is null ? stream : new RecordingStream(stream, socket, site);
             }
-            catch
+            catch (Exception e) when (e is not WebSocketAccept.Refused { SocketTaken: true })
             {
                 await stream.DisposeAsync();
                 throw;

@@ -49,7 +49,7 @@ internal sealed class StreamConnection : UntypedActor, IWithTimers
     private Tcp.CloseCommand? _closing;
     private IActorRef _closeCommander = ActorRefs.Nobody;
     private bool _finSent;
-    // The socket went to the carrier's refusal (DeferredStream.TryRefuse), which closes it.
+    // The socket went to the website, or to a web server's answer (IRefusable), which closes it.
     private bool _handedOff;
 
     /// <param name="stream">The connection's stream, open; null when <paramref name="open"/> makes it.</param>
@@ -88,6 +88,7 @@ internal sealed class StreamConnection : UntypedActor, IWithTimers
                 Pump();
                 break;
             case HandshakeDone failed:
+                _handedOff = failed.Error is WebSocketAccept.Refused { SocketTaken: true };
                 End(new Tcp.ErrorClosed($"the carrier did not open: {Reason(failed.Error)}"));
                 break;
             case HandshakeDeadline:
@@ -227,7 +228,7 @@ internal sealed class StreamConnection : UntypedActor, IWithTimers
     /// <summary>The one way a connection ends: the handler (and whoever asked to close it) hears why, the socket goes, the actor stops.</summary>
     private void End(Tcp.ConnectionClosed how, bool abort = false)
     {
-        _handedOff = _stream is DeferredStream deferred && deferred.TryRefuse();
+        _handedOff |= _stream is IRefusable refusable && refusable.TryRefuse();
         if (abort && !_handedOff) _socket.LingerState = new LingerOption(true, 0);
         _handler.Tell(how);
         if (!_closeCommander.Equals(_handler) && !_closeCommander.IsNobody()) _closeCommander.Tell(how);

@@ -22,8 +22,11 @@ internal static class WebSocketAccept
 
     private const string AcceptGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-    /// <summary>A request this side answered as a web server and closed: not a tunnel connection.</summary>
-    public sealed class Refused(string message) : IOException(message);
+    /// <summary>A request that is not a tunnel connection; <paramref name="socketTaken"/>: handed to the website, or to a web server's answer, which closes the socket.</summary>
+    public sealed class Refused(string message, bool socketTaken) : IOException(message)
+    {
+        public bool SocketTaken => socketTaken;
+    }
 
     /// <summary>What a request head is to this side.</summary>
     public abstract record Verdict
@@ -38,22 +41,27 @@ internal static class WebSocketAccept
     /// <summary>
     /// Reads the request and opens the tunnel's stream on <paramref name="transport"/>: at once without a key; with one,
     /// a <see cref="DeferredStream"/> whose first read is the request's proof and whose first write (the stage's answer)
-    /// sends the 101. Anything else is answered (404, 400), closed, and thrown as <see cref="Refused"/>.
+    /// sends the 101, and which a refused proof hands on as any other stranger. Anything else goes to the website
+    /// (<paramref name="site"/>) or is answered (404, 400) and closed, and is thrown as <see cref="Refused"/>.
     /// </summary>
-    public static async Task<Stream> OpenAsync(Stream transport, Socket socket, WebSocketSettings settings, TimeSpan refusalTimeout, CancellationToken cancellation)
+    public static async Task<Stream> OpenAsync(Stream transport, Socket socket, WebSocketSettings settings, FallbackSite? site, TimeSpan answerTimeout,
+        CancellationToken cancellation)
     {
-        var (head, surplus) = await ReadHeadAsync(transport, settings.MaxRequestBytes, cancellation);
-        var verdict = head is null ? new Verdict.BadRequest($"no request head within {settings.MaxRequestBytes} bytes (websocket.max-request-bytes)")
-            : surplus > 0 ? new Verdict.BadRequest("bytes after the request head before it was answered")
-            : Judge(head, settings);
-        switch (verdict)
+        var (read, headLength) = await ReadHeadAsync(transport, settings.MaxRequestBytes, cancellation);
+        if (read.Length == 0 || headLength == 0) throw new Refused("WebSocket: the connection ended before a whole request head", socketTaken: false);
+        var verdict = headLength < 0 ? new Verdict.BadRequest($"no request head within {settings.MaxRequestBytes} bytes (websocket.max-request-bytes)")
+            : read.Length > headLength ? new Verdict.BadRequest("bytes after the request head before it was answered")
+            : Judge(read, settings);
+        var (why, page) = verdict switch
         {
-            case Verdict.NotFound notFound:
-                await AnswerAsync(transport, NotFound, cancellation);
-                throw new Refused($"WebSocket: {notFound.Why}; answered 404");
-            case Verdict.BadRequest bad:
-                await AnswerAsync(transport, BadRequest, cancellation);
-                throw new Refused($"WebSocket: {bad.Why}; answered 400");
+            Verdict.NotFound notFound => (notFound.Why, NotFound),
+            Verdict.BadRequest bad => (bad.Why, BadRequest),
+            _ => (null, null),
+        };
+        if (why is not null)
+        {
+            _ = FallbackSite.TakeAsync(site, transport, socket, read, page, answerTimeout);
+            throw new Refused($"WebSocket: {why}; {(site is null ? $"answered {Encoding.ASCII.GetString(page!, 9, 3)}" : "handed to the website")}", socketTaken: true);
         }
         var tunnel = (Verdict.Tunnel)verdict;
         if (tunnel.Proof is null)
@@ -67,22 +75,7 @@ internal static class WebSocketAccept
                 await transport.WriteAsync(Switching(tunnel.Key, answer.ToArray()), ct);
                 return (Open(transport, settings), []);
             },
-            async () =>
-            {
-                try
-                {
-                    using var deadline = new CancellationTokenSource(refusalTimeout);
-                    await AnswerAsync(transport, NotFound, deadline.Token);
-                }
-                catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or SocketException)
-                {
-                }
-                finally
-                {
-                    await transport.DisposeAsync();
-                    socket.Dispose();
-                }
-            });
+            () => FallbackSite.TakeAsync(site, transport, socket, read, NotFound, answerTimeout));
     }
 
     private static MessageStream Open(Stream transport, WebSocketSettings settings)
@@ -92,21 +85,24 @@ internal static class WebSocketAccept
         return MessageStream.Over(socket, gathering);
     }
 
-    /// <summary>The request head (through its empty line) and how many bytes followed it; null head when none came whole within <paramref name="max"/> bytes.</summary>
-    private static async Task<(byte[]? Head, int Surplus)> ReadHeadAsync(Stream stream, int max, CancellationToken cancellation)
+    /// <summary>
+    /// What was read of the request, and where its head ends: 0 when the connection ended before it did, -1 when none
+    /// ended within <paramref name="max"/> bytes. Reads are not stopped at the head's end: what follows is returned too.
+    /// </summary>
+    private static async Task<(byte[] Read, int HeadLength)> ReadHeadAsync(Stream stream, int max, CancellationToken cancellation)
     {
         var buffer = new byte[max];
         var count = 0;
         while (count < max)
         {
             var read = await stream.ReadAsync(buffer.AsMemory(count), cancellation);
-            if (read == 0) return (null, 0);
+            if (read == 0) return (buffer[..count], 0);
             var from = Math.Max(0, count - 3);
             count += read;
             var end = buffer.AsSpan(from, count - from).IndexOf("\r\n\r\n"u8);
-            if (end >= 0) return (buffer[..(from + end + 4)], count - (from + end + 4));
+            if (end >= 0) return (buffer[..count], from + end + 4);
         }
-        return (null, 0);
+        return (buffer, -1);
     }
 
     /// <summary>What the request head asks, for a side that serves the tunnel at <c>settings.Path</c>.</summary>
@@ -179,12 +175,5 @@ internal static class WebSocketAccept
     {
         var body = $"<html>\r\n<head><title>{status}</title></head>\r\n<body>\r\n<center><h1>{status}</h1></center>\r\n</body>\r\n</html>\r\n";
         return Encoding.ASCII.GetBytes($"HTTP/1.1 {status}\r\nContent-Type: text/html\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n{body}");
-    }
-
-    /// <summary>Answers as a web server and ends this direction (the caller closes the socket).</summary>
-    private static async Task AnswerAsync(Stream transport, byte[] response, CancellationToken cancellation)
-    {
-        await transport.WriteAsync(response, cancellation);
-        await transport.FlushAsync(cancellation);
     }
 }

@@ -67,8 +67,9 @@ public static class SettingsReader
             var other => throw new ConfigurationException("tunnel.executor", $"'{other}' is not inline or thread-pool"),
         };
 
+        var webSocket = ReadWebSocket(config, tcp, auth);
         return new TunnelSettings(udp, tcp, session, rebind, startup, queueMemory, auth, metrics, executor, ReadTls(config, tcp), ReadProxy(config, tcp),
-            ReadWebSocket(config, tcp, auth));
+            webSocket, ReadFallback(config, tcp, auth, webSocket));
     }
 
     private static UdpTunnelSettings ReadUdp(Config config)
@@ -155,6 +156,19 @@ public static class SettingsReader
             throw new ConfigurationException(key, $"'{connect}' is not {name}://HOST:PORT/PATH");
         var host = uri.HostNameType == UriHostNameType.IPv6 ? $"[{uri.IdnHost}]" : uri.IdnHost;
         return new DialCarrier(name == "wss", $"{host}:{uri.Port}", uri.PathAndQuery);
+    }
+
+    private static HttpFallbackSettings? ReadFallback(Config config, TcpTunnelSettings tcp, AuthSettings auth, WebSocketSettings? webSocket)
+    {
+        const string key = "tunnel.http-fallback.address";
+        var address = String(config, key);
+        var max = Int(config, "tunnel.http-fallback.max-connections", min: 1);
+        var idle = Duration(config, "tunnel.http-fallback.idle-timeout", allowZero: false);
+        if (address.Length == 0) return null;
+        if (tcp.Role != TcpRole.Listen) throw new ConfigurationException(key, "only a side that listens (tcp.listen) hands connections to a website");
+        if (auth.Key is null && webSocket is null)
+            throw new ConfigurationException(key, "without a key (auth.psk-file) or websocket.path every connection is a tunnel connection: there is none to hand to the website");
+        return new HttpFallbackSettings(EndpointParser.ParseDialTarget(key, address), max, idle);
     }
 
     private static WebSocketSettings? ReadWebSocket(Config config, TcpTunnelSettings tcp, AuthSettings auth)

@@ -118,6 +118,12 @@ public sealed record HttpProxySettings(EndPoint Proxy, string? User, string? Pas
 /// its response, so the listener says nothing a web server would not before the key is proven.</param>
 public sealed record WebSocketSettings(string Path, string? Authority, int MaxRequestBytes, TimeSpan PingInterval, bool ProofInUpgrade);
 
+/// <summary>The website a listening side hands every connection that is not a proven tunnel connection (<c>tunnel.http-fallback</c>).</summary>
+/// <param name="Address">Where the website listens (plain HTTP: TLS, if any, ends at this side).</param>
+/// <param name="MaxConnections">Connections handed to it at once; more are closed.</param>
+/// <param name="IdleTimeout">A handed connection with no byte either way for this long is closed.</param>
+public sealed record HttpFallbackSettings(EndPoint Address, int MaxConnections, TimeSpan IdleTimeout);
+
 /// <summary>One side of the tunnel, read once from the <c>tunnel</c> block of the configuration.</summary>
 /// <param name="QueueMemory">Bytes of datagrams all queues of the side may hold together (<c>tunnel.queue-memory</c>).</param>
 /// <param name="MetricsListen">Where to serve <c>/metrics</c> and <c>/healthz</c>; null = not served.</param>
@@ -134,7 +140,8 @@ public sealed record TunnelSettings(
     ExecutorKind Executor,
     TlsSettings? Tls = null,
     HttpProxySettings? HttpProxy = null,
-    WebSocketSettings? WebSocket = null)
+    WebSocketSettings? WebSocket = null,
+    HttpFallbackSettings? HttpFallback = null)
 {
     /// <summary>What the tunnel connections run on, as the metrics' <c>carrier</c> tag: <c>tcp</c>, <c>tls</c>, <c>ws</c> or <c>wss</c>.</summary>
     public string Carrier => (Tls, WebSocket) switch
