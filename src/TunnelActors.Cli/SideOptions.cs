@@ -18,6 +18,7 @@ internal sealed class SideOptions
     private readonly Option<string?> _tlsCert = new("--tls-cert") { Description = "with --tcp-listen: serve TLS with the certificate in FILE (PEM, its chain after it: certbot's fullchain.pem); re-read when it changes", HelpName = "FILE" };
     private readonly Option<string?> _tlsKey = new("--tls-key") { Description = "the private key of --tls-cert (PEM: certbot's privkey.pem)", HelpName = "FILE" };
     private readonly Option<string?> _webSocket = new("--websocket") { Description = "with --tcp-listen: take tunnel connections as WebSocket upgrades at PATH (inside TLS with --tls-cert, or plain behind nginx); answer any other request 404", HelpName = "PATH" };
+    private readonly Option<string?> _httpFallback = new("--http-fallback") { Description = "with --tcp-listen: hand every connection that is not a proven tunnel connection, byte for byte, to the website at ADDR:PORT (plain HTTP); needs --psk-file or --websocket", HelpName = "ADDR:PORT" };
     private readonly Option<string?> _poolSize = new("--pool-size") { Description = "idle pre-dialed connections (TCP connect + UDP forward); 0 = one, redialled", HelpName = "N" };
     private readonly Option<string?> _idleTimeout = new("--idle-timeout") { Description = "end a session idle this long, e.g. 180s, 5m; 0 = never", HelpName = "DURATION" };
     private readonly Option<string?> _pskFile = new("--psk-file") { Description = "authenticate every tunnel connection with the key in FILE (tunnelactors keygen); both sides need it. " +
@@ -32,7 +33,7 @@ internal sealed class SideOptions
     {
         foreach (Option option in new Option[]
                  {
-                     _config, _udpListen, _udpForward, _tcpListen, _tcpConnect, _httpProxy, _tlsCa, _tlsServerName, _tlsCert, _tlsKey, _webSocket, _poolSize,
+                     _config, _udpListen, _udpForward, _tcpListen, _tcpConnect, _httpProxy, _tlsCa, _tlsServerName, _tlsCert, _tlsKey, _webSocket, _httpFallback, _poolSize,
                      _idleTimeout, _pskFile, _noAuth, _tcpAllow, _udpAllow, _redact, _metrics,
                  })
             command.Options.Add(option);
@@ -56,6 +57,7 @@ internal sealed class SideOptions
         if (result.GetValue(_tlsCert) is { } cert) overrides["tunnel.tls.cert-file"] = Path.GetFullPath(cert);
         if (result.GetValue(_tlsKey) is { } tlsKey) overrides["tunnel.tls.key-file"] = Path.GetFullPath(tlsKey);
         if (result.GetValue(_webSocket) is { } webSocket) overrides["tunnel.websocket.path"] = webSocket;
+        if (result.GetValue(_httpFallback) is { } fallback) overrides["tunnel.http-fallback.address"] = fallback;
         if (result.GetValue(_poolSize) is { } pool) overrides["tunnel.tcp.pool-size"] = pool;
         if (result.GetValue(_idleTimeout) is { } idle) overrides["tunnel.session.idle-timeout"] = idle;
         if (result.GetValue(_pskFile) is { } key) overrides["tunnel.auth.psk-file"] = Path.GetFullPath(key);

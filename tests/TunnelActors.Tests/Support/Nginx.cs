@@ -5,9 +5,10 @@ using System.Net.Sockets;
 namespace TunnelActors.Tests.Support;
 
 /// <summary>
-/// Debian's nginx, started for one test on a loopback port (one process, no daemon): it terminates TLS with the given
-/// certificate, serves a static page at <c>/</c> and proxies <c>location</c> to a tunnel side's WebSocket listener, with
-/// the site block <c>docs/operations.md</c> gives. Stopped by its PID when disposed.
+/// Debian's nginx, started for one test on a loopback port (one process, no daemon), serving a static page at <c>/</c>:
+/// either in front of a tunnel side (it terminates TLS with the given certificate and proxies <c>location</c> to the
+/// side's WebSocket listener, with the site block <c>docs/operations.md</c> gives), or as the plain HTTP website a side
+/// hands strangers to (its access log kept). Stopped by its PID when disposed.
 /// </summary>
 public sealed class Nginx : IDisposable
 {
@@ -16,7 +17,7 @@ public sealed class Nginx : IDisposable
     private readonly Process _process;
     private readonly string _directory;
 
-    private Nginx(string cert, string key, string location, IPEndPoint upstream)
+    private Nginx(Func<int, string, string> server)
     {
         _directory = Directory.CreateTempSubdirectory("tunnelactors-nginx-").FullName;
         var www = Directory.CreateDirectory(Path.Combine(_directory, "www")).FullName;
@@ -30,7 +31,7 @@ public sealed class Nginx : IDisposable
             pid {{_directory}}/nginx.pid;
             events { worker_connections 1024; }
             http {
-                access_log off;
+                access_log {{_directory}}/access.log;
                 client_body_temp_path {{_directory}}/client-body;
                 proxy_temp_path {{_directory}}/proxy;
                 fastcgi_temp_path {{_directory}}/fastcgi;
@@ -42,8 +43,26 @@ public sealed class Nginx : IDisposable
                     ''      close;
                 }
 
+                {{server(Port, www)}}
+            }
+            """);
+        _process = Process.Start(new ProcessStartInfo(Program, ["-p", _directory, "-c", config]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.OutputDataReceived += (_, _) => { };
+        _process.BeginErrorReadLine();
+        _process.BeginOutputReadLine();
+    }
+
+    public int Port { get; }
+
+    /// <summary>Whether this machine has nginx; under CI it must.</summary>
+    public static bool Available => File.Exists(Program);
+
+    /// <summary>In front of a side: TLS, the page at <c>/</c>, <paramref name="location"/> proxied to <paramref name="upstream"/>.</summary>
+    public static Task<Nginx> StartAsync(string cert, string key, string location, IPEndPoint upstream) =>
+        StartAsync((port, www) => $$"""
                 server {
-                    listen 127.0.0.1:{{Port}} ssl;
+                    listen 127.0.0.1:{{port}} ssl;
                     server_name localhost;
                     ssl_certificate     {{cert}};
                     ssl_certificate_key {{key}};
@@ -60,23 +79,25 @@ public sealed class Nginx : IDisposable
                         proxy_buffering off;
                     }
                 }
-            }
             """);
-        _process = Process.Start(new ProcessStartInfo(Program, ["-p", _directory, "-c", config]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
-        _process.ErrorDataReceived += (_, _) => { };
-        _process.OutputDataReceived += (_, _) => { };
-        _process.BeginErrorReadLine();
-        _process.BeginOutputReadLine();
-    }
 
-    public int Port { get; }
+    /// <summary>A plain HTTP website: the page at <c>/</c>, nginx's own 404 for any other path.</summary>
+    public static Task<Nginx> StartSiteAsync() =>
+        StartAsync((port, www) => $$"""
+                server {
+                    listen 127.0.0.1:{{port}};
+                    root {{www}};
+                }
+            """);
 
-    /// <summary>Whether this machine has nginx; under CI it must.</summary>
-    public static bool Available => File.Exists(Program);
+    public IPEndPoint Endpoint => new(IPAddress.Loopback, Port);
 
-    public static async Task<Nginx> StartAsync(string cert, string key, string location, IPEndPoint upstream)
+    /// <summary>The requests it has served, one line each (nginx writes each when it is done).</summary>
+    public string AccessLog => File.Exists(Path.Combine(_directory, "access.log")) ? File.ReadAllText(Path.Combine(_directory, "access.log")) : "";
+
+    private static async Task<Nginx> StartAsync(Func<int, string, string> server)
     {
-        var nginx = new Nginx(cert, key, location, upstream);
+        var nginx = new Nginx(server);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (true)
         {
