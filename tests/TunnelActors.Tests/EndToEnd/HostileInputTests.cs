@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using System.Text;
 using TunnelActors.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
@@ -137,10 +138,46 @@ public sealed class HostileInputTests(ITestOutputHelper output)
         var tcpPort = await server.TcpPortAsync();
         await using var client = await Sides.StartAsync("tls-attacked-client", ("tunnel.udp.listen", "127.0.0.1:0"),
             ("tunnel.tcp.connect", $"tls://127.0.0.1:{tcpPort}"), ("tunnel.tls.ca-file", pki.CaFile), ("tunnel.tls.server-name", "localhost"));
+        // TLS garbage, half of a handshake record's header, or nothing at all.
+        await FloodFrontDoorAsync(server, tcpPort, client, i => (i % 3) switch { 0 => RandomNumberGenerator.GetBytes(512), 1 => [0x16, 0x03, 0x01], _ => [] });
+    }
+
+    /// <summary>
+    /// The WebSocket front door of a keyed side (as behind nginx): 3,000 connections that send garbage, half an upgrade
+    /// request, or a whole upgrade with a proof made of random bytes and then nothing: each is answered 404 or closed
+    /// after auth.handshake-timeout, the side grows less than 50 MB, and a peer's 1,000 echoes all come back.
+    /// </summary>
+    [Fact]
+    public async Task On_a_websocket_side_garbage_half_upgrades_and_unproven_upgrades_leave_its_memory_bounded_and_a_peer_whole()
+    {
+        using var key = new TempFile(PreSharedKey.Generate());
+        using var echo = new UdpEcho(new IPEndPoint(IPAddress.Loopback, 0));
+        await using var server = SideProcess.Start("--tcp-listen", "127.0.0.1:0", "--udp-forward", echo.LocalEndPoint.ToString(),
+            "--websocket", "/tunnel", "--psk-file", key.Path, "--metrics", "127.0.0.1:0");
+        var tcpPort = await server.TcpPortAsync();
+        await using var client = await Sides.StartAsync("ws-attacked-client", ("tunnel.udp.listen", "127.0.0.1:0"),
+            ("tunnel.tcp.connect", $"ws://127.0.0.1:{tcpPort}/tunnel"), ("tunnel.auth.psk-file", key.Path));
+        const string upgrade = "GET /tunnel HTTP/1.1\r\nHost: relay\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
+                               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+        await FloodFrontDoorAsync(server, tcpPort, client, i => (i % 3) switch
+        {
+            0 => RandomNumberGenerator.GetBytes(512),
+            1 => Encoding.ASCII.GetBytes(upgrade[..40]),
+            _ => Encoding.ASCII.GetBytes($"{upgrade}Sec-TunnelActors-Proof: {Convert.ToBase64String(RandomNumberGenerator.GetBytes(76))}\r\n\r\n"),
+        });
+    }
+
+    /// <summary>
+    /// 3,000 connections to <paramref name="server"/>'s front door from two addresses, each sending
+    /// <paramref name="hostile"/>(i), while a peer's 1,000 echoes cross <paramref name="client"/>'s tunnel through it: none
+    /// lost, the side up, every hostile connection closed by it, and its memory less than 50 MB above where it was.
+    /// </summary>
+    private async Task FloodFrontDoorAsync(SideProcess server, int tcpPort, TunnelActors.Tools.TunnelSide client, Func<int, byte[]> hostile)
+    {
         Assert.Equal(0, await EchoOneAtATimeAsync(Legitimate, client.UdpEndpoint, count: 50));
         var rssBefore = server.ResidentBytes;
         var side = new IPEndPoint(IPAddress.Loopback, tcpPort);
-        var hostile = new List<TcpClient>();
+        var connections = new List<TcpClient>();
         try
         {
             int lost;
@@ -151,10 +188,8 @@ public sealed class HostileInputTests(ITestOutputHelper output)
                 for (var i = 0; i < 3000; i++)
                 {
                     if (await Connections.TryConnectFromAsync(i % 2 == 0 ? Attacker : Vandal, side) is not { } connection) continue;
-                    hostile.Add(connection);
-                    // TLS garbage, half of a handshake record's header, or nothing at all.
-                    byte[] bytes = (i % 3) switch { 0 => RandomNumberGenerator.GetBytes(512), 1 => [0x16, 0x03, 0x01], _ => [] };
-                    try { await connection.GetStream().WriteAsync(bytes); } catch (IOException) { }
+                    connections.Add(connection);
+                    try { await connection.GetStream().WriteAsync(hostile(i)); } catch (IOException) { }
                 }
                 lost = await EchoOneAtATimeAsync(Legitimate, client.UdpEndpoint, count: 1000);
                 memory = await sampler.StopAsync();
@@ -162,16 +197,16 @@ public sealed class HostileInputTests(ITestOutputHelper output)
             var counts = (await server.MetricsAsync()).Where(m => m.Instrument is "drops" or "datagrams" && m.Value > 0).Select(m => $"{m.Instrument} {string.Join(",", m.Labels.Values)} {m.Value}");
             Assert.True(lost == 0, $"{lost} lost; the side's counts: {string.Join(", ", counts)}; the client's: {SideResources.For(client.System).Counters}");
             Assert.False(server.HasExited, $"the side exited: {server.Log}");
-            await Task.WhenAll(hostile.Select(c => Connections.ReadUntilClosedAsync(c, Wait)));
-            output.WriteLine($"{hostile.Count} hostile connections in {clock.Elapsed.TotalSeconds:0.0} s, all closed; RSS {rssBefore >> 20} MiB, " +
+            await Task.WhenAll(connections.Select(c => Connections.ReadUntilClosedAsync(c, Wait)));
+            output.WriteLine($"{connections.Count} hostile connections in {clock.Elapsed.TotalSeconds:0.0} s, all closed; RSS {rssBefore >> 20} MiB, " +
                              $"at most {memory.Bytes >> 20} MiB in {memory.Count} samples");
-            Assert.True(hostile.Count >= 1000, $"only {hostile.Count} hostile connections got through connect");
+            Assert.True(connections.Count >= 1000, $"only {connections.Count} hostile connections got through connect");
             Assert.True(memory.Count >= 3, $"{memory.Count} memory samples");
             Assert.True(memory.Bytes - rssBefore < MemoryBound, $"RSS grew from {rssBefore >> 20} to {memory.Bytes >> 20} MiB");
         }
         finally
         {
-            foreach (var connection in hostile) connection.Dispose();
+            foreach (var connection in connections) connection.Dispose();
         }
     }
 
