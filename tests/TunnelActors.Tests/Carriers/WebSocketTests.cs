@@ -72,6 +72,39 @@ public sealed class WebSocketTests : IDisposable
     }
 
     [Fact]
+    public async Task On_the_wire_each_datagram_is_one_binary_message_so_any_websocket_client_can_speak_to_a_keyless_listener()
+    {
+        await using var server = await Sides.StartAsync("ws-wire", Patient, ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()),
+            ("tunnel.websocket.path", "/tunnel"));
+        using var client = new System.Net.WebSockets.ClientWebSocket();
+        using var timeout = new CancellationTokenSource(Wait);
+        await client.ConnectAsync(new Uri($"ws://{server.TcpEndpoint}/tunnel"), timeout.Token);
+        var buffer = new byte[70_000];
+        foreach (var size in new[] { 0, 1, 1200, 40_000, 65_000 })
+        {
+            var datagram = RandomNumberGenerator.GetBytes(size);
+            await client.SendAsync(datagram, System.Net.WebSockets.WebSocketMessageType.Binary, endOfMessage: true, timeout.Token);
+            var received = 0;
+            System.Net.WebSockets.ValueWebSocketReceiveResult part;
+            do
+            {
+                part = await client.ReceiveAsync(buffer.AsMemory(received), timeout.Token);
+                received += part.Count;
+            } while (!part.EndOfMessage);
+            Assert.Equal(System.Net.WebSockets.WebSocketMessageType.Binary, part.MessageType);
+            Assert.True(datagram.AsSpan().SequenceEqual(buffer.AsSpan(0, received)), $"the {size}-byte echo came back as {received} other bytes");
+        }
+
+        // A message larger than any datagram ends the connection.
+        await client.SendAsync(new byte[65_536], System.Net.WebSockets.WebSocketMessageType.Binary, endOfMessage: true, timeout.Token);
+        await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            var end = await client.ReceiveAsync(buffer.AsMemory(), timeout.Token);
+            if (end.MessageType == System.Net.WebSockets.WebSocketMessageType.Close) throw new IOException("closed");
+        });
+    }
+
+    [Fact]
     public async Task A_keyed_listener_answers_every_request_that_is_not_a_proven_upgrade_with_the_same_404()
     {
         await using var server = await Sides.StartAsync("ws-probed", Patient, ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()),
@@ -94,6 +127,24 @@ public sealed class WebSocketTests : IDisposable
 
         Assert.All(answers, answer => Assert.StartsWith("HTTP/1.1 404 Not Found\r\n", answer));
         Assert.Single(answers.Distinct());
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_dialer_sent_to_a_path_the_far_side_does_not_serve_says_what_it_answered_and_gives_up_after_max_retries(bool keyed)
+    {
+        await using var server = await Sides.StartAsync($"ws-elsewhere-{keyed}", ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()),
+            ("tunnel.websocket.path", "/tunnel"), ("tunnel.auth.psk-file", _key.Path), ("tunnel.auth.allow-unauthenticated", "on"));
+        using var config = new TempFile("tunnel.tcp.reconnect { min-backoff = 100ms, max-backoff = 200ms, max-retries = 2 }");
+        string[] key = keyed ? ["--psk-file", _key.Path] : [];
+        await using var side = SideProcess.Start(["--udp-forward", _echo.LocalEndPoint.ToString(), "--tcp-connect", $"ws://{server.TcpEndpoint}/elsewhere",
+            "--config", config.Path, .. key]);
+        using var timeout = new CancellationTokenSource(Wait);
+        await side.WaitForExitAsync(timeout.Token);
+        Assert.NotEqual(0, side.ExitCode);
+        Assert.Contains("the far side answered 404 at /elsewhere", side.Log);
+        Assert.Contains("tunnel.tcp.reconnect.max-retries", side.Log);
     }
 
     /// <summary>Sends <paramref name="request"/> on a new connection and reads the answer until the far side closes.</summary>

@@ -1,3 +1,4 @@
+using System.Net;
 using TunnelActors.Tests.Support;
 using Xunit;
 using TunnelActors.Auth;
@@ -112,7 +113,7 @@ public sealed class SettingsTests
         Assert.Equal("tunnel.tls.key-file", Rejected([.. Valid, ("tunnel.tls.cert-file", cert), ("tunnel.tls.key-file", pki.CaFile)]).Key);
         Assert.Equal("tunnel.tls.key-file", Rejected([.. Valid, ("tunnel.tls.cert-file", cert), ("tunnel.tls.key-file", pki.Issue().KeyFile)]).Key);
         Assert.Equal("tunnel.tls.ca-file", Rejected(forward, tlsConnect, ("tunnel.tls.ca-file", key)).Key);
-        Assert.Equal("tunnel.tcp.connect", Rejected(forward, ("tunnel.tcp.connect", "wss://127.0.0.1:9999/tunnel")).Key);
+        Assert.Equal("tunnel.tcp.connect", Rejected(forward, ("tunnel.tcp.connect", "quic://127.0.0.1:9999")).Key);
 
         var dialing = Sides.Configure(forward, tlsConnect, ("tunnel.tls.ca-file", pki.CaFile)).Settings.Tls!;
         Assert.Equal("127.0.0.1", dialing.ServerName);
@@ -120,6 +121,36 @@ public sealed class SettingsTests
         Assert.Null(Sides.Configure(forward, connect).Settings.Tls);
         var listening = Sides.Configure([.. Valid, ("tunnel.tls.cert-file", cert), ("tunnel.tls.key-file", key)]).Settings.Tls!;
         Assert.Equal((cert, key), (listening.CertFile, listening.KeyFile));
+    }
+
+    [Fact]
+    public void WebSocket_and_fallback_settings_are_read_and_ones_that_do_not_fit_the_side_name_their_key()
+    {
+        using var pki = new TestPki();
+        using var psk = new TempFile(TunnelActors.Auth.PreSharedKey.Generate());
+        (string, string) forward = ("tunnel.udp.forward", "127.0.0.1:5073"), keyed = ("tunnel.auth.psk-file", psk.Path);
+        var ws = Sides.Configure(forward, ("tunnel.tcp.connect", "ws://localhost/tunnel?v=1")).Settings;
+        Assert.Equal(("/tunnel?v=1", "localhost:80", false, "ws"), (ws.WebSocket!.Path, ws.WebSocket.Authority, ws.WebSocket.ProofInUpgrade, ws.Carrier));
+        Assert.Equal(new DnsEndPoint("localhost", 80), ws.Tcp.DialTarget);
+        Assert.Null(ws.Tls);
+        var wss = Sides.Configure(forward, ("tunnel.tcp.connect", "wss://[::1]/t"), ("tunnel.tls.ca-file", pki.CaFile), keyed).Settings;
+        Assert.Equal(("/t", "[::1]:443", true, "wss"), (wss.WebSocket!.Path, wss.WebSocket.Authority, wss.WebSocket.ProofInUpgrade, wss.Carrier));
+        Assert.Equal("::1", wss.Tls!.ServerName);
+        var listening = Sides.Configure([.. Valid, ("tunnel.websocket.path", "/tunnel"), ("tunnel.http-fallback.address", "127.0.0.1:8080")]).Settings;
+        Assert.Equal(("/tunnel", "ws"), (listening.WebSocket!.Path, listening.Carrier));
+        Assert.Equal(new HttpFallbackSettings(new IPEndPoint(IPAddress.Loopback, 8080), 256, TimeSpan.FromSeconds(60)), listening.HttpFallback);
+
+        Assert.Equal("tunnel.tcp.connect", Rejected(forward, ("tunnel.tcp.connect", "ws://user:pw@localhost/t")).Key);
+        Assert.Equal("tunnel.tls.ca-file", Rejected(forward, ("tunnel.tcp.connect", "ws://localhost/t"), ("tunnel.tls.ca-file", pki.CaFile)).Key);
+        Assert.Equal("tunnel.websocket.path", Rejected(forward, ("tunnel.tcp.connect", "ws://localhost/t"), ("tunnel.websocket.path", "/t")).Key);
+        foreach (var bad in new[] { "tunnel", "/a b", "/x#y" })
+            Assert.Equal("tunnel.websocket.path", Rejected([.. Valid, ("tunnel.websocket.path", bad)]).Key);
+        Assert.Equal("tunnel.websocket.max-request-bytes", Rejected([.. Valid, ("tunnel.websocket.max-request-bytes", "100")]).Key);
+        // Without a key or a WebSocket path every connection is the tunnel's: nothing to hand to a website.
+        Assert.Equal("tunnel.http-fallback.address", Rejected([.. Valid, ("tunnel.http-fallback.address", "127.0.0.1:8080")]).Key);
+        Assert.Equal("tunnel.http-fallback.address", Rejected(forward, ("tunnel.tcp.connect", "127.0.0.1:9"), keyed, ("tunnel.http-fallback.address", "127.0.0.1:8080")).Key);
+        Assert.Equal("tunnel.http-fallback.address", Rejected([.. Valid, keyed, ("tunnel.http-fallback.address", "nowhere")]).Key);
+        Assert.NotNull(Sides.Configure([.. Valid, keyed, ("tunnel.http-fallback.address", "localhost:8080")]).Settings.HttpFallback);
     }
 
     [Fact]
