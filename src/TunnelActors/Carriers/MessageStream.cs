@@ -14,6 +14,8 @@ namespace TunnelActors.Carriers;
 internal sealed class MessageStream : Stream, IOutputShutdown
 {
     private const int MaxPayload = ushort.MaxValue;
+    // A datagram of a path's usual MTU fits; a larger one is assembled.
+    private const int ProbeSize = 2048;
 
     private readonly WebSocket _socket;
     private readonly Stream _transport;
@@ -21,6 +23,12 @@ internal sealed class MessageStream : Stream, IOutputShutdown
     // A frame split across writes (a large datagram the stage writes in parts), until it is whole.
     private byte[]? _carry;
     private int _carried;
+    // Where messages are received: most fit whole; a larger one is assembled in _message.
+    private readonly byte[] _probe = new byte[ProbeSize];
+    // A receive into _probe that would have waited, or one the last read could not take: the next read starts with it.
+    private Task<ValueWebSocketReceiveResult>? _stashed;
+    // The far side closed; what came before it has been handed out.
+    private bool _ended;
     // A message larger than the reader's buffer, still being handed out.
     private byte[]? _message;
     private int _messageAt;
@@ -81,21 +89,58 @@ internal sealed class MessageStream : Stream, IOutputShutdown
         return _socket.SendAsync(payload, WebSocketMessageType.Binary, endOfMessage: true, cancellationToken);
     }
 
+    /// <summary>
+    /// Hands out the next message as a frame, and behind it every further message already at hand (received without
+    /// waiting), as many as fit: one read, and one message to the stage, for what a TLS carrier's read would bring.
+    /// A receive that would wait is left running into <see cref="_probe"/>, and the next read starts with it.
+    /// </summary>
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (_message is not null) return HandOut(buffer.Span);
-        // Most messages fit the reader's buffer: received straight into it, behind their length.
-        var first = await _socket.ReceiveAsync(buffer[2..], cancellationToken);
-        if (Ended(first)) return 0;
-        if (first.EndOfMessage)
+        if (_ended) return 0;
+        ValueWebSocketReceiveResult first;
+        if (_stashed is { } stashed)
         {
-            BinaryPrimitives.WriteUInt16BigEndian(buffer.Span, (ushort)first.Count);
-            return 2 + first.Count;
+            _stashed = null;
+            first = await stashed.WaitAsync(cancellationToken);
         }
+        else first = await _socket.ReceiveAsync(_probe, cancellationToken);
+        var filled = await PlaceAsync(first, buffer, 0, cancellationToken);
+        while (_message is null && !_ended && buffer.Length - filled > 2)
+        {
+            var next = _socket.ReceiveAsync(_probe, CancellationToken.None);
+            if (!next.IsCompletedSuccessfully)
+            {
+                _stashed = next.AsTask();
+                break;
+            }
+            var result = next.Result;
+            if (result.MessageType == WebSocketMessageType.Close)
+            {
+                _ended = true;
+                break;
+            }
+            if (result.MessageType != WebSocketMessageType.Binary || !result.EndOfMessage || buffer.Length - filled < 2 + result.Count)
+            {
+                // To be finished, refused or handed out by the next read.
+                _stashed = Task.FromResult(result);
+                break;
+            }
+            filled = Place(_probe.AsSpan(0, result.Count), buffer.Span, filled);
+        }
+        return filled;
+    }
+
+    /// <summary>The message <paramref name="received"/> starts (its first bytes in <see cref="_probe"/>), whole, into <paramref name="buffer"/> at <paramref name="filled"/>, or, when it does not fit, into <see cref="_message"/> to be handed out.</summary>
+    /// <returns>Where <paramref name="buffer"/> is filled to.</returns>
+    private async ValueTask<int> PlaceAsync(ValueWebSocketReceiveResult received, Memory<byte> buffer, int filled, CancellationToken cancellationToken)
+    {
+        if (Ended(received)) return filled;
+        if (received.EndOfMessage && buffer.Length - filled >= 2 + received.Count) return Place(_probe.AsSpan(0, received.Count), buffer.Span, filled);
         var message = ArrayPool<byte>.Shared.Rent(2 + MaxPayload);
-        buffer.Span.Slice(2, first.Count).CopyTo(message.AsSpan(2));
-        var length = first.Count;
-        var part = first;
+        _probe.AsSpan(0, received.Count).CopyTo(message.AsSpan(2));
+        var length = received.Count;
+        var part = received;
         while (!part.EndOfMessage)
         {
             if (length == MaxPayload)
@@ -107,18 +152,32 @@ internal sealed class MessageStream : Stream, IOutputShutdown
             if (Ended(part))
             {
                 ArrayPool<byte>.Shared.Return(message);
-                return 0;
+                return filled;
             }
             length += part.Count;
         }
+        if (buffer.Length - filled >= 2 + length)
+        {
+            filled = Place(message.AsSpan(2, length), buffer.Span, filled);
+            ArrayPool<byte>.Shared.Return(message);
+            return filled;
+        }
         BinaryPrimitives.WriteUInt16BigEndian(message, (ushort)length);
         (_message, _messageAt, _messageEnd) = (message, 0, 2 + length);
-        return HandOut(buffer.Span);
+        return filled + HandOut(buffer.Span[filled..]);
     }
 
+    private static int Place(ReadOnlySpan<byte> payload, Span<byte> buffer, int filled)
+    {
+        BinaryPrimitives.WriteUInt16BigEndian(buffer[filled..], (ushort)payload.Length);
+        payload.CopyTo(buffer[(filled + 2)..]);
+        return filled + 2 + payload.Length;
+    }
+
+    /// <summary>Whether the far side closed (a close message): no more messages. A text message is not the tunnel's.</summary>
     private bool Ended(ValueWebSocketReceiveResult result) => result.MessageType switch
     {
-        WebSocketMessageType.Close => true,
+        WebSocketMessageType.Close => _ended = true,
         WebSocketMessageType.Text => throw new IOException("WebSocket: a text message; a tunnel carries binary ones"),
         _ => false,
     };
@@ -149,6 +208,8 @@ internal sealed class MessageStream : Stream, IOutputShutdown
         if (disposing)
         {
             _socket.Dispose();
+            // A receive left running fails with the socket: seen here, not reported as unobserved.
+            _stashed?.ContinueWith(static t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously);
             _gathering.Dispose();
             if (_carry is not null) ArrayPool<byte>.Shared.Return(_carry);
             if (_message is not null) ArrayPool<byte>.Shared.Return(_message);
