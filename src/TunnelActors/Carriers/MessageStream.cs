@@ -104,11 +104,11 @@ internal sealed class MessageStream : Stream, IOutputShutdown
             _stashed = null;
             first = await stashed.WaitAsync(cancellationToken);
         }
-        else first = await _socket.ReceiveAsync(_probe, cancellationToken);
+        else first = await _socket.ReceiveAsync(_probe.AsMemory(), cancellationToken);
         var filled = await PlaceAsync(first, buffer, 0, cancellationToken);
         while (_message is null && !_ended && buffer.Length - filled > 2)
         {
-            var next = _socket.ReceiveAsync(_probe, CancellationToken.None);
+            var next = _socket.ReceiveAsync(_probe.AsMemory(), CancellationToken.None);
             if (!next.IsCompletedSuccessfully)
             {
                 _stashed = next.AsTask();
