@@ -64,15 +64,23 @@ public sealed class StreamCarrierTests : TestKit
     }
 
     [Theory]
-    [InlineData("another CA", "is not signed by a CA in tls.ca-file")]
-    [InlineData("another name", "is not for 'tunnel.example' (tls.server-name)")]
-    [InlineData("expired", "expired on")]
-    [InlineData("no TLS", "does it serve TLS?")]
-    public async Task A_dial_the_certificate_fails_is_refused_with_a_line_that_names_the_cause(string wrong, string cause)
+    [InlineData("another CA", "is not signed by a CA in tls.ca-file", false)]
+    [InlineData("another name", "is not for 'tunnel.example' (tls.server-name)", false)]
+    [InlineData("expired", "expired on", false)]
+    [InlineData("no TLS", "does it serve TLS?", false)]
+    [InlineData("another CA", "is not signed by a CA in tls.ca-file", true)]
+    [InlineData("another name", "is not for 'tunnel.example' (tls.server-name)", true)]
+    [InlineData("expired", "expired on", true)]
+    [InlineData("no TLS", "does it serve TLS?", true)]
+    public async Task A_dial_the_certificate_fails_is_refused_with_a_line_that_names_the_cause(string wrong, string cause, bool webSocket)
     {
+        // wss://: the certificate is checked before any HTTP.
+        var (serverSocket, clientSocket) = webSocket
+            ? (new WebSocketSettings("/t", null, 8192, TimeSpan.FromSeconds(30), false), new WebSocketSettings("/t", "localhost:443", 8192, TimeSpan.FromSeconds(30), false))
+            : (null, null);
         using var otherPki = new TestPki("Another CA");
         var (cert, key, _) = wrong == "expired" ? _pki.Issue(expiredAgo: TimeSpan.FromDays(2)) : _pki.Issue();
-        var server = Sys.ActorOf(StreamCarrier.Props(new TlsSettings(null, null, cert, key), null, null, null, Wait, Wait));
+        var server = Sys.ActorOf(StreamCarrier.Props(new TlsSettings(null, null, cert, key), null, serverSocket, null, Wait, Wait));
         IPEndPoint target;
         using var plain = new TcpListener(IPAddress.Loopback, 0);
         if (wrong == "no TLS")
@@ -99,7 +107,7 @@ public sealed class StreamCarrierTests : TestKit
             target = (IPEndPoint)accepted.ExpectMsg<Tcp.Bound>(Wait).LocalAddress;
         }
         var trust = TlsFiles.LoadTrust("tunnel.tls.ca-file", wrong == "another CA" ? otherPki.CaFile : _pki.CaFile);
-        var client = Sys.ActorOf(StreamCarrier.Props(new TlsSettings(wrong == "another name" ? "tunnel.example" : "localhost", trust, null, null), null, null, null, Wait, Wait));
+        var client = Sys.ActorOf(StreamCarrier.Props(new TlsSettings(wrong == "another name" ? "tunnel.example" : "localhost", trust, null, null), null, clientSocket, null, Wait, Wait));
 
         client.Tell(new Tcp.Connect(target));
 
@@ -173,14 +181,18 @@ public sealed class StreamCarrierTests : TestKit
         Assert.StartsWith("CONNECT 127.0.0.1:9 ", System.Text.Encoding.ASCII.GetString(closed.Received));
     }
 
-    [Fact]
-    public async Task A_certificate_replaced_under_a_running_tunnel_serves_new_connections_and_the_tunnel_keeps_its_flows()
+    [Theory]
+    [InlineData("tls")]
+    [InlineData("wss")]
+    public async Task A_certificate_replaced_under_a_running_tunnel_serves_new_connections_and_the_tunnel_keeps_its_flows(string scheme)
     {
         var (cert, key, first) = _pki.Issue();
-        await using var server = await Sides.StartAsync("tls-renew-server", Patient, ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()),
-            ("tunnel.tls.cert-file", cert), ("tunnel.tls.key-file", key));
-        await using var client = await Sides.StartAsync("tls-renew-client", Patient, ("tunnel.udp.listen", "127.0.0.1:0"),
-            ("tunnel.tcp.connect", $"tls://{server.TcpEndpoint}"), ("tunnel.tls.ca-file", _pki.CaFile), ("tunnel.tls.server-name", "localhost"));
+        (string, string)[] webSocket = scheme == "wss" ? [("tunnel.websocket.path", "/t")] : [];
+        await using var server = await Sides.StartAsync($"{scheme}-renew-server", [Patient, ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()),
+            ("tunnel.tls.cert-file", cert), ("tunnel.tls.key-file", key), .. webSocket]);
+        await using var client = await Sides.StartAsync($"{scheme}-renew-client", Patient, ("tunnel.udp.listen", "127.0.0.1:0"),
+            ("tunnel.tcp.connect", scheme == "wss" ? $"wss://{server.TcpEndpoint}/t" : $"tls://{server.TcpEndpoint}"), ("tunnel.tls.ca-file", _pki.CaFile),
+            ("tunnel.tls.server-name", "localhost"));
         using var peer = Peers.Bind(AddressFamily.InterNetwork);
         await RoundTripAsync(peer, client.UdpEndpoint, 1);
         Assert.Equal(first, await ServedThumbprintAsync(server.TcpEndpoint));
@@ -194,8 +206,8 @@ public sealed class StreamCarrierTests : TestKit
         Assert.Equal(second, served);
         // The running tunnel carries on, on the connection it had.
         await RoundTripAsync(peer, client.UdpEndpoint, 2);
-        Assert.Equal(1, SideMetrics.Read("tls-renew-client", "connections.opened", ("origin", "dialed")));
-        Assert.Equal(0, SideMetrics.Read("tls-renew-client", "sessions.reconnected"));
+        Assert.Equal(1, SideMetrics.Read($"{scheme}-renew-client", "connections.opened", ("origin", "dialed"), ("carrier", scheme)));
+        Assert.Equal(0, SideMetrics.Read($"{scheme}-renew-client", "sessions.reconnected"));
     }
 
     private static async Task RoundTripAsync(Socket peer, IPEndPoint tunnel, byte mark)
