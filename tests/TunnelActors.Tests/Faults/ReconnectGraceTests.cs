@@ -67,6 +67,35 @@ public sealed class ReconnectGraceTests(ITestOutputHelper output) : IDisposable
         }
     }
 
+    [NginxFact]
+    public async Task Over_wss_through_nginx_nginx_killed_and_started_again_keeps_every_session_and_its_flow()
+    {
+        using var pki = new TestPki();
+        var (cert, key, _) = pki.Issue();
+        using var psk = new TempFile(TunnelActors.Auth.PreSharedKey.Generate());
+        await using var server = await Sides.StartAsync("grace-ws-server", ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()),
+            ("tunnel.websocket.path", "/tunnel"), ("tunnel.auth.psk-file", psk.Path));
+        var nginx = await Nginx.StartAsync(cert, key, "/tunnel", server.TcpEndpoint);
+        try
+        {
+            await using var client = await Sides.StartAsync("grace-wss-client", ("tunnel.udp.listen", "127.0.0.1:0"), ("tunnel.tcp.connect", $"wss://localhost:{nginx.Port}/tunnel"),
+                ("tunnel.tls.ca-file", pki.CaFile), ("tunnel.auth.psk-file", psk.Path),
+                ("tunnel.tcp.reconnect.min-backoff", "100ms"), ("tunnel.tcp.reconnect.max-backoff", "500ms"));
+            await RunOutageAsync("grace-wss-client", client.UdpEndpoint, async () =>
+            {
+                var port = nginx.Port;
+                nginx.Dispose();
+                nginx = await Nginx.StartAsync(cert, key, "/tunnel", server.TcpEndpoint, port);
+            });
+            // The far side kept each peer's flow (its socket towards the target) across the new connection: no flow started twice.
+            Assert.Equal(Peers, SideMetrics.Read("grace-ws-server", "sessions.started"));
+        }
+        finally
+        {
+            nginx.Dispose();
+        }
+    }
+
     [Fact]
     public async Task Silent_sessions_do_not_take_the_new_relay_hosts_pooled_connections_from_those_that_send()
     {

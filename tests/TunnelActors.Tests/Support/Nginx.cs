@@ -17,12 +17,12 @@ public sealed class Nginx : IDisposable
     private readonly Process _process;
     private readonly string _directory;
 
-    private Nginx(Func<int, string, string> server)
+    private Nginx(Func<int, string, string> server, int port)
     {
         _directory = Directory.CreateTempSubdirectory("tunnelactors-nginx-").FullName;
         var www = Directory.CreateDirectory(Path.Combine(_directory, "www")).FullName;
         File.WriteAllText(Path.Combine(www, "index.html"), Page);
-        Port = FreePort();
+        Port = port > 0 ? port : FreePort();
         var config = Path.Combine(_directory, "nginx.conf");
         File.WriteAllText(config, $$"""
             daemon off;
@@ -58,9 +58,9 @@ public sealed class Nginx : IDisposable
     /// <summary>Whether this machine has nginx; under CI it must.</summary>
     public static bool Available => File.Exists(Program);
 
-    /// <summary>In front of a side: TLS, the page at <c>/</c>, <paramref name="location"/> proxied to <paramref name="upstream"/>.</summary>
-    public static Task<Nginx> StartAsync(string cert, string key, string location, IPEndPoint upstream) =>
-        StartAsync((port, www) => $$"""
+    /// <summary>In front of a side: TLS, the page at <c>/</c>, <paramref name="location"/> proxied to <paramref name="upstream"/>; on <paramref name="port"/> when given (a restart).</summary>
+    public static Task<Nginx> StartAsync(string cert, string key, string location, IPEndPoint upstream, int port = 0) =>
+        StartAsync(port, (port, www) => $$"""
                 server {
                     listen 127.0.0.1:{{port}} ssl;
                     server_name localhost;
@@ -83,7 +83,7 @@ public sealed class Nginx : IDisposable
 
     /// <summary>A plain HTTP website: the page at <c>/</c>, nginx's own 404 for any other path.</summary>
     public static Task<Nginx> StartSiteAsync() =>
-        StartAsync((port, www) => $$"""
+        StartAsync(0, (port, www) => $$"""
                 server {
                     listen 127.0.0.1:{{port}};
                     root {{www}};
@@ -95,9 +95,9 @@ public sealed class Nginx : IDisposable
     /// <summary>The requests it has served, one line each (nginx writes each when it is done).</summary>
     public string AccessLog => File.Exists(Path.Combine(_directory, "access.log")) ? File.ReadAllText(Path.Combine(_directory, "access.log")) : "";
 
-    private static async Task<Nginx> StartAsync(Func<int, string, string> server)
+    private static async Task<Nginx> StartAsync(int port, Func<int, string, string> server)
     {
-        var nginx = new Nginx(server);
+        var nginx = new Nginx(server, port);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (true)
         {
