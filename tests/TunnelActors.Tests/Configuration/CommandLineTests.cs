@@ -47,6 +47,34 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public async Task Check_validates_the_carrier_flags_without_binding_and_names_the_key_of_a_bad_one()
+    {
+        using var taken = BoundSockets.TakenTcpPort();
+        var port = ((IPEndPoint)taken.LocalEndPoint!).Port;
+        using var key = new TempFile(TunnelActors.Auth.PreSharedKey.Generate());
+
+        // On a port another socket holds: check binds nothing, so it passes.
+        var good = await ProgramProcess.RunAsync(Timeout, "check", "--udp-forward", "127.0.0.1:9", "--tcp-listen", $"127.0.0.1:{port}", "--psk-file", key.Path,
+            "--websocket", "/tunnel", "--http-fallback", "127.0.0.1:8080");
+        Assert.True(good.ExitCode == 0, good.Stderr);
+        Assert.Contains("/tunnel", good.Stdout);
+
+        foreach (var (args, named) in new (string[], string)[]
+                 {
+                     (["--udp-forward", "127.0.0.1:9", "--tcp-listen", $"127.0.0.1:{port}", "--websocket", "tunnel"], "tunnel.websocket.path"),
+                     (["--udp-forward", "127.0.0.1:9", "--tcp-listen", $"127.0.0.1:{port}", "--http-fallback", "127.0.0.1:8080"], "tunnel.http-fallback.address"),
+                     (["--udp-listen", "127.0.0.1:9", "--tcp-connect", "wss://user:pw@localhost/t"], "tunnel.tcp.connect"),
+                     (["--udp-listen", "127.0.0.1:9", "--tcp-connect", "ws://localhost/t", "--websocket", "/t"], "tunnel.websocket.path"),
+                 })
+        {
+            var bad = await ProgramProcess.RunAsync(Timeout, ["check", .. args]);
+            Assert.Equal(2, bad.ExitCode);
+            var line = Assert.Single(bad.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Contains(named, line);
+        }
+    }
+
+    [Fact]
     public async Task A_port_in_use_stops_with_exit_code_2()
     {
         using var taken = BoundSockets.TakenTcpPort();
