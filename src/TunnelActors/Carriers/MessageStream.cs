@@ -75,6 +75,9 @@ internal sealed class MessageStream : Stream, IOutputShutdown
             if (_carried < total) break;
             _carried = 0;
             await SendAsync(_carry.AsMemory(2, total - 2), last: WholeFrame(data.Span) < 0, cancellationToken);
+            // Large datagrams are rare: the buffer goes back until the next one.
+            ArrayPool<byte>.Shared.Return(_carry);
+            _carry = null;
         }
     }
 

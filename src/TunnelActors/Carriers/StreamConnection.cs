@@ -51,6 +51,10 @@ internal sealed class StreamConnection : UntypedActor, IWithTimers
     private bool _finSent;
     // The socket went to the website, or to a web server's answer (IRefusable), which closes it.
     private bool _handedOff;
+    // This side has written to the far side (the listener: its answer to a valid proof).
+    private bool _wrote;
+    // When an accepted connection's handshake deadline falls (Environment.TickCount64).
+    private long _deadline;
 
     /// <param name="stream">The connection's stream, open; null when <paramref name="open"/> makes it.</param>
     /// <param name="open">For an accepted connection: opens its carrier (TLS's handshake, the WebSocket upgrade) on the socket.</param>
@@ -69,7 +73,11 @@ internal sealed class StreamConnection : UntypedActor, IWithTimers
 
     // A connection nobody registers (its dialer stopped meanwhile, or an acceptor lost it) is not kept: Akka.IO's have a
     // register timeout too.
-    protected override void PreStart() => Timers.StartSingleTimer(HandshakeDeadline.Instance, HandshakeDeadline.Instance, _handshakeTimeout);
+    protected override void PreStart()
+    {
+        _deadline = Environment.TickCount64 + (long)_handshakeTimeout.TotalMilliseconds;
+        Timers.StartSingleTimer(HandshakeDeadline.Instance, HandshakeDeadline.Instance, _handshakeTimeout);
+    }
 
     protected override void OnReceive(object message)
     {
@@ -120,6 +128,7 @@ internal sealed class StreamConnection : UntypedActor, IWithTimers
                 break;
             case WriteDone:
                 _writing = false;
+                _wrote = true;
                 var (done, commander) = _writes.Dequeue();
                 if (done.WantsAck) commander.Tell(done.Ack);
                 Pump();
@@ -225,14 +234,42 @@ internal sealed class StreamConnection : UntypedActor, IWithTimers
         else Pump();
     }
 
-    /// <summary>The one way a connection ends: the handler (and whoever asked to close it) hears why, the socket goes, the actor stops.</summary>
+    /// <summary>
+    /// The one way a connection ends: the handler (and whoever asked to close it) hears why, the socket goes, the actor
+    /// stops. An accepted connection its handler turned away before this side said anything (a stranger's proof failed),
+    /// and that nobody takes over, stays silent until its handshake deadline and is closed then, as a server that waits
+    /// for more would: a prober learns nothing from when it is closed.
+    /// </summary>
     private void End(Tcp.ConnectionClosed how, bool abort = false)
     {
         _handedOff |= _stream is IRefusable refusable && refusable.TryRefuse();
-        if (abort && !_handedOff) _socket.LingerState = new LingerOption(true, 0);
+        var stranger = _open is not null && _stream is not null && !_wrote && !_handedOff && how is Tcp.Aborted or Tcp.Closed;
+        if (abort && !_handedOff && !stranger) _socket.LingerState = new LingerOption(true, 0);
         _handler.Tell(how);
         if (!_closeCommander.Equals(_handler) && !_closeCommander.IsNobody()) _closeCommander.Tell(how);
-        Context.Stop(Self);
+        var left = _deadline - Environment.TickCount64;
+        if (!stranger || left <= 0)
+        {
+            Context.Stop(Self);
+            return;
+        }
+        Timers.StartSingleTimer(HandshakeDeadline.Instance, HandshakeDeadline.Instance, TimeSpan.FromMilliseconds(left));
+        Become(Silent);
+    }
+
+    /// <summary>Turned away, saying nothing, until the handshake deadline or the far side leaves.</summary>
+    private void Silent(object message)
+    {
+        switch (message)
+        {
+            case HandshakeDeadline:
+                Context.Stop(Self);
+                break;
+            case ReadDone read:
+                ArrayPool<byte>.Shared.Return(read.Buffer);
+                if (read.Count == 0 || read.Error is not null) Context.Stop(Self);
+                break;
+        }
     }
 
     private static string Reason(Exception? e) => e switch

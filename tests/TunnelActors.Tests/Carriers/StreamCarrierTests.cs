@@ -119,6 +119,45 @@ public sealed class StreamCarrierTests : TestKit
     }
 
     [Fact]
+    public async Task A_stranger_on_a_keyed_tls_listener_without_a_website_gets_nothing_and_is_closed_at_the_handshake_deadline()
+    {
+        var (cert, key, _) = _pki.Issue();
+        await using var server = await Sides.StartAsync("tls-silent", ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()),
+            ("tunnel.tls.cert-file", cert), ("tunnel.tls.key-file", key), ("tunnel.auth.psk-file", _key.Path), ("tunnel.auth.handshake-timeout", "2s"));
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(server.TcpEndpoint);
+        var connected = System.Diagnostics.Stopwatch.StartNew();
+        await using var tls = new SslStream(tcp.GetStream());
+        var options = new SslClientAuthenticationOptions
+        {
+            TargetHost = "localhost",
+            CertificateChainPolicy = new System.Security.Cryptography.X509Certificates.X509ChainPolicy
+            {
+                TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust,
+                RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+            },
+        };
+        options.CertificateChainPolicy.CustomTrustStore.AddRange(TlsFiles.LoadTrust("tunnel.tls.ca-file", _pki.CaFile));
+        await tls.AuthenticateAsClientAsync(options).WaitAsync(Wait);
+
+        // A browser's request: not a hello, which the side can tell from its first bytes.
+        await tls.WriteAsync("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"u8.ToArray());
+        var received = 0;
+        try
+        {
+            var buffer = new byte[1024];
+            int read;
+            while ((read = await tls.ReadAsync(buffer).AsTask().WaitAsync(Wait)) > 0) received += read;
+        }
+        catch (IOException)
+        {
+        }
+        Assert.Equal(0, received);
+        Assert.True(connected.Elapsed >= TimeSpan.FromSeconds(1.8), $"closed after {connected.Elapsed.TotalSeconds:0.00} s, before the 2 s handshake deadline");
+        Assert.Equal(1, SideMetrics.Read("tls-silent", "connections.refused", ("reason", "handshake-failed")));
+    }
+
+    [Fact]
     public void A_connection_the_acceptor_has_not_admitted_completes_no_handshake_so_the_dialer_writes_nothing_into_it()
     {
         var (cert, key, _) = _pki.Issue();
