@@ -10,7 +10,7 @@ namespace TunnelActors.Carriers;
 internal sealed class DeferredStream(
     byte[] readFirst,
     Func<ReadOnlyMemory<byte>, CancellationToken, Task<(Stream Opened, byte[] ReadNext)>> open,
-    Func<Task>? refuse) : Stream, IOutputShutdown, IRefusable
+    Func<Task>? refuse) : DuplexStream, IOutputShutdown, IRefusable
 {
     private readonly TaskCompletionSource<Stream> _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private byte[] _pending = readFirst;
@@ -76,17 +76,4 @@ internal sealed class DeferredStream(
         }
         base.Dispose(disposing);
     }
-
-    public override bool CanRead => true;
-    public override bool CanWrite => true;
-    public override bool CanSeek => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
 }

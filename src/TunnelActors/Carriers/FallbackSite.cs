@@ -123,7 +123,7 @@ internal interface IRefusable
 /// reader gives up on one (the connection ending), so that no byte is lost between the reader and the website.
 /// Keeps at most <see cref="MaxKept"/> bytes; past them it is closed as any other.
 /// </summary>
-internal sealed class RecordingStream(Stream inner, Socket socket, FallbackSite site) : Stream, IOutputShutdown, IRefusable
+internal sealed class RecordingStream(Stream inner, Socket socket, FallbackSite site) : DuplexStream, IOutputShutdown, IRefusable
 {
     private const int MaxKept = 64 * 1024;
     private const int ReadSize = 16 * 1024;
@@ -206,17 +206,4 @@ internal sealed class RecordingStream(Stream inner, Socket socket, FallbackSite 
         if (disposing && !_handedOver) inner.Dispose();
         base.Dispose(disposing);
     }
-
-    public override bool CanRead => true;
-    public override bool CanWrite => true;
-    public override bool CanSeek => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
 }

@@ -11,7 +11,7 @@ namespace TunnelActors.Carriers;
 /// comes back as one frame. The frames of one write leave in one write to the transport (a TLS record, a system call),
 /// as the plain carriers' do. A message larger than a datagram, or a text message, ends the connection.
 /// </summary>
-internal sealed class MessageStream : Stream, IOutputShutdown
+internal sealed class MessageStream : DuplexStream, IOutputShutdown
 {
     private const int MaxPayload = ushort.MaxValue;
     // A datagram of a path's usual MTU fits; a larger one is assembled.
@@ -220,19 +220,6 @@ internal sealed class MessageStream : Stream, IOutputShutdown
         }
         base.Dispose(disposing);
     }
-
-    public override bool CanRead => true;
-    public override bool CanWrite => true;
-    public override bool CanSeek => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     /// <summary>
     /// The WebSocket's transport. While <see cref="Gathering"/> is set, what the WebSocket writes is kept, and it goes

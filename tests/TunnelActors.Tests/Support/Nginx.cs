@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 
 namespace TunnelActors.Tests.Support;
 
@@ -22,7 +21,7 @@ public sealed class Nginx : IDisposable
         _directory = Directory.CreateTempSubdirectory("tunnelactors-nginx-").FullName;
         var www = Directory.CreateDirectory(Path.Combine(_directory, "www")).FullName;
         File.WriteAllText(Path.Combine(www, "index.html"), Page);
-        Port = port > 0 ? port : FreePort();
+        Port = port > 0 ? port : LocalServer.FreePort();
         var config = Path.Combine(_directory, "nginx.conf");
         File.WriteAllText(config, $$"""
             daemon off;
@@ -98,46 +97,15 @@ public sealed class Nginx : IDisposable
     private static async Task<Nginx> StartAsync(int port, Func<int, string, string> server)
     {
         var nginx = new Nginx(server, port);
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            try
-            {
-                using var probe = new TcpClient();
-                await probe.ConnectAsync(IPAddress.Loopback, nginx.Port);
-                return nginx;
-            }
-            catch (SocketException) when (DateTime.UtcNow < deadline && !nginx._process.HasExited)
-            {
-                await Task.Delay(50);
-            }
-            catch
-            {
-                nginx.Dispose();
-                throw new InvalidOperationException($"nginx did not start: {nginx.Log}");
-            }
-        }
+        if (await LocalServer.ListeningAsync(nginx.Port, nginx._process)) return nginx;
+        var log = nginx.Log;
+        nginx.Dispose();
+        throw new InvalidOperationException($"nginx did not start: {log}");
     }
 
     public string Log => File.Exists(Path.Combine(_directory, "error.log")) ? File.ReadAllText(Path.Combine(_directory, "error.log")) : "(no error.log)";
 
-    private static int FreePort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
-
-    public void Dispose()
-    {
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-            _process.WaitForExit();
-        }
-        _process.Dispose();
-        Directory.Delete(_directory, recursive: true);
-    }
+    public void Dispose() => LocalServer.Stop(_process, _directory);
 }
 
 /// <summary>A fact that needs Debian's nginx: skipped without it, except under CI, where it must run.</summary>
@@ -146,6 +114,6 @@ public sealed class NginxFactAttribute : Xunit.FactAttribute
     public NginxFactAttribute()
     {
         if (!Nginx.Available && Environment.GetEnvironmentVariable("CI") != "true")
-            Skip = "needs Debian's nginx (apt-get install nginx-light); CI installs it";
+            Skip = "needs Debian's nginx (apt-get install nginx); CI installs it";
     }
 }

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 
 namespace TunnelActors.Tests.Support;
 
@@ -23,7 +21,7 @@ public sealed class Squid : IDisposable
         var passwd = Path.Combine(_directory, "passwd");
         File.WriteAllText(passwd, $"{user}:{Hash(password)}\n");
         if (OperatingSystem.IsLinux()) File.SetUnixFileMode(passwd, (UnixFileMode)0b110_100_100);
-        Port = FreePort();
+        Port = LocalServer.FreePort();
         var config = Path.Combine(_directory, "squid.conf");
         File.WriteAllText(config, $"""
             http_port 127.0.0.1:{Port}
@@ -57,25 +55,10 @@ public sealed class Squid : IDisposable
     public static async Task<Squid> StartAsync(string user, string password)
     {
         var squid = new Squid(user, password);
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            try
-            {
-                using var probe = new TcpClient();
-                await probe.ConnectAsync(IPAddress.Loopback, squid.Port);
-                return squid;
-            }
-            catch (SocketException) when (DateTime.UtcNow < deadline && !squid._process.HasExited)
-            {
-                await Task.Delay(50);
-            }
-            catch
-            {
-                squid.Dispose();
-                throw new InvalidOperationException($"squid did not start: {squid.Log}");
-            }
-        }
+        if (await LocalServer.ListeningAsync(squid.Port, squid._process)) return squid;
+        var log = squid.Log;
+        squid.Dispose();
+        throw new InvalidOperationException($"squid did not start: {log}");
     }
 
     public string Log => File.Exists(Path.Combine(_directory, "cache.log")) ? File.ReadAllText(Path.Combine(_directory, "cache.log")) : "(no cache.log)";
@@ -89,23 +72,7 @@ public sealed class Squid : IDisposable
         return hash;
     }
 
-    private static int FreePort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
-
-    public void Dispose()
-    {
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-            _process.WaitForExit();
-        }
-        _process.Dispose();
-        Directory.Delete(_directory, recursive: true);
-    }
+    public void Dispose() => LocalServer.Stop(_process, _directory);
 }
 
 /// <summary>A fact that needs Debian's squid: skipped without it, except under CI, where it must run.</summary>
