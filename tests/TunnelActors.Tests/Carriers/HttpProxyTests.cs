@@ -6,7 +6,7 @@ using Xunit;
 
 namespace TunnelActors.Tests.Carriers;
 
-/// <summary>Dialing through Debian's squid with basic authentication: plain and TLS tunnels cross it; a wrong password and a proxy that is not there each end the side with a line that says so.</summary>
+/// <summary>Dialing through Debian's squid with basic authentication: plain, TLS and WebSocket tunnels cross it; a wrong password and a proxy that is not there each end the side with a line that says so.</summary>
 public sealed class HttpProxyTests : IDisposable
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
@@ -18,7 +18,7 @@ public sealed class HttpProxyTests : IDisposable
     private readonly UdpEcho _echo = new(new IPEndPoint(IPAddress.Loopback, 0));
 
     [SquidFact]
-    public async Task Plain_and_tls_tunnels_cross_an_authenticating_proxy()
+    public async Task Plain_tls_and_keyed_wss_tunnels_cross_an_authenticating_proxy()
     {
         using var squid = await Squid.StartAsync(User, Password);
         await using var server = await Sides.StartAsync("proxied-server", Patient, ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()));
@@ -36,6 +36,16 @@ public sealed class HttpProxyTests : IDisposable
             ("tunnel.http-proxy", squid.Url(User, Password)));
         Assert.Empty(await Peers.EchoAsync(tlsClient.UdpEndpoint, 10, [1, 1200], rounds: 2));
         Assert.Equal(10, SideMetrics.Read("proxied-tls-client", "connections.opened", ("origin", "dialed"), ("carrier", "tls")));
+
+        using var psk = new TempFile(TunnelActors.Auth.PreSharedKey.Generate());
+        await using var wssServer = await Sides.StartAsync("proxied-wss-server", Patient, ("tunnel.tcp.listen", "127.0.0.1:0"),
+            ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()), ("tunnel.tls.cert-file", cert), ("tunnel.tls.key-file", key),
+            ("tunnel.websocket.path", "/tunnel"), ("tunnel.auth.psk-file", psk.Path));
+        await using var wssClient = await Sides.StartAsync("proxied-wss-client", Patient, ("tunnel.udp.listen", "127.0.0.1:0"),
+            ("tunnel.tcp.connect", $"wss://localhost:{wssServer.TcpEndpoint.Port}/tunnel"), ("tunnel.tls.ca-file", pki.CaFile),
+            ("tunnel.auth.psk-file", psk.Path), ("tunnel.http-proxy", squid.Url(User, Password)));
+        Assert.Empty(await Peers.EchoAsync(wssClient.UdpEndpoint, 10, [1, 1200], rounds: 2));
+        Assert.Equal(10, SideMetrics.Read("proxied-wss-client", "connections.opened", ("origin", "dialed"), ("carrier", "wss")));
     }
 
     [SquidFact]
