@@ -226,7 +226,7 @@ internal sealed class MessageStream : DuplexStream, IOutputShutdown
     /// with the next write made while it is not. The WebSocket makes one write at a time (pings and pongs included),
     /// so this needs no lock; a ping written between two frames of a write leaves with them.
     /// </summary>
-    internal sealed class GatheringStream(Stream inner) : Stream
+    internal sealed class GatheringStream(Stream inner) : DuplexStream
     {
         private byte[] _kept = [];
         private int _count;
@@ -260,19 +260,8 @@ internal sealed class MessageStream : DuplexStream, IOutputShutdown
         }
 
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.ReadAsync(buffer, offset, count, cancellationToken);
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
         public override Task FlushAsync(CancellationToken cancellationToken) => _gathering ? Task.CompletedTask : inner.FlushAsync(cancellationToken);
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
-        public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-        public override bool CanRead => true;
-        public override bool CanWrite => true;
-        public override bool CanSeek => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {
