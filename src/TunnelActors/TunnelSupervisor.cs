@@ -111,7 +111,7 @@ public sealed class TunnelSupervisor : UntypedActor
     private IActorRef TcpCarrier(TunnelSettings settings) =>
         settings.Tls is not null || settings.HttpProxy is not null || settings.WebSocket is not null || settings.HttpFallback is not null
             ? _tcpIo = Start(Carriers.StreamCarrier.Props(settings.Tls, settings.HttpProxy, settings.WebSocket, settings.HttpFallback,
-                    settings.Tcp.ConnectTimeout, settings.Auth.HandshakeTimeout),
+                    settings.Tcp.ConnectTimeout, settings.Auth.HandshakeTimeout, _side.Links),
                 Carriers.StreamCarrier.Name)
             : Context.System.Tcp();
 

@@ -5,6 +5,7 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
 using TunnelActors.Configuration;
+using TunnelActors.Observability;
 
 namespace TunnelActors.Carriers;
 
@@ -33,6 +34,7 @@ public sealed class StreamCarrier : UntypedActor
     private readonly HttpProxySettings? _proxy;
     private readonly WebSocketSettings? _webSocket;
     private readonly FallbackSite? _site;
+    private readonly LinkCounters _links;
     private readonly TimeSpan _handshakeTimeout;
     private readonly TimeSpan _connectTimeout;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -40,9 +42,11 @@ public sealed class StreamCarrier : UntypedActor
     // Cancels the dials still out when the carrier stops: their answers would reach nobody, and their sockets close now.
     private readonly CancellationTokenSource _stopped = new();
 
+    /// <param name="links">The side's connection counters: requests that are not a tunnel's are counted there.</param>
     public StreamCarrier(TlsSettings? tls, HttpProxySettings? proxy, WebSocketSettings? webSocket, HttpFallbackSettings? fallback,
-        TimeSpan connectTimeout, TimeSpan handshakeTimeout)
+        TimeSpan connectTimeout, TimeSpan handshakeTimeout, LinkCounters links)
     {
+        _links = links;
         _tls = tls;
         _proxy = proxy;
         _webSocket = webSocket;
@@ -52,8 +56,8 @@ public sealed class StreamCarrier : UntypedActor
     }
 
     public static Props Props(TlsSettings? tls, HttpProxySettings? proxy, WebSocketSettings? webSocket, HttpFallbackSettings? fallback,
-        TimeSpan connectTimeout, TimeSpan handshakeTimeout) =>
-        Akka.Actor.Props.Create(() => new StreamCarrier(tls, proxy, webSocket, fallback, connectTimeout, handshakeTimeout));
+        TimeSpan connectTimeout, TimeSpan handshakeTimeout, LinkCounters links) =>
+        Akka.Actor.Props.Create(() => new StreamCarrier(tls, proxy, webSocket, fallback, connectTimeout, handshakeTimeout, links));
 
     // A connection that fails is its handler's business; the carrier goes on.
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
@@ -116,7 +120,7 @@ public sealed class StreamCarrier : UntypedActor
             socket.Dispose();
             return;
         }
-        var (certificates, webSocket, site, timeout) = (_certificates, _webSocket, _site, _handshakeTimeout);
+        var (certificates, webSocket, site, timeout, links) = (_certificates, _webSocket, _site, _handshakeTimeout, _links);
         var connection = Context.ActorOf(StreamConnection.Props(socket, null, async cancellation =>
         {
             Stream stream = new NetworkStream(socket, ownsSocket: false);
@@ -128,7 +132,18 @@ public sealed class StreamCarrier : UntypedActor
                     stream = tls;
                     await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificateContext = certificates.Current }, cancellation);
                 }
-                if (webSocket is not null) return await WebSocketAccept.OpenAsync(stream, socket, webSocket, site, timeout, cancellation);
+                if (webSocket is not null)
+                {
+                    try
+                    {
+                        return await WebSocketAccept.OpenAsync(stream, socket, webSocket, site, timeout, cancellation);
+                    }
+                    catch (WebSocketAccept.Refused)
+                    {
+                        links.CountRefused(Refusal.NotATunnel);
+                        throw;
+                    }
+                }
                 return site is null ? stream : new RecordingStream(stream, socket, site);
             }
             catch (Exception e) when (e is not WebSocketAccept.Refused { SocketTaken: true })

@@ -17,6 +17,8 @@ public enum Refusal
     RateLimit,
     /// <summary>An accepted connection sent no whole frame within <c>tcp.first-frame-timeout</c>.</summary>
     Silent,
+    /// <summary>A WebSocket listener's request that is not a tunnel upgrade at <c>websocket.path</c> (answered as a web server would, or handed to <c>http-fallback</c>).</summary>
+    NotATunnel,
 }
 
 /// <summary>How a tunnel connection came to be.</summary>

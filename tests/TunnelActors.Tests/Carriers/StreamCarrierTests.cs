@@ -80,7 +80,7 @@ public sealed class StreamCarrierTests : TestKit
             : (null, null);
         using var otherPki = new TestPki("Another CA");
         var (cert, key, _) = wrong == "expired" ? _pki.Issue(expiredAgo: TimeSpan.FromDays(2)) : _pki.Issue();
-        var server = Sys.ActorOf(StreamCarrier.Props(new TlsSettings(null, null, cert, key), null, serverSocket, null, Wait, Wait));
+        var server = Sys.ActorOf(StreamCarrier.Props(new TlsSettings(null, null, cert, key), null, serverSocket, null, Wait, Wait, new LinkCounters()));
         IPEndPoint target;
         using var plain = new TcpListener(IPAddress.Loopback, 0);
         if (wrong == "no TLS")
@@ -107,7 +107,7 @@ public sealed class StreamCarrierTests : TestKit
             target = (IPEndPoint)accepted.ExpectMsg<Tcp.Bound>(Wait).LocalAddress;
         }
         var trust = TlsFiles.LoadTrust("tunnel.tls.ca-file", wrong == "another CA" ? otherPki.CaFile : _pki.CaFile);
-        var client = Sys.ActorOf(StreamCarrier.Props(new TlsSettings(wrong == "another name" ? "tunnel.example" : "localhost", trust, null, null), null, clientSocket, null, Wait, Wait));
+        var client = Sys.ActorOf(StreamCarrier.Props(new TlsSettings(wrong == "another name" ? "tunnel.example" : "localhost", trust, null, null), null, clientSocket, null, Wait, Wait, new LinkCounters()));
 
         client.Tell(new Tcp.Connect(target));
 
@@ -161,13 +161,13 @@ public sealed class StreamCarrierTests : TestKit
     public void A_connection_the_acceptor_has_not_admitted_completes_no_handshake_so_the_dialer_writes_nothing_into_it()
     {
         var (cert, key, _) = _pki.Issue();
-        var server = Sys.ActorOf(StreamCarrier.Props(new TlsSettings(null, null, cert, key), null, null, null, Wait, Wait));
+        var server = Sys.ActorOf(StreamCarrier.Props(new TlsSettings(null, null, cert, key), null, null, null, Wait, Wait, new LinkCounters()));
         // An acceptor still deciding: it neither registers the connection nor refuses it.
         var deciding = CreateTestProbe();
         server.Tell(new Tcp.Bind(deciding.Ref, new IPEndPoint(IPAddress.Loopback, 0), pullMode: true), deciding.Ref);
         var target = (IPEndPoint)deciding.ExpectMsg<Tcp.Bound>(Wait).LocalAddress;
         var client = Sys.ActorOf(StreamCarrier.Props(new TlsSettings("localhost", TlsFiles.LoadTrust("tunnel.tls.ca-file", _pki.CaFile), null, null), null, null, null,
-            Wait, handshakeTimeout: TimeSpan.FromSeconds(2)));
+            Wait, handshakeTimeout: TimeSpan.FromSeconds(2), links: new LinkCounters()));
 
         client.Tell(new Tcp.Connect(target));
 
@@ -180,7 +180,7 @@ public sealed class StreamCarrierTests : TestKit
     public void A_dialed_connection_nobody_registers_is_closed_after_the_handshake_timeout()
     {
         var (cert, key, _) = _pki.Issue();
-        var server = Sys.ActorOf(StreamCarrier.Props(new TlsSettings(null, null, cert, key), null, null, null, Wait, Wait));
+        var server = Sys.ActorOf(StreamCarrier.Props(new TlsSettings(null, null, cert, key), null, null, null, Wait, Wait, new LinkCounters()));
         var far = CreateTestProbe();
         far.SetAutoPilot(new DelegateAutoPilot((sender, message) =>
         {
@@ -192,7 +192,7 @@ public sealed class StreamCarrierTests : TestKit
         server.Tell(new Tcp.Bind(far.Ref, new IPEndPoint(IPAddress.Loopback, 0), pullMode: true), far.Ref);
         var target = (IPEndPoint)far.ExpectMsg<Tcp.Bound>(Wait).LocalAddress;
         var client = Sys.ActorOf(StreamCarrier.Props(new TlsSettings("localhost", TlsFiles.LoadTrust("tunnel.tls.ca-file", _pki.CaFile), null, null), null, null, null,
-            Wait, handshakeTimeout: TimeSpan.FromSeconds(1)));
+            Wait, handshakeTimeout: TimeSpan.FromSeconds(1), links: new LinkCounters()));
 
         // The dialer hears Connected and never registers (as one that stopped meanwhile).
         client.Tell(new Tcp.Connect(target));
@@ -208,7 +208,7 @@ public sealed class StreamCarrierTests : TestKit
         using var silentProxy = new TcpListener(IPAddress.Loopback, 0);
         silentProxy.Start();
         var proxy = new HttpProxySettings((IPEndPoint)silentProxy.LocalEndpoint, null, null);
-        var carrier = Sys.ActorOf(StreamCarrier.Props(null, proxy, null, null, TimeSpan.FromMinutes(5), Wait));
+        var carrier = Sys.ActorOf(StreamCarrier.Props(null, proxy, null, null, TimeSpan.FromMinutes(5), Wait, new LinkCounters()));
         carrier.Tell(new Tcp.Connect(new IPEndPoint(IPAddress.Loopback, 9)));
         using var held = await Connections.AcceptAsync(silentProxy, Wait);
 

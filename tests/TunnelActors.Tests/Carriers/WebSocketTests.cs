@@ -127,6 +127,9 @@ public sealed class WebSocketTests : IDisposable
 
         Assert.All(answers, answer => Assert.StartsWith("HTTP/1.1 404 Not Found\r\n", answer));
         Assert.Single(answers.Distinct());
+        // Counted: those the WebSocket front door turned away, and those whose proof the handshake refused.
+        Assert.Equal(4, SideMetrics.Read("ws-probed", "connections.refused", ("reason", "not-a-tunnel")));
+        Assert.Equal(2, SideMetrics.Read("ws-probed", "connections.refused", ("reason", "handshake-failed")));
     }
 
     [Theory]
