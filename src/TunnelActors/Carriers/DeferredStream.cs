@@ -6,8 +6,10 @@ namespace TunnelActors.Carriers;
 /// <paramref name="readFirst"/> (the listener: the proof taken from the request), then wait for the opening; the
 /// first write opens it (<paramref name="open"/>: the stream it becomes, and what it read meanwhile: the dialer, the
 /// answer). A listener that ends the connection unopened, having refused the proof, calls <see cref="TryRefuse"/>.
+/// <paramref name="transport"/>, what it opens on, is disposed with it unless it was opened or handed to the refusal.
 /// </summary>
 internal sealed class DeferredStream(
+    Stream transport,
     byte[] readFirst,
     Func<ReadOnlyMemory<byte>, CancellationToken, Task<(Stream Opened, byte[] ReadNext)>> open,
     Func<Task>? refuse) : DuplexStream, IOutputShutdown, IRefusable
@@ -36,7 +38,9 @@ internal sealed class DeferredStream(
         }
         catch (Exception e)
         {
+            // The writer hears it; a read waiting for the opening too, or nobody.
             _opened.TrySetException(e);
+            _ = _opened.Task.Exception;
             throw;
         }
     }
@@ -71,8 +75,9 @@ internal sealed class DeferredStream(
     {
         if (disposing)
         {
-            _opened.TrySetException(new ObjectDisposedException(nameof(DeferredStream)));
-            if (_opened.Task.IsCompletedSuccessfully && !_refused) _opened.Task.Result.Dispose();
+            _opened.TrySetCanceled();
+            if (_opened.Task.IsCompletedSuccessfully) _opened.Task.Result.Dispose();
+            else if (!_refused) transport.Dispose();
         }
         base.Dispose(disposing);
     }

@@ -240,7 +240,7 @@ public sealed class StreamCarrier : UntypedActor
     private async Task<Stream> UpgradeAsync(Stream stream, WebSocketSettings webSocket)
     {
         if (webSocket.ProofInUpgrade)
-            return new DeferredStream([], async (proof, cancellation) =>
+            return new DeferredStream(stream, [], async (proof, cancellation) =>
             {
                 using var stopped = CancellationTokenSource.CreateLinkedTokenSource(cancellation, _stopped.Token);
                 return await WebSocketClient.UpgradeAsync(stream, webSocket, proof.ToArray(), stopped.Token);

@@ -69,7 +69,7 @@ internal static class WebSocketAccept
             await transport.WriteAsync(Switching(tunnel.Key, null), cancellation);
             return Open(transport, settings);
         }
-        return new DeferredStream(tunnel.Proof,
+        return new DeferredStream(transport, tunnel.Proof,
             async (answer, ct) =>
             {
                 await transport.WriteAsync(Switching(tunnel.Key, answer.ToArray()), ct);
