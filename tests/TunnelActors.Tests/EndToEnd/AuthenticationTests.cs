@@ -230,6 +230,25 @@ public sealed class AuthenticationTests : IDisposable
         Assert.Equal(Handshake.HelloLength, closed.Received.Length);
     }
 
+    [Fact]
+    public async Task A_proven_dialer_whose_first_frame_is_not_a_flow_name_is_refused_and_starts_no_flow()
+    {
+        await using var server = await Sides.StartAsync("misnamed", ("tunnel.tcp.listen", "127.0.0.1:0"), ("tunnel.udp.forward", _echo.LocalEndPoint.ToString()), Key);
+        using var dialer = new TcpClient();
+        await dialer.ConnectAsync(server.TcpEndpoint);
+        await dialer.GetStream().WriteAsync(new Handshake(KeyFile.Load("tunnel.auth.psk-file", _key.Path), HandshakeRole.Dialer, Skew).Greeting);
+        var answer = new byte[Handshake.AnswerLength];
+        await dialer.GetStream().ReadExactlyAsync(answer).AsTask().WaitAsync(Wait);
+
+        // A datagram's frame where the flow's 16-byte name frame belongs (a version 3 dialer sent the name bare).
+        await dialer.GetStream().WriteAsync(new byte[] { 0, 5, 1, 2, 3, 4, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 });
+
+        var closed = await Connections.ReadUntilClosedAsync(dialer, Wait);
+        Assert.Empty(closed.Received);
+        Assert.Equal(1, Links(server).Refused(Refusal.HandshakeFailed));
+        Assert.Equal(0, SideMetrics.Read("misnamed", "sessions.started"));
+    }
+
     private static readonly TimeSpan Skew = TimeSpan.FromMinutes(5);
 
     /// <summary>A hello made with the side's key, which the side answers on a connection of its own; returned to be replayed.</summary>
