@@ -1,208 +1,320 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Net.Security;
-using System.Net.WebSockets;
+using System.Security.Cryptography;
+using static TunnelActors.Carriers.WebSocketFrames;
 
 namespace TunnelActors.Carriers;
 
 /// <summary>
-/// A WebSocket seen as the byte stream of RFC 4571 frames a tunnel connection carries, so the stage above does not know
-/// it runs on one: each frame written goes as one binary message (its payload: one datagram), each message received
-/// comes back as one frame. The frames of one write leave in one write to the transport (a TLS record, a system call),
-/// as the plain carriers' do. A message larger than a datagram, or a text message, ends the connection.
+/// A WebSocket (RFC 6455, after the upgrade) seen as the byte stream of RFC 4571 frames a tunnel connection carries, so
+/// the stage above does not know it runs on one: each frame written goes as one binary message (its payload: one
+/// datagram), each message received comes back as one frame. Both are converted in passing, a frame's header as soon
+/// as its length is known, so a write's frames leave in one write to the transport (a TLS record, a system call) and
+/// a read hands out every message the transport's read brought. A message larger than a datagram, a text message or
+/// a frame the protocol forbids ends the connection. Pings are answered; an idle connection is pinged every
+/// <c>websocket.ping-interval</c>, so proxies in between keep it.
 /// </summary>
 internal sealed class MessageStream : DuplexStream, IOutputShutdown
 {
     private const int MaxPayload = ushort.MaxValue;
-    // A datagram of a path's usual MTU fits; a larger one is assembled.
-    private const int ProbeSize = 2048;
+    private const int InputSize = 16 * 1024;
+    private const int MaskBlock = 256;
 
-    private readonly WebSocket _socket;
     private readonly Stream _transport;
-    private readonly GatheringStream _gathering;
-    // A frame split across writes (a large datagram the stage writes in parts), until it is whole.
-    private byte[]? _carry;
-    private int _carried;
-    // Where messages are received: most fit whole; a larger one is assembled in _message.
-    private readonly byte[] _probe = new byte[ProbeSize];
-    // A receive into _probe that would have waited, or one the last read could not take: the next read starts with it.
-    private Task<ValueWebSocketReceiveResult>? _stashed;
-    // The far side closed; what came before it has been handed out.
-    private bool _ended;
-    // A message larger than the reader's buffer, still being handed out.
+    // The dialing end masks what it sends and gets unmasked frames; the listening end the other way round.
+    private readonly bool _client;
+    private readonly SemaphoreSlim _writing = new(1, 1);
+    private readonly Timer? _pinger;
+
+    // Writing: the payload bytes of the current frame still to come, where its mask is, and a length split across writes.
+    private int _sendLeft;
+    private uint _sendMask;
+    private int _sendMasked;
+    private int _lengthByte = -1;
+    private volatile bool _wrote;
+    private bool _closeSent;
+    private readonly byte[] _masks = [];
+    private int _maskAt;
+
+    // Reading: what the transport gave and is not handed out yet.
+    private readonly byte[] _input;
+    private int _inputAt;
+    private int _inputEnd;
+    // The data frame being handed out: payload bytes left, its mask and how far it got.
+    private int _receiveLeft;
+    private bool _receiveMasked;
+    private uint _receiveMask;
+    private int _receiveOffset;
+    // A message in fragments, assembled (after its 2-byte length) until its last one; then handed out from _messageAt.
     private byte[]? _message;
-    private int _messageAt;
     private int _messageEnd;
+    private int _messageAt = -1;
+    // The fragment being received is its message's last: once its payload is in, the message is handed out.
+    private bool _finalFragment;
+    private byte[]? _pong;
+    private bool _ended;
 
-    private MessageStream(WebSocket socket, Stream transport, GatheringStream gathering)
+    /// <param name="transport">The connection after the upgrade (inside TLS with <c>wss://</c>).</param>
+    /// <param name="client">The dialing end: masks its frames (RFC 6455 5.3).</param>
+    /// <param name="pingInterval">How long the connection may send nothing before a ping goes; zero = never.</param>
+    /// <param name="readFirst">Bytes read with the upgrade's head that belong to the WebSocket.</param>
+    public MessageStream(Stream transport, bool client, TimeSpan pingInterval, ReadOnlySpan<byte> readFirst = default)
     {
-        _socket = socket;
         _transport = transport;
-        _gathering = gathering;
+        _client = client;
+        _input = new byte[Math.Max(InputSize, readFirst.Length)];
+        readFirst.CopyTo(_input);
+        _inputEnd = readFirst.Length;
+        if (client)
+        {
+            _masks = new byte[MaskBlock];
+            _maskAt = MaskBlock;
+        }
+        if (pingInterval > TimeSpan.Zero) _pinger = new Timer(static s => ((MessageStream)s!).PingIfIdle(), this, pingInterval, pingInterval);
     }
-
-    /// <summary>The transport the WebSocket is to run on, wrapped so that a write's frames leave together.</summary>
-    public static GatheringStream Gather(Stream transport) => new(transport);
-
-    /// <param name="socket">A WebSocket over <paramref name="gathering"/>.</param>
-    public static MessageStream Over(WebSocket socket, GatheringStream gathering) => new(socket, gathering.Inner, gathering);
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
     {
-        while (!data.IsEmpty)
+        if (data.IsEmpty) return;
+        // A frame of n bytes becomes at most n + 6 (n < 126, masked) or n + 6 bytes again (a 16-bit length, masked): 3 × covers an empty frame's 2 → 6.
+        var output = ArrayPool<byte>.Shared.Rent(3 * data.Length + MaxWrittenHeader);
+        try
         {
-            if (_carried == 0 && WholeFrame(data.Span) is var length and >= 0)
+            await _writing.WaitAsync(cancellationToken);
+            try
             {
-                var rest = data[(2 + length)..];
-                await SendAsync(data.Slice(2, length), last: WholeFrame(rest.Span) < 0, cancellationToken);
-                data = rest;
-                continue;
+                if (_closeSent) throw new IOException("WebSocket: write after the close");
+                var count = Encode(data.Span, output);
+                _wrote = true;
+                await _transport.WriteAsync(output.AsMemory(0, count), cancellationToken);
             }
-            _carry ??= ArrayPool<byte>.Shared.Rent(2 + MaxPayload);
-            if (_carried < 2)
+            finally
             {
-                var header = Math.Min(2 - _carried, data.Length);
-                data.Span[..header].CopyTo(_carry.AsSpan(_carried));
-                _carried += header;
-                data = data[header..];
-                if (_carried < 2) break;
+                _writing.Release();
             }
-            var total = 2 + BinaryPrimitives.ReadUInt16BigEndian(_carry);
-            var take = Math.Min(total - _carried, data.Length);
-            data.Span[..take].CopyTo(_carry.AsSpan(_carried));
-            _carried += take;
-            data = data[take..];
-            if (_carried < total) break;
-            _carried = 0;
-            await SendAsync(_carry.AsMemory(2, total - 2), last: WholeFrame(data.Span) < 0, cancellationToken);
-            // Large datagrams are rare: the buffer goes back until the next one.
-            ArrayPool<byte>.Shared.Return(_carry);
-            _carry = null;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(output);
         }
     }
 
-    /// <summary>The payload length of the whole frame <paramref name="data"/> starts with; -1 when it holds none.</summary>
-    private static int WholeFrame(ReadOnlySpan<byte> data) =>
-        data.Length >= 2 && BinaryPrimitives.ReadUInt16BigEndian(data) is var length && data.Length >= 2 + length ? length : -1;
-
-    /// <param name="last">No whole frame follows in this write: send what was gathered with it.</param>
-    private ValueTask SendAsync(ReadOnlyMemory<byte> payload, bool last, CancellationToken cancellationToken)
+    /// <summary>RFC 4571 frames, in any cut, as binary messages: a message's header goes as soon as its frame's length is here.</summary>
+    private int Encode(ReadOnlySpan<byte> frames, Span<byte> output)
     {
-        _gathering.Gathering = !last;
-        return _socket.SendAsync(payload, WebSocketMessageType.Binary, endOfMessage: true, cancellationToken);
+        var written = 0;
+        while (!frames.IsEmpty)
+        {
+            if (_sendLeft > 0)
+            {
+                var take = Math.Min(_sendLeft, frames.Length);
+                var payload = output.Slice(written, take);
+                frames[..take].CopyTo(payload);
+                if (_client) Apply(payload, _sendMask, _sendMasked);
+                _sendMasked += take;
+                _sendLeft -= take;
+                written += take;
+                frames = frames[take..];
+                continue;
+            }
+            int length;
+            if (_lengthByte >= 0)
+            {
+                length = (_lengthByte << 8) | frames[0];
+                _lengthByte = -1;
+                frames = frames[1..];
+            }
+            else if (frames.Length >= 2)
+            {
+                length = BinaryPrimitives.ReadUInt16BigEndian(frames);
+                frames = frames[2..];
+            }
+            else
+            {
+                _lengthByte = frames[0];
+                break;
+            }
+            _sendMask = _client ? NextMask() : 0;
+            _sendMasked = 0;
+            _sendLeft = length;
+            written += WriteHeader(output[written..], Binary, length, _client, _sendMask);
+        }
+        return written;
+    }
+
+    private uint NextMask()
+    {
+        // The key must be unpredictable (RFC 6455 10.3): from the system's generator, a block at a time.
+        if (_maskAt == MaskBlock)
+        {
+            RandomNumberGenerator.Fill(_masks);
+            _maskAt = 0;
+        }
+        var mask = BinaryPrimitives.ReadUInt32LittleEndian(_masks.AsSpan(_maskAt));
+        _maskAt += 4;
+        return mask;
     }
 
     /// <summary>
-    /// Hands out the next message as a frame, and behind it every further message already at hand (received without
-    /// waiting), as many as fit: one read, and one message to the stage, for what a TLS carrier's read would bring.
-    /// A receive that would wait is left running into <see cref="_probe"/>, and the next read starts with it.
+    /// Hands out what the messages received so far make, as RFC 4571 frames: waits for the transport only when it
+    /// has nothing. Returns 0 once the far side closed (its close frame or its end of the connection).
     /// </summary>
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        if (_message is not null) return HandOut(buffer.Span);
-        if (_ended) return 0;
-        ValueWebSocketReceiveResult first;
-        if (_stashed is { } stashed)
+        while (true)
         {
-            _stashed = null;
-            first = await stashed.WaitAsync(cancellationToken);
-        }
-        else first = await _socket.ReceiveAsync(_probe.AsMemory(), cancellationToken);
-        var filled = await PlaceAsync(first, buffer, 0, cancellationToken);
-        while (_message is null && !_ended && buffer.Length - filled > 2)
-        {
-            var next = _socket.ReceiveAsync(_probe.AsMemory(), CancellationToken.None);
-            if (!next.IsCompletedSuccessfully)
+            var filled = Produce(buffer.Span);
+            if (_pong is { } pong)
             {
-                _stashed = next.AsTask();
-                break;
+                _pong = null;
+                await SendControlAsync(Pong, pong, cancellationToken);
+                if (filled == 0) continue;
             }
-            var result = next.Result;
-            if (result.MessageType == WebSocketMessageType.Close)
+            if (filled > 0 || _ended) return filled;
+            if (_inputAt > 0)
+            {
+                _input.AsSpan(_inputAt, _inputEnd - _inputAt).CopyTo(_input);
+                (_inputEnd, _inputAt) = (_inputEnd - _inputAt, 0);
+            }
+            var read = await _transport.ReadAsync(_input.AsMemory(_inputEnd), cancellationToken);
+            if (read == 0)
             {
                 _ended = true;
-                break;
+                return 0;
             }
-            if (result.MessageType != WebSocketMessageType.Binary || !result.EndOfMessage || buffer.Length - filled < 2 + result.Count)
-            {
-                // To be finished, refused or handed out by the next read.
-                _stashed = Task.FromResult(result);
-                break;
-            }
-            filled = Place(_probe.AsSpan(0, result.Count), buffer.Span, filled);
+            _inputEnd += read;
         }
-        return filled;
     }
 
-    /// <summary>The message <paramref name="received"/> starts (its first bytes in <see cref="_probe"/>), whole, into <paramref name="buffer"/> at <paramref name="filled"/>, or, when it does not fit, into <see cref="_message"/> to be handed out.</summary>
-    /// <returns>Where <paramref name="buffer"/> is filled to.</returns>
-    private async ValueTask<int> PlaceAsync(ValueWebSocketReceiveResult received, Memory<byte> buffer, int filled, CancellationToken cancellationToken)
+    /// <summary>What the input makes, into <paramref name="into"/>; stops when it is full, the input is used up, or a ping waits for its pong.</summary>
+    private int Produce(Span<byte> into)
     {
-        if (Ended(received)) return filled;
-        if (received.EndOfMessage && buffer.Length - filled >= 2 + received.Count) return Place(_probe.AsSpan(0, received.Count), buffer.Span, filled);
-        var message = ArrayPool<byte>.Shared.Rent(2 + MaxPayload);
-        _probe.AsSpan(0, received.Count).CopyTo(message.AsSpan(2));
-        var length = received.Count;
-        var part = received;
-        while (!part.EndOfMessage)
+        var filled = 0;
+        while (true)
         {
-            if (length == MaxPayload)
+            if (_messageAt >= 0)
             {
-                ArrayPool<byte>.Shared.Return(message);
-                throw new IOException($"WebSocket: a message longer than {MaxPayload} bytes, the most a datagram holds");
+                var count = Math.Min(into.Length - filled, _messageEnd - _messageAt);
+                _message.AsSpan(_messageAt, count).CopyTo(into[filled..]);
+                filled += count;
+                _messageAt += count;
+                if (_messageAt < _messageEnd) return filled;
+                ArrayPool<byte>.Shared.Return(_message!);
+                (_message, _messageAt) = (null, -1);
             }
-            part = await _socket.ReceiveAsync(message.AsMemory(2 + length, MaxPayload - length), cancellationToken);
-            if (Ended(part))
+            var input = _input.AsSpan(_inputAt, _inputEnd - _inputAt);
+            if (_receiveLeft > 0)
             {
-                ArrayPool<byte>.Shared.Return(message);
-                return filled;
+                var toMessage = _message is not null;
+                var room = toMessage ? _message!.Length - _messageEnd : into.Length - filled;
+                var take = Math.Min(Math.Min(_receiveLeft, input.Length), room);
+                if (take == 0) return filled;
+                var payload = toMessage ? _message.AsSpan(_messageEnd, take) : into.Slice(filled, take);
+                input[..take].CopyTo(payload);
+                if (_receiveMasked) Apply(payload, _receiveMask, _receiveOffset);
+                _receiveOffset += take;
+                _receiveLeft -= take;
+                _inputAt += take;
+                if (toMessage) _messageEnd += take;
+                else filled += take;
+                continue;
             }
-            length += part.Count;
+            if (_message is not null && _messageAt < 0 && _finalFragment)
+            {
+                BinaryPrimitives.WriteUInt16BigEndian(_message, (ushort)(_messageEnd - 2));
+                _messageAt = 0;
+                _finalFragment = false;
+                continue;
+            }
+            if (_ended || _pong is not null || !TryReadHeader(input, out var header)) return filled;
+            Check(header);
+            if (header.IsControl)
+            {
+                if (input.Length < header.Size + (int)header.Length) return filled;
+                var payload = input.Slice(header.Size, (int)header.Length);
+                if (header.Masked) Apply(payload, header.Mask, 0);
+                _inputAt += header.Size + (int)header.Length;
+                if (header.Opcode == Ping) _pong = payload.ToArray();
+                else if (header.Opcode == WebSocketFrames.Close) _ended = true;
+                continue;
+            }
+            var length = (int)header.Length;
+            if (header.Opcode == Binary && header.Fin)
+            {
+                if (into.Length - filled < 2) return filled;
+                BinaryPrimitives.WriteUInt16BigEndian(into[filled..], (ushort)length);
+                filled += 2;
+            }
+            else if (header.Opcode == Binary)
+            {
+                _message = ArrayPool<byte>.Shared.Rent(2 + MaxPayload);
+                _messageEnd = 2;
+            }
+            if (_message is not null && _messageEnd - 2 + length > MaxPayload) throw TooLong();
+            _finalFragment = _message is not null && header.Fin;
+            _inputAt += header.Size;
+            (_receiveLeft, _receiveMasked, _receiveMask, _receiveOffset) = (length, header.Masked, header.Mask, 0);
         }
-        if (buffer.Length - filled >= 2 + length)
+    }
+
+    /// <summary>Ends the connection on a frame this side must not take (RFC 6455 5.1–5.5), or one that is not a datagram's.</summary>
+    private void Check(WebSocketFrames.Header header)
+    {
+        string? wrong = header switch
         {
-            filled = Place(message.AsSpan(2, length), buffer.Span, filled);
-            ArrayPool<byte>.Shared.Return(message);
-            return filled;
-        }
-        BinaryPrimitives.WriteUInt16BigEndian(message, (ushort)length);
-        (_message, _messageAt, _messageEnd) = (message, 0, 2 + length);
-        return filled + HandOut(buffer.Span[filled..]);
+            { Reserved: not 0 } => "a frame with reserved bits set (no extension was agreed)",
+            { Masked: var masked } when masked == _client => _client ? "a masked frame from the listening end" : "an unmasked frame from the dialing end",
+            { IsControl: true, Fin: false } or { IsControl: true, Length: > MaxControlPayload } => "a control frame in fragments or longer than 125 bytes",
+            { Opcode: Text } => "a text message; a tunnel carries binary ones",
+            { Opcode: Continuation } when _message is null => "a continuation frame without a message to continue",
+            { Opcode: Binary } when _message is not null => "a new message before the last one's final fragment",
+            { Opcode: not (Continuation or Binary or WebSocketFrames.Close or Ping or Pong) } => $"a frame of unknown opcode {header.Opcode}",
+            _ => null,
+        };
+        if (wrong is not null) throw new IOException($"WebSocket: {wrong}");
+        if (!header.IsControl && header.Length > MaxPayload) throw TooLong();
     }
 
-    private static int Place(ReadOnlySpan<byte> payload, Span<byte> buffer, int filled)
-    {
-        BinaryPrimitives.WriteUInt16BigEndian(buffer[filled..], (ushort)payload.Length);
-        payload.CopyTo(buffer[(filled + 2)..]);
-        return filled + 2 + payload.Length;
-    }
+    private static IOException TooLong() => new($"WebSocket: a message longer than {MaxPayload} bytes, the most a datagram holds");
 
-    /// <summary>Whether the far side closed (a close message): no more messages. A text message is not the tunnel's.</summary>
-    private bool Ended(ValueWebSocketReceiveResult result) => result.MessageType switch
+    private async Task SendControlAsync(byte opcode, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
-        WebSocketMessageType.Close => _ended = true,
-        WebSocketMessageType.Text => throw new IOException("WebSocket: a text message; a tunnel carries binary ones"),
-        _ => false,
-    };
-
-    private int HandOut(Span<byte> into)
-    {
-        var count = Math.Min(into.Length, _messageEnd - _messageAt);
-        _message.AsSpan(_messageAt, count).CopyTo(into);
-        _messageAt += count;
-        if (_messageAt == _messageEnd)
+        var frame = new byte[MaxWrittenHeader + payload.Length];
+        await _writing.WaitAsync(cancellationToken);
+        try
         {
-            ArrayPool<byte>.Shared.Return(_message!);
-            _message = null;
+            if (_closeSent) return;
+            var mask = _client ? NextMask() : 0;
+            var at = WriteHeader(frame, opcode, payload.Length, _client, mask);
+            var body = frame.AsSpan(at, payload.Length);
+            payload.Span.CopyTo(body);
+            if (_client) Apply(body, mask, 0);
+            _closeSent = opcode == WebSocketFrames.Close;
+            await _transport.WriteAsync(frame.AsMemory(0, at + payload.Length), cancellationToken);
         }
-        return count;
+        finally
+        {
+            _writing.Release();
+        }
     }
 
-    /// <summary>The WebSocket's close, then TLS's close_notify (with TLS).</summary>
+    private void PingIfIdle()
+    {
+        if (_wrote)
+        {
+            _wrote = false;
+            return;
+        }
+        // A failed ping is the connection failing: its reads and writes say so.
+        _ = SendControlAsync(Ping, ReadOnlyMemory<byte>.Empty, CancellationToken.None).ContinueWith(static t => _ = t.Exception,
+            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously);
+    }
+
+    /// <summary>The WebSocket's close (1000, normal closure), then TLS's close_notify (with TLS).</summary>
     public async Task ShutdownOutputAsync()
     {
-        if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
-            await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
+        await SendControlAsync(WebSocketFrames.Close, new byte[] { 0x03, 0xE8 }, CancellationToken.None);
         if (_transport is SslStream tls) await tls.ShutdownAsync();
     }
 
@@ -210,63 +322,11 @@ internal sealed class MessageStream : DuplexStream, IOutputShutdown
     {
         if (disposing)
         {
-            _socket.Dispose();
-            // A receive left running fails with the socket: seen here, not reported as unobserved.
-            _stashed?.ContinueWith(static t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously);
-            _gathering.Dispose();
-            if (_carry is not null) ArrayPool<byte>.Shared.Return(_carry);
+            _pinger?.Dispose();
+            _transport.Dispose();
             if (_message is not null) ArrayPool<byte>.Shared.Return(_message);
-            _carry = _message = null;
+            _message = null;
         }
         base.Dispose(disposing);
-    }
-
-    /// <summary>
-    /// The WebSocket's transport. While <see cref="Gathering"/> is set, what the WebSocket writes is kept, and it goes
-    /// with the next write made while it is not. The WebSocket makes one write at a time (pings and pongs included),
-    /// so this needs no lock; a ping written between two frames of a write leaves with them.
-    /// </summary>
-    internal sealed class GatheringStream(Stream inner) : DuplexStream
-    {
-        private byte[] _kept = [];
-        private int _count;
-        private volatile bool _gathering;
-
-        public Stream Inner => inner;
-
-        public bool Gathering { set => _gathering = value; }
-
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
-        {
-            if (!_gathering && _count == 0) return inner.WriteAsync(data, cancellationToken);
-            Keep(data.Span);
-            if (_gathering) return ValueTask.CompletedTask;
-            // The WebSocket awaits this write before its next one: the buffer is not touched meanwhile.
-            var count = _count;
-            _count = 0;
-            return inner.WriteAsync(_kept.AsMemory(0, count), cancellationToken);
-        }
-
-        private void Keep(ReadOnlySpan<byte> data)
-        {
-            if (_count + data.Length > _kept.Length)
-            {
-                var grown = new byte[Math.Max(_count + data.Length, Math.Max(4096, _kept.Length * 2))];
-                _kept.AsSpan(0, _count).CopyTo(grown);
-                _kept = grown;
-            }
-            data.CopyTo(_kept.AsSpan(_count));
-            _count += data.Length;
-        }
-
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
-
-        public override Task FlushAsync(CancellationToken cancellationToken) => _gathering ? Task.CompletedTask : inner.FlushAsync(cancellationToken);
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing) inner.Dispose();
-            base.Dispose(disposing);
-        }
     }
 }

@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Text;
 using TunnelActors.Configuration;
@@ -9,8 +8,7 @@ namespace TunnelActors.Carriers;
 /// <summary>
 /// The listening end of the WebSocket carrier: reads an accepted connection's HTTP request head and answers it as a
 /// web server would, unless it is a WebSocket upgrade at <c>websocket.path</c> (with a key: carrying a proof). The
-/// request head is the only HTTP this side reads; what follows a 101 is .NET's WebSocket
-/// (<see cref="WebSocket.CreateFromStream(Stream, WebSocketCreationOptions)"/>).
+/// request head is the only HTTP this side reads; what follows a 101 is a <see cref="MessageStream"/>.
 /// </summary>
 internal static class WebSocketAccept
 {
@@ -47,7 +45,7 @@ internal static class WebSocketAccept
     public static async Task<Stream> OpenAsync(Stream transport, Socket socket, WebSocketSettings settings, FallbackSite? site, TimeSpan answerTimeout,
         CancellationToken cancellation)
     {
-        var (read, headLength) = await ReadHeadAsync(transport, settings.MaxRequestBytes, cancellation);
+        var (read, headLength) = await HttpHead.ReadAsync(transport, settings.MaxRequestBytes, cancellation);
         if (read.Length == 0 || headLength == 0) throw new Refused("WebSocket: the connection ended before a whole request head", socketTaken: false);
         var verdict = headLength < 0 ? new Verdict.BadRequest($"no request head within {settings.MaxRequestBytes} bytes (websocket.max-request-bytes)")
             : read.Length > headLength ? new Verdict.BadRequest("bytes after the request head before it was answered")
@@ -78,63 +76,20 @@ internal static class WebSocketAccept
             () => FallbackSite.TakeAsync(site, transport, socket, read, NotFound, answerTimeout));
     }
 
-    private static MessageStream Open(Stream transport, WebSocketSettings settings)
-    {
-        var gathering = MessageStream.Gather(transport);
-        var socket = WebSocket.CreateFromStream(gathering, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = settings.PingInterval });
-        return MessageStream.Over(socket, gathering);
-    }
-
-    /// <summary>
-    /// What was read of the request, and where its head ends: 0 when the connection ended before it did, -1 when none
-    /// ended within <paramref name="max"/> bytes. Reads are not stopped at the head's end: what follows is returned too.
-    /// </summary>
-    private static async Task<(byte[] Read, int HeadLength)> ReadHeadAsync(Stream stream, int max, CancellationToken cancellation)
-    {
-        var buffer = new byte[max];
-        var count = 0;
-        while (count < max)
-        {
-            var read = await stream.ReadAsync(buffer.AsMemory(count), cancellation);
-            if (read == 0) return (buffer[..count], 0);
-            var from = Math.Max(0, count - 3);
-            count += read;
-            var end = buffer.AsSpan(from, count - from).IndexOf("\r\n\r\n"u8);
-            if (end >= 0) return (buffer[..count], from + end + 4);
-        }
-        return (buffer, -1);
-    }
+    private static MessageStream Open(Stream transport, WebSocketSettings settings) => new(transport, client: false, settings.PingInterval);
 
     /// <summary>What the request head asks, for a side that serves the tunnel at <c>settings.Path</c>.</summary>
     public static Verdict Judge(ReadOnlySpan<byte> head, WebSocketSettings settings)
     {
-        string text;
-        try
-        {
-            text = Encoding.Latin1.GetString(head);
-        }
-        catch (ArgumentException)
-        {
-            return new Verdict.BadRequest("a request head that is not text");
-        }
-        var lines = text.Split("\r\n");
-        var request = lines[0].Split(' ');
+        if (!HttpHead.TryParse(head, out var request, out var headers)) return new Verdict.BadRequest("a malformed header line");
         if (request.Length != 3 || !request[2].StartsWith("HTTP/1.", StringComparison.Ordinal) || request[1].Length == 0)
             return new Verdict.BadRequest("not an HTTP/1.x request");
-        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-        foreach (var line in lines.Skip(1).TakeWhile(l => l.Length > 0))
-        {
-            var colon = line.IndexOf(':');
-            if (colon <= 0 || line[..colon].Any(c => c is ' ' or '\t')) return new Verdict.BadRequest("a malformed header line");
-            var (name, value) = (line[..colon], line[(colon + 1)..].Trim());
-            headers[name] = headers.TryGetValue(name, out var earlier) ? $"{earlier}, {value}" : value;
-        }
         var (method, target) = (request[0], request[1]);
         var query = target.IndexOf('?');
         var path = query >= 0 ? target[..query] : target;
         var asked = $"{method} {(path.Length > 64 ? path[..64] + "…" : path)}";
         if (method != "GET" || path != settings.Path) return new Verdict.NotFound($"{asked} is not the tunnel's path");
-        if (!HasToken(headers, "Upgrade", "websocket") || !HasToken(headers, "Connection", "upgrade"))
+        if (!HttpHead.HasToken(headers, "Upgrade", "websocket") || !HttpHead.HasToken(headers, "Connection", "upgrade"))
             return new Verdict.NotFound($"{asked} without a WebSocket upgrade");
         if (!headers.TryGetValue("Sec-WebSocket-Version", out var version) || version != "13")
             return new Verdict.BadRequest($"WebSocket version '{version}', not 13");
@@ -152,9 +107,6 @@ internal static class WebSocketAccept
         }
     }
 
-    private static bool HasToken(Dictionary<string, string> headers, string name, string token) =>
-        headers.TryGetValue(name, out var value) && value.Split(',').Any(t => t.Trim().Equals(token, StringComparison.OrdinalIgnoreCase));
-
     private static bool IsBase64Of(string text, int length)
     {
         Span<byte> decoded = stackalloc byte[length + 3];
@@ -163,10 +115,13 @@ internal static class WebSocketAccept
 
     private static byte[] Switching(string key, byte[]? answer)
     {
-        var accept = Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(key + AcceptGuid)));
+        var accept = AcceptFor(key);
         var extra = answer is null ? "" : $"{AnswerHeader}: {Convert.ToBase64String(answer)}\r\n";
         return Encoding.ASCII.GetBytes($"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n{extra}\r\n");
     }
+
+    /// <summary>The <c>Sec-WebSocket-Accept</c> that answers <paramref name="key"/> (RFC 6455 4.2.2).</summary>
+    public static string AcceptFor(string key) => Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(key + AcceptGuid)));
 
     private static readonly byte[] NotFound = Page("404 Not Found");
     private static readonly byte[] BadRequest = Page("400 Bad Request");
