@@ -112,7 +112,7 @@ public sealed record HttpProxySettings(EndPoint Proxy, string? User, string? Pas
 /// <summary>Tunnel connections as WebSocket upgrades (<c>tcp.connect = ws://…/PATH</c>, <c>wss://</c>; <c>tunnel.websocket.path</c>), one datagram per binary message.</summary>
 /// <param name="Path">The path of the upgrade request: dialed, or the one accepted.</param>
 /// <param name="Authority">Dialing: the <c>Host</c> of the request (<c>HOST:PORT</c>); null when listening.</param>
-/// <param name="MaxRequestBytes">Listening: the longest request head read before it is answered 400.</param>
+/// <param name="MaxRequestBytes">Listening: the longest request head read before it is answered 400; dialing: the longest answer head.</param>
 /// <param name="PingInterval">How often an idle WebSocket is pinged, so proxies in between keep it; zero = never.</param>
 /// <param name="ProofInUpgrade">With a key: the dialer's proof rides in the upgrade request and the listener's answer in
 /// its response, so the listener says nothing a web server would not before the key is proven.</param>

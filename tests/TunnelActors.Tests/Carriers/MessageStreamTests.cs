@@ -154,6 +154,28 @@ public sealed class MessageStreamTests : IAsyncLifetime
         Assert.Empty((await reading).Received);
     }
 
+    [Fact]
+    public async Task A_listening_end_that_pings_and_ends_a_connection_whose_pong_is_late_keeps_the_dialers()
+    {
+        // .NET's WebSocket as the listening end, pinging every 100 ms and aborting when a pong is a second late.
+        var deadline = TimeSpan.FromSeconds(1);
+        _frames = new MessageStream(new NetworkStream(_left, ownsSocket: false), client: true, TimeSpan.Zero);
+        _peer = WebSocket.CreateFromStream(new NetworkStream(_right, ownsSocket: false),
+            new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.FromMilliseconds(100), KeepAliveTimeout = deadline });
+        var reading = ReadToEndAsync();
+        var receiving = ReceiveMessageAsync();
+
+        // Idle for twice the deadline: the connection stays only if every ping was answered.
+        await Task.Delay(deadline * 2);
+        Assert.False(receiving.IsCompleted, $"the listening end gave up: {receiving.Exception?.InnerException?.Message}");
+        await _frames.WriteAsync(Frame([9, 9]), _timeout.Token);
+        Assert.Equal([9, 9], await receiving);
+        Assert.Equal(WebSocketState.Open, _peer.State);
+
+        await _peer.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, _timeout.Token);
+        Assert.Empty((await reading).Received);
+    }
+
     public static TheoryData<string, byte[], string> Forbidden() => new()
     {
         { "unmasked", [0x82, 0x01, 0x00], "an unmasked frame from the dialing end" },
