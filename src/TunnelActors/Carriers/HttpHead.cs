@@ -25,7 +25,10 @@ internal static class HttpHead
         return (buffer, -1);
     }
 
-    /// <summary>The start line's words and the header fields (a repeated one joined with ", "); false when a header line is malformed.</summary>
+    /// <summary>
+    /// The start line cut in three at its first two spaces (method, target, version; or version, status, reason) and the
+    /// header fields (a repeated one joined with ", "); false when a header line is malformed, the start line cut all the same.
+    /// </summary>
     public static bool TryParse(ReadOnlySpan<byte> head, out string[] startLine, out Dictionary<string, string> headers)
     {
         var lines = Encoding.Latin1.GetString(head).Split("\r\n");

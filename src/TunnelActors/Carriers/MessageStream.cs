@@ -77,7 +77,8 @@ internal sealed class MessageStream : DuplexStream, IOutputShutdown
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
     {
         if (data.IsEmpty) return;
-        // A frame of n bytes becomes at most n + 6 (n < 126, masked) or n + 6 bytes again (a 16-bit length, masked): 3 × covers an empty frame's 2 → 6.
+        // An RFC 4571 frame of 2 + n bytes becomes a message of at most n + 6 (n < 126) or n + 8 bytes: within 3 × (an
+        // empty one: 2 → 6), plus the header of a frame whose length came split across writes.
         var output = ArrayPool<byte>.Shared.Rent(3 * data.Length + MaxWrittenHeader);
         try
         {

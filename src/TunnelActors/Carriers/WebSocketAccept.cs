@@ -81,9 +81,10 @@ internal static class WebSocketAccept
     /// <summary>What the request head asks, for a side that serves the tunnel at <c>settings.Path</c>.</summary>
     public static Verdict Judge(ReadOnlySpan<byte> head, WebSocketSettings settings)
     {
-        if (!HttpHead.TryParse(head, out var request, out var headers)) return new Verdict.BadRequest("a malformed header line");
-        if (request.Length != 3 || !request[2].StartsWith("HTTP/1.", StringComparison.Ordinal) || request[1].Length == 0)
+        var wellFormed = HttpHead.TryParse(head, out var request, out var headers);
+        if (request.Length != 3 || !request[2].StartsWith("HTTP/1.", StringComparison.Ordinal) || request[2].Contains(' ') || request[1].Length == 0)
             return new Verdict.BadRequest("not an HTTP/1.x request");
+        if (!wellFormed) return new Verdict.BadRequest("a malformed header line");
         var (method, target) = (request[0], request[1]);
         var query = target.IndexOf('?');
         var path = query >= 0 ? target[..query] : target;

@@ -30,8 +30,6 @@ internal static class WebSocketFrames
         public bool IsControl => Opcode >= Close;
     }
 
-    public static int HeaderLength(int payload, bool masked) => (payload < 126 ? 2 : 4) + (masked ? 4 : 0);
-
     /// <summary>Writes a final frame's header for <paramref name="payload"/> bytes (at most 65,535), masked with <paramref name="mask"/> when <paramref name="masked"/>.</summary>
     /// <returns>The header's length.</returns>
     public static int WriteHeader(Span<byte> into, byte opcode, int payload, bool masked, uint mask)
