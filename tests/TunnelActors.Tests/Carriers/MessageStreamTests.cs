@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
-using System.Net;
 using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Security.Cryptography;
 using TunnelActors.Carriers;
+using TunnelActors.Tests.Support;
 using Xunit;
 
 namespace TunnelActors.Tests.Carriers;
@@ -23,15 +23,7 @@ public sealed class MessageStreamTests : IAsyncLifetime
     private MessageStream? _frames;
     private WebSocket? _peer;
 
-    public async Task InitializeAsync()
-    {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
-        _left = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await _left.ConnectAsync(listener.LocalEndPoint!);
-        _right = await listener.AcceptAsync();
-    }
+    public async Task InitializeAsync() => (_left, _right) = await Connections.LoopbackPairAsync();
 
     /// <summary>Ours on the left (dialing end when <paramref name="dialing"/>), .NET's WebSocket as the other end on the right.</summary>
     private void Open(bool dialing, TimeSpan pingInterval = default)

@@ -1,8 +1,8 @@
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using TunnelActors.Carriers;
 using TunnelActors.Configuration;
+using TunnelActors.Tests.Support;
 using Xunit;
 
 namespace TunnelActors.Tests.Carriers;
@@ -18,15 +18,7 @@ public sealed class WebSocketClientTests : IAsyncLifetime
     private Socket _dialer = null!;
     private Socket _listener = null!;
 
-    public async Task InitializeAsync()
-    {
-        using var listening = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listening.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listening.Listen(1);
-        _dialer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await _dialer.ConnectAsync(listening.LocalEndPoint!);
-        _listener = await listening.AcceptAsync();
-    }
+    public async Task InitializeAsync() => (_dialer, _listener) = await Connections.LoopbackPairAsync();
 
     [Fact]
     public async Task The_request_is_an_rfc_6455_upgrade_and_frames_sent_with_the_101_reach_the_tunnel()

@@ -25,6 +25,17 @@ public static class Connections
         }
     }
 
+    /// <summary>Both ends of a new loopback connection: the one that connected, and the one accepted.</summary>
+    public static async Task<(Socket Connected, Socket Accepted)> LoopbackPairAsync()
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(1);
+        var connected = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await connected.ConnectAsync(listener.LocalEndPoint!);
+        return (connected, await listener.AcceptAsync());
+    }
+
     /// <summary>A connection from <paramref name="from"/> (a loopback address of the test's) to <paramref name="to"/>, or null when it was refused while being made.</summary>
     public static async Task<TcpClient?> TryConnectFromAsync(IPAddress from, IPEndPoint to)
     {
