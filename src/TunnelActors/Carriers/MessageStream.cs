@@ -34,6 +34,8 @@ internal sealed class MessageStream : DuplexStream, IOutputShutdown
     private int _lengthByte = -1;
     private volatile bool _wrote;
     private bool _closeSent;
+    // A pong due while a data frame was unfinished: it follows that frame.
+    private byte[]? _deferredPong;
     private readonly byte[] _masks = [];
     private int _maskAt;
 
@@ -78,8 +80,8 @@ internal sealed class MessageStream : DuplexStream, IOutputShutdown
     {
         if (data.IsEmpty) return;
         // An RFC 4571 frame of 2 + n bytes becomes a message of at most n + 6 (n < 126) or n + 8 bytes: within 3 × (an
-        // empty one: 2 → 6), plus the header of a frame whose length came split across writes.
-        var output = ArrayPool<byte>.Shared.Rent(3 * data.Length + MaxWrittenHeader);
+        // empty one: 2 → 6), plus the header of a frame whose length came split across writes, and a pong that waited.
+        var output = ArrayPool<byte>.Shared.Rent(3 * data.Length + 2 * MaxWrittenHeader + MaxControlPayload);
         try
         {
             await _writing.WaitAsync(cancellationToken);
@@ -87,6 +89,12 @@ internal sealed class MessageStream : DuplexStream, IOutputShutdown
             {
                 if (_closeSent) throw new IOException("WebSocket: write after the close");
                 var count = Encode(data.Span, output);
+                if (_deferredPong is { } pong && _sendLeft == 0 && _lengthByte < 0)
+                {
+                    pong.CopyTo(output, count);
+                    count += pong.Length;
+                    _deferredPong = null;
+                }
                 _wrote = true;
                 await _transport.WriteAsync(output.AsMemory(0, count), cancellationToken);
             }
@@ -279,25 +287,42 @@ internal sealed class MessageStream : DuplexStream, IOutputShutdown
 
     private static IOException TooLong() => new($"WebSocket: a message longer than {MaxPayload} bytes, the most a datagram holds");
 
+    /// <summary>
+    /// A control frame, between data frames: while a write has left one unfinished (its length or payload split across
+    /// writes), a pong waits for the write that finishes it, a ping is left to the next interval, and a close goes
+    /// without its frame (the stage closes only once its frames are out).
+    /// </summary>
     private async Task SendControlAsync(byte opcode, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
-        var frame = new byte[MaxWrittenHeader + payload.Length];
         await _writing.WaitAsync(cancellationToken);
         try
         {
             if (_closeSent) return;
-            var mask = _client ? NextMask() : 0;
-            var at = WriteHeader(frame, opcode, payload.Length, _client, mask);
-            var body = frame.AsSpan(at, payload.Length);
-            payload.Span.CopyTo(body);
-            if (_client) Apply(body, mask, 0);
+            var midFrame = _sendLeft > 0 || _lengthByte >= 0;
             _closeSent = opcode == WebSocketFrames.Close;
-            await _transport.WriteAsync(frame.AsMemory(0, at + payload.Length), cancellationToken);
+            if (midFrame)
+            {
+                if (opcode == Pong) _deferredPong = ControlFrame(opcode, payload.Span);
+                return;
+            }
+            await _transport.WriteAsync(ControlFrame(opcode, payload.Span), cancellationToken);
         }
         finally
         {
             _writing.Release();
         }
+    }
+
+    private byte[] ControlFrame(byte opcode, ReadOnlySpan<byte> payload)
+    {
+        var mask = _client ? NextMask() : 0;
+        Span<byte> header = stackalloc byte[MaxWrittenHeader];
+        var at = WriteHeader(header, opcode, payload.Length, _client, mask);
+        var frame = new byte[at + payload.Length];
+        header[..at].CopyTo(frame);
+        payload.CopyTo(frame.AsSpan(at));
+        if (_client) Apply(frame.AsSpan(at), mask, 0);
+        return frame;
     }
 
     private void PingIfIdle()

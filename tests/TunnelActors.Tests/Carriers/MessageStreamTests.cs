@@ -147,6 +147,22 @@ public sealed class MessageStreamTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_pong_due_while_a_frame_is_half_written_follows_that_frame_not_inside_it()
+    {
+        _frames = new MessageStream(new NetworkStream(_left, ownsSocket: false), client: false, TimeSpan.Zero);
+        // The stage's write ends inside a frame: its header and one byte of four.
+        await _frames.WriteAsync(new byte[] { 0, 4, 1 }, _timeout.Token);
+        Assert.Equal(new byte[] { 0x82, 4, 1 }, await ReceiveRawAsync(3));
+        // A ping, then a message: once the message is read, the ping has been taken and its pong was due.
+        await _right.SendAsync(Masked(0x89, "p"u8.ToArray()).Concat(Masked(0x82, [7])).ToArray());
+        var buffer = new byte[64];
+        Assert.Equal(new byte[] { 0, 1, 7 }, buffer[..await _frames.ReadAsync(buffer, _timeout.Token)]);
+
+        await _frames.WriteAsync(new byte[] { 2, 3, 4 }, _timeout.Token);
+        Assert.Equal(new byte[] { 2, 3, 4, 0x8A, 1, (byte)'p' }, await ReceiveRawAsync(6));
+    }
+
+    [Fact]
     public async Task A_listening_end_that_pings_and_ends_a_connection_whose_pong_is_late_keeps_the_dialers()
     {
         // .NET's WebSocket as the listening end, pinging every 100 ms and aborting when a pong is a second late.
