@@ -123,7 +123,8 @@ public sealed class StreamCarrier : UntypedActor
         var (certificates, webSocket, site, timeout, links) = (_certificates, _webSocket, _site, _handshakeTimeout, _links);
         var connection = Context.ActorOf(StreamConnection.Props(socket, null, async cancellation =>
         {
-            Stream stream = new NetworkStream(socket, ownsSocket: false);
+            var raw = new SocketStream(socket);
+            Stream stream = raw;
             try
             {
                 if (certificates is not null)
@@ -136,7 +137,9 @@ public sealed class StreamCarrier : UntypedActor
                 {
                     try
                     {
-                        return await WebSocketAccept.OpenAsync(stream, socket, webSocket, site, timeout, cancellation);
+                        var upgraded = await WebSocketAccept.OpenAsync(stream, socket, webSocket, site, timeout, cancellation);
+                        raw.ReadAhead = true;
+                        return upgraded;
                     }
                     catch (WebSocketAccept.Refused)
                     {
@@ -144,6 +147,7 @@ public sealed class StreamCarrier : UntypedActor
                         throw;
                     }
                 }
+                raw.ReadAhead = true;
                 return site is null ? stream : new RecordingStream(stream, socket, site);
             }
             catch (Exception e) when (e is not WebSocketAccept.Refused { SocketTaken: true })
@@ -183,7 +187,8 @@ public sealed class StreamCarrier : UntypedActor
             // Frames are written as they come, as Akka.IO's connections do: no Nagle delay behind an unacknowledged one.
             socket.NoDelay = true;
             foreach (var option in connect.Options) option.AfterConnect(socket);
-            stream = new NetworkStream(socket, ownsSocket: false);
+            var raw = new SocketStream(socket);
+            stream = raw;
             if (_proxy is { } proxy)
             {
                 try
@@ -198,6 +203,7 @@ public sealed class StreamCarrier : UntypedActor
             _stopped.Token.ThrowIfCancellationRequested();
             if (_tls is { Dials: true } tls) stream = await SecureAsync(stream, tls);
             if (_webSocket is { } webSocket) stream = await UpgradeAsync(stream, webSocket);
+            raw.ReadAhead = true;
             return (socket, stream);
         }
         catch
