@@ -7,11 +7,11 @@ namespace TunnelActors.Carriers;
 /// <summary>
 /// A connected socket as a stream, as <see cref="NetworkStream"/> is (it does not own the socket), except for a
 /// zero-byte read once <see cref="ReadAhead"/> is on. <see cref="System.Net.Security.SslStream"/> makes one before
-/// every TLS record it waits for, and .NET answers it on Linux with two one-byte <c>MSG_PEEK</c> receives (one that
-/// finds nothing, one after the wake-up) before the real one: three system calls per record read where a plain
-/// connection makes one. Here it is a real receive into a buffer of this stream's own, from which the next reads
-/// are served: one system call. Off until the carrier is open (TLS's handshake, the WebSocket's upgrade), so that a
-/// connection that never gets that far holds no buffer while it waits: a flood of half-open connections stays small.
+/// every TLS record it waits for, and .NET answers it on Linux with one-byte <c>MSG_PEEK</c> receives (one that finds
+/// nothing, one after the wake-up) before the real receive. Here the zero-byte read is itself the receive, into a
+/// buffer of this stream's own from which the next reads are served: the peeks go. Off until the carrier is open
+/// (TLS's handshake, the WebSocket's upgrade), so that a connection that never gets that far holds no buffer while it
+/// waits: a flood of half-open connections stays small.
 /// </summary>
 internal sealed class SocketStream(Socket socket) : DuplexStream
 {
