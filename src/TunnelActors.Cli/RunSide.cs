@@ -71,6 +71,8 @@ internal static class RunSide
             // The side stopped by itself: say why in one line, as a failed start does.
             var reason = SideResources.For(system).StopReason ?? "an endpoint stopped for good";
             service.Failed(reason);
+            // After the log's last lines, which its writer thread may still hold.
+            await Log.CloseAndFlushAsync();
             Console.Error.WriteLine(LogFormats.ErrorLine(logFormat, $"tunnelactors: stopped: {reason}"));
             return 1;
         }
@@ -87,6 +89,7 @@ internal static class RunSide
     private static int Fail(ServiceNotifications service, LogFormat format, string reason)
     {
         service.Failed(reason);
+        Log.CloseAndFlush();
         Console.Error.WriteLine(LogFormats.ErrorLine(format, $"tunnelactors: {reason}"));
         return 2;
     }

@@ -39,10 +39,8 @@ public sealed class TunnelSide : IAsyncDisposable
 
     public static async Task<TunnelSide> StartAsync(string name, TunnelConfiguration configuration, Config? overrides = null)
     {
-        var config = (overrides ?? Config.Empty)
-            .WithFallback(ConfigurationFactory.ParseString(
-                "akka.loggers = [\"Akka.Logger.Serilog.SerilogLogger, Akka.Logger.Serilog\"]"))
-            .WithFallback(configuration.Config);
+        var config = (overrides ?? Config.Empty).WithFallback(configuration.Config);
+        config = ConfigurationFactory.ParseString(SerilogEventLogger.Configuration(config.GetString("akka.loglevel", "INFO"))).WithFallback(config);
         var system = ActorSystem.Create(name, config);
         var supervisor = system.ActorOf(TunnelSupervisor.Props(configuration.Settings), "tunnel");
         try

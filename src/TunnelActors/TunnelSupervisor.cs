@@ -230,11 +230,6 @@ public sealed class TunnelSupervisor : UntypedActor
         // Closes the listening socket now; what a client still holds open finishes on its own, never on this thread.
         _metricsServer?.Stop();
         _metrics?.Dispose();
-        // Straight to Serilog, at the system's own level (a quiet one logs nothing): Akka's logger actor is stopped right
-        // after the last user actor, and an event still in its mailbox then is dropped, so through it this line, the
-        // side's totals, was lost on a loaded machine.
-        if (_log.IsInfoEnabled)
-            Serilog.Log.Logger.ForContext("LogSource", Self.Path.ToString())
-                .Information("Tunnel side stopped: {0}; {1}", _side.Counters.ToString(), _side.Links.ToString());
+        _log.Info("Tunnel side stopped: {0}; {1}", _side.Counters.ToString(), _side.Links.ToString());
     }
 }

@@ -2,7 +2,6 @@ using Akka;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Hosting;
-using Akka.Logger.Serilog;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Serilog;
@@ -19,34 +18,41 @@ public static class TunnelHost
 {
     public const string SystemName = "tunnelactors";
 
-    /// <summary>Logs to stderr in <paramref name="format"/>.</summary>
+    /// <summary>Lines waiting for the writer; past them a line is dropped rather than a datagram thread held.</summary>
+    private const int LogQueueLines = 10_000;
+
+    /// <summary>
+    /// Logs to stderr in <paramref name="format"/>, from a writer thread of its own: an event is made on the thread that
+    /// logs it (<see cref="SerilogEventLogger"/>), often a datagram thread, which must not wait for the console or the
+    /// journal. The queue is drained by <see cref="Log.CloseAndFlushAsync"/> as the program ends.
+    /// </summary>
     public static void ConfigureLogging(LogEventLevel level, LogFormat format = LogFormat.Text)
     {
         var logging = new LoggerConfiguration()
             .MinimumLevel.Is(level)
             .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
             .Enrich.FromLogContext();
-        Log.Logger = (format switch
+        // The journal stamps each line itself and reads a leading <N> as its syslog priority.
+        if (format == LogFormat.Journal) logging = logging.Enrich.With<SyslogPriority>();
+        Log.Logger = logging.WriteTo.Async(sink => _ = format switch
             {
-                LogFormat.Json => logging.WriteTo.Console(new Serilog.Formatting.Compact.CompactJsonFormatter(), standardErrorFromLevel: LogEventLevel.Verbose),
-                // The journal stamps each line itself and reads a leading <N> as its syslog priority.
-                LogFormat.Journal => logging.Enrich.With<SyslogPriority>().WriteTo.Console(
-                    outputTemplate: "<{" + SyslogPriority.Property + "}>{Level:u3} {Message:lj}{NewLine}{Exception}",
+                LogFormat.Json => sink.Console(new Serilog.Formatting.Compact.CompactJsonFormatter(), standardErrorFromLevel: LogEventLevel.Verbose),
+                LogFormat.Journal => sink.Console(outputTemplate: "<{" + SyslogPriority.Property + "}>{Level:u3} {Message:lj}{NewLine}{Exception}",
                     theme: ConsoleTheme.None, standardErrorFromLevel: LogEventLevel.Verbose),
-                _ => logging.WriteTo.Console(outputTemplate: "{Timestamp:HH:mm:ss.fff} {Level:u3} {Message:lj}{NewLine}{Exception}",
+                _ => sink.Console(outputTemplate: "{Timestamp:HH:mm:ss.fff} {Level:u3} {Message:lj}{NewLine}{Exception}",
                     standardErrorFromLevel: LogEventLevel.Verbose),
-            })
+            }, bufferSize: LogQueueLines, blockWhenFull: false)
             .CreateLogger();
     }
 
-    /// <summary>The Akka log level that matches a Serilog level.</summary>
-    private static Config LogLevelConfig(LogEventLevel level) => ConfigurationFactory.ParseString($"akka.loglevel = {level switch
+    /// <summary>Akka's logging at the level that matches a Serilog level.</summary>
+    private static Config LogLevelConfig(LogEventLevel level) => ConfigurationFactory.ParseString(SerilogEventLogger.Configuration(level switch
     {
         LogEventLevel.Verbose or LogEventLevel.Debug => "DEBUG",
         LogEventLevel.Information => "INFO",
         LogEventLevel.Warning => "WARNING",
         _ => "ERROR",
-    }}\nakka.stdout-logger-class = \"{typeof(SerilogFallbackLogger).AssemblyQualifiedName}\"");
+    }));
 
     public static IHost Build(TunnelConfiguration configuration, LogEventLevel level)
     {
@@ -57,11 +63,6 @@ public static class TunnelHost
         builder.Services.AddAkka(SystemName, (akka, _) =>
         {
             akka.AddHocon(LogLevelConfig(level).WithFallback(configuration.Config), HoconAddMode.Prepend);
-            akka.ConfigureLoggers(loggers =>
-            {
-                loggers.ClearLoggers();
-                loggers.AddLogger<SerilogLogger>();
-            });
             akka.WithActors((system, registry) =>
             {
                 var supervisor = system.ActorOf(TunnelSupervisor.Props(configuration.Settings), "tunnel");
