@@ -4,7 +4,8 @@ namespace TunnelActors.Tests.Deployment;
 
 /// <summary>
 /// Machines of a deployment as network namespaces of the test's own, joined by veth links: addresses in them
-/// (the guide's documentation addresses) exist nowhere else. Deleted, with their links, on dispose.
+/// (the guide's documentation addresses) exist nowhere else. Deleted, with their links, on dispose (or by the next
+/// test process: <see cref="NamespaceNames"/>).
 /// </summary>
 public class TestNetwork : IAsyncDisposable
 {
@@ -15,7 +16,7 @@ public class TestNetwork : IAsyncDisposable
     /// <summary>A new machine: a namespace with its loopback up.</summary>
     protected async Task<string> AddAsync(string role)
     {
-        var name = $"ta-{_id}-{role}";
+        var name = await NamespaceNames.NewAsync($"{_id}-{role}");
         await Ip("netns", "add", name);
         _names.Add(name);
         await Ip("-n", name, "link", "set", "lo", "up");

@@ -52,7 +52,7 @@ public sealed class NetworkNamespace : IAsyncDisposable
         var subnet = RandomNumberGenerator.GetInt32(0, 256);
         var host = IPAddress.Parse($"198.18.{subnet}.1");
         var inside = IPAddress.Parse($"198.18.{subnet}.2");
-        var ns = new NetworkNamespace($"ta-{id}", $"tah{id}", host, inside);
+        var ns = new NetworkNamespace(await NamespaceNames.NewAsync(id), $"tah{id}", host, inside);
         try
         {
             await IpAsync("netns", "add", ns.Name);
