@@ -207,6 +207,7 @@ public sealed class TunnelSupervisor : UntypedActor
         _shuttingDown = true;
         _side.Endpoints.Down();
         foreach (var child in Context.GetChildren().Where(child => !StopsLast(child))) child.Tell(Shutdown.Instance);
+        _deadLetters?.Tell(DeadLetterCount.SideStopping.Instance);
         StopWhenDone();
     }
 

@@ -10,7 +10,9 @@ namespace TunnelActors.Observability;
 /// it) is counted as <see cref="DropReason.Undelivered"/>, like every other datagram the side loses. The first
 /// <see cref="LoggedLetters"/> dead letters are logged, as Akka would, but never with a datagram's content (its
 /// sender is a peer's address, which <c>tunnel.log.redact-addresses</c> keeps out of the log), and with no
-/// message content at all when addresses are redacted.
+/// message content at all when addresses are redacted. Once the side shuts down (<see cref="SideStopping"/>) they
+/// are only counted: messages to actors that stopped before their senders are what a shutdown makes (Akka's
+/// <c>log-dead-letters-during-shutdown = off</c>), and logged they read like faults in every stop's log.
 /// </summary>
 public sealed class DeadLetterCount : ReceiveActor
 {
@@ -18,20 +20,37 @@ public sealed class DeadLetterCount : ReceiveActor
 
     public const int LoggedLetters = 10;
 
+    /// <summary>The side has begun to shut down.</summary>
+    public sealed class SideStopping
+    {
+        public static readonly SideStopping Instance = new();
+        private SideStopping() { }
+    }
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly TrafficCounters _counters;
     private int _logged;
 
     public DeadLetterCount(TrafficCounters counters, AddressDisplay addresses)
     {
+        _counters = counters;
         Receive<AllDeadLetters>(letter =>
         {
-            if (letter.Message is Udp.Received) counters.CountDrop(DropReason.Undelivered);
+            Count(letter);
             if (letter is SuppressedDeadLetter || _logged >= LoggedLetters) return;
             _logged++;
             var content = letter.Message is Udp.Received || addresses.Redacts ? "" : $" Message content: {letter.Message}";
             _log.Info("Message [{0}] from {1} to {2} was not delivered ({3} of the first {4} logged).{5}",
                 letter.Message.GetType().Name, letter.Sender, letter.Recipient, _logged, LoggedLetters, content);
         });
+        Receive<SideStopping>(_ => Become(Stopping));
+    }
+
+    private void Stopping() => Receive<AllDeadLetters>(Count);
+
+    private void Count(AllDeadLetters letter)
+    {
+        if (letter.Message is Udp.Received) _counters.CountDrop(DropReason.Undelivered);
     }
 
     public static Props Props(TrafficCounters counters, AddressDisplay addresses) =>

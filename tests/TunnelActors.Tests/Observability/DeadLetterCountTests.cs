@@ -41,6 +41,25 @@ public sealed class DeadLetterCountTests() : TestKit(TunnelConfiguration.Referen
     }
 
     [Fact]
+    public void Once_the_side_stops_dead_letters_are_counted_and_not_logged()
+    {
+        var counters = new TrafficCounters();
+        var logs = CreateTestProbe();
+        Sys.EventStream.Subscribe(logs.Ref, typeof(Info));
+        var count = Started(DeadLetterCount.Props(counters, new AddressDisplay(redact: false)));
+        var gone = Stopped();
+
+        gone.Tell("before");
+        count.Tell(DeadLetterCount.SideStopping.Instance);
+        gone.Tell(Datagram());
+        gone.Tell("after");
+        Finish(count);
+
+        Assert.Contains("Message [String]", Assert.Single(Lines(logs)));
+        Assert.Equal(1, counters.Dropped(DropReason.Undelivered));
+    }
+
+    [Fact]
     public void With_redacted_addresses_no_content_is_logged_and_without_it_a_control_message_shows()
     {
         foreach (var redact in new[] { true, false })
