@@ -46,7 +46,11 @@ public sealed class DeadLetterCount : ReceiveActor
         Receive<SideStopping>(_ => Become(Stopping));
     }
 
-    private void Stopping() => Receive<AllDeadLetters>(Count);
+    private void Stopping()
+    {
+        Receive<AllDeadLetters>(Count);
+        Receive<SideStopping>(_ => { });
+    }
 
     private void Count(AllDeadLetters letter)
     {

@@ -22,6 +22,10 @@ public sealed class MetricsTests : IDisposable
 
         Assert.Empty(await Peers.EchoAsync(client.UdpEndpoint, 3, [10, 100], rounds: 2));
 
+        // A datagram is counted once its send has returned, which can be after the peer already has the echo.
+        await BoundSockets.EventuallyAsync(() => SideMetrics.Read("metrics-client", "datagrams", ("direction", "udp-to-tcp")) == 12
+            && SideMetrics.Read("metrics-client", "datagrams", ("direction", "tcp-to-udp")) == 12
+            && SideMetrics.Read("metrics-server", "datagrams", ("direction", "tcp-to-udp")) == 12, Wait);
         Assert.Equal(12, SideMetrics.Read("metrics-client", "datagrams", ("direction", "udp-to-tcp")));
         Assert.Equal(12, SideMetrics.Read("metrics-client", "datagrams", ("direction", "tcp-to-udp")));
         Assert.Equal(3 * 2 * 110, SideMetrics.Read("metrics-client", "bytes", ("direction", "udp-to-tcp")));
