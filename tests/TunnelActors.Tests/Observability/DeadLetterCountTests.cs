@@ -22,11 +22,7 @@ public sealed class DeadLetterCountTests() : TestKit(TunnelConfiguration.Referen
     [Fact]
     public void Datagrams_to_a_stopped_actor_are_counted_and_only_the_first_ten_dead_letters_are_logged_without_the_peer()
     {
-        var counters = new TrafficCounters();
-        var logs = CreateTestProbe();
-        Sys.EventStream.Subscribe(logs.Ref, typeof(Info));
-        var count = Started(DeadLetterCount.Props(counters, new AddressDisplay(redact: false)));
-        var gone = Stopped();
+        var (counters, logs, count, gone) = Watching(redact: false);
 
         for (var i = 0; i < 12; i++) gone.Tell(Datagram());
         gone.Tell("a control message");
@@ -43,11 +39,7 @@ public sealed class DeadLetterCountTests() : TestKit(TunnelConfiguration.Referen
     [Fact]
     public void Once_the_side_stops_dead_letters_are_counted_and_not_logged()
     {
-        var counters = new TrafficCounters();
-        var logs = CreateTestProbe();
-        Sys.EventStream.Subscribe(logs.Ref, typeof(Info));
-        var count = Started(DeadLetterCount.Props(counters, new AddressDisplay(redact: false)));
-        var gone = Stopped();
+        var (counters, logs, count, gone) = Watching(redact: false);
 
         gone.Tell("before");
         count.Tell(DeadLetterCount.SideStopping.Instance);
@@ -64,11 +56,7 @@ public sealed class DeadLetterCountTests() : TestKit(TunnelConfiguration.Referen
     {
         foreach (var redact in new[] { true, false })
         {
-            var counters = new TrafficCounters();
-            var logs = CreateTestProbe();
-            Sys.EventStream.Subscribe(logs.Ref, typeof(Info));
-            var count = Started(DeadLetterCount.Props(counters, new AddressDisplay(redact)));
-            var gone = Stopped();
+            var (counters, logs, count, gone) = Watching(redact);
 
             gone.Tell($"session of {Peer} ended");
             Finish(count);
@@ -96,6 +84,15 @@ public sealed class DeadLetterCountTests() : TestKit(TunnelConfiguration.Referen
         Watch(supervisor);
         supervisor.Tell(TunnelActors.Transport.Shutdown.Instance);
         ExpectTerminated(supervisor, Wait);
+    }
+
+    /// <summary>A started count, a probe that gets the Info lines, and an actor that has stopped.</summary>
+    private (TrafficCounters Counters, Akka.TestKit.TestProbe Logs, IActorRef Count, IActorRef Gone) Watching(bool redact)
+    {
+        var counters = new TrafficCounters();
+        var logs = CreateTestProbe();
+        Sys.EventStream.Subscribe(logs.Ref, typeof(Info));
+        return (counters, logs, Started(DeadLetterCount.Props(counters, new AddressDisplay(redact))), Stopped());
     }
 
     /// <summary>The count, once it has subscribed (its start runs after ActorOf returns; Identify is answered after it).</summary>
